@@ -1,13 +1,34 @@
-// The `flashmem` command line: subcommands dispatch to src/cli/cmd_*.cpp.
+// The `flashmem` command line.
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "cli/commands.h"
+
+namespace {
+void usage() {
+  std::fprintf(stderr,
+               "usage: flashmem <command> [options]\n"
+               "commands:\n"
+               "  generate  -m MODEL (-p TEXT | -f FILE) [-n N] [--chat] [-t THREADS]\n"
+               "            [--temp T] [--top-k K] [--top-p P] [--seed S] [--chunk TOKENS]\n"
+               "  bench     -m MODEL [--context N[,N...]] [--decode N] [-t THREADS] [--json]\n"
+               "  info      -m MODEL            model metadata and tensor summary\n"
+               "  tokenize  -m MODEL -p TEXT    token ids of a text\n");
+}
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: flashmem <generate|bench|info> [options]\n");
-    return 2;
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+    usage();
+    return argc < 2 ? 2 : 0;
   }
-  std::fprintf(stderr, "flashmem: unknown command '%s'\n", argv[1]);
+  const std::string command = argv[1];
+  if (command == "generate") return fm::cli::cmd_generate(argc - 2, argv + 2);
+  if (command == "bench") return fm::cli::cmd_bench(argc - 2, argv + 2);
+  if (command == "info") return fm::cli::cmd_info(argc - 2, argv + 2);
+  if (command == "tokenize") return fm::cli::cmd_tokenize(argc - 2, argv + 2);
+  std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
+  usage();
   return 2;
 }

@@ -1,0 +1,157 @@
+// `flashmem bench`: prefill and decode speed at given context lengths, and the decode
+// roofline (bytes that one decode step must read / measured memory bandwidth).
+// Side-by-side numbers against llama.cpp come from bench/bench_vs_llamacpp.py, which
+// runs this command and llama-cpp-python on the same token ids.
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "core/aligned_buffer.h"
+#include "model/model.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+
+namespace fm::cli {
+
+namespace {
+
+int fail(const Status& s) {
+  std::fprintf(stderr, "flashmem bench: %s\n", s.message().c_str());
+  return 1;
+}
+
+// Streams a buffer much larger than the caches with every thread: the decode ceiling.
+double measure_read_bandwidth_gb_s(ThreadPool& pool) {
+  const size_t n = (size_t)512 << 20 >> 3;  // 512 MiB of uint64
+  AlignedBuffer<uint64_t> buf(n);
+  for (size_t i = 0; i < n; ++i) buf[i] = i;
+  double best = 0;
+  std::vector<uint64_t> sums(pool.size());
+  for (int rep = 0; rep < 3; ++rep) {
+    const double t0 = now_seconds();
+    pool.run([&](int index, int count) {
+      const size_t begin = n * index / count, end = n * (index + 1) / count;
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (size_t i = begin; i + 4 <= end; i += 4) {
+        s0 += buf[i];
+        s1 += buf[i + 1];
+        s2 += buf[i + 2];
+        s3 += buf[i + 3];
+      }
+      sums[index] = s0 + s1 + s2 + s3;
+    });
+    const double seconds = now_seconds() - t0;
+    best = std::max(best, buf.size_bytes() / seconds / 1e9);
+  }
+  return best;
+}
+
+Result<std::vector<int32_t>> read_ids(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::error("cannot open ids file '" + path + "'");
+  std::vector<int32_t> ids;
+  long long id;
+  while (in >> id) ids.push_back((int32_t)id);
+  return ids;
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  auto parsed = Args::parse(argc, argv, {"--json"});
+  if (!parsed) return fail(parsed.status());
+  const Args& args = *parsed;
+  for (const auto& u : args.unknown({"-m", "--context", "--decode", "-t", "--json", "--chunk",
+                                     "--block", "--ids"})) {
+    return fail(Status::error("unknown option " + u));
+  }
+  if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
+  auto n_decode = args.get_int("--decode", 32);
+  auto threads = args.get_int("-t", ThreadPool::default_threads());
+  auto chunk = args.get_int("--chunk", 64);
+  auto block = args.get_int("--block", 256);
+  for (const Status* s : {&n_decode.status(), &threads.status(), &chunk.status(), &block.status()}) {
+    if (!s->is_ok()) return fail(*s);
+  }
+  std::vector<long long> contexts;
+  {
+    std::stringstream ss(args.get("--context", "512,4096"));
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      char* end = nullptr;
+      long long v = std::strtoll(item.c_str(), &end, 10);
+      if (end && (*end == 'k' || *end == 'K')) v *= 1024, ++end;
+      if (item.empty() || *end || v < 1) return fail(Status::error("bad --context '" + item + "'"));
+      contexts.push_back(v);
+    }
+  }
+  auto model = Model::load(args.get("-m"));
+  if (!model) return fail(model.status());
+  const Model& m = **model;
+  ThreadPool pool((int)*threads);
+  const double bandwidth = measure_read_bandwidth_gb_s(pool);
+
+  std::vector<int32_t> given_ids;
+  if (args.has("--ids")) {
+    auto ids = read_ids(args.get("--ids"));
+    if (!ids) return fail(ids.status());
+    given_ids = std::move(ids.value());
+  }
+  const bool json = args.has("--json");
+  if (!json) {
+    std::printf("model: %s\nthreads %lld, kernels %s, read bandwidth %.1f GB/s\n",
+                m.config().describe().c_str(), *threads, kernels::matmul_isa(), bandwidth);
+    std::printf("| context | prefill tok/s | decode tok/s | bytes/token (MB) | roofline tok/s | "
+                "fraction |\n|---|---|---|---|---|---|\n");
+  }
+  for (long long n : contexts) {
+    std::vector<int32_t> ids = given_ids;
+    if ((long long)ids.size() < n) {
+      std::mt19937 rng(1234);
+      std::uniform_int_distribution<int32_t> dist(1000, std::min(m.n_vocab(), 200000) - 1);
+      while ((long long)ids.size() < n) ids.push_back(dist(rng));
+    }
+    ids.resize(n);
+    SessionOptions options;
+    options.chunk_tokens = (int)*chunk;
+    options.max_block_tokens = (int)*block;
+    options.max_context_tokens = (int)(n + *n_decode + 1);
+    Session session(m, pool, options);
+    const double t0 = now_seconds();
+    Status st = session.prefill(ids);
+    if (!st) return fail(st);
+    const double t1 = now_seconds();
+    int32_t next = Sampler::argmax(session.last_logits());
+    const double t2 = now_seconds();
+    for (int i = 0; i < *n_decode; ++i) {
+      st = session.decode(next);
+      if (!st) return fail(st);
+      next = Sampler::argmax(session.last_logits());
+    }
+    const double t3 = now_seconds();
+    const double prefill_tps = n / (t1 - t0);
+    const double decode_tps = *n_decode / std::max(1e-9, t3 - t2);
+    // A decode step reads every weight once, the global layers' whole KV and the rings.
+    const double bytes = (double)m.weight_bytes_per_token() + (double)session.kv().total_bytes();
+    const double roofline_tps = bandwidth * 1e9 / bytes;
+    if (json) {
+      std::printf("{\"context\": %lld, \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, "
+                  "\"bytes_per_token\": %.0f, \"bandwidth_gb_s\": %.3f, \"roofline_fraction\": "
+                  "%.4f, \"kv_bytes\": %lld, \"n_vocab\": %d, \"threads\": %lld, \"isa\": \"%s\"}\n",
+                  n, prefill_tps, decode_tps, bytes, bandwidth, decode_tps / roofline_tps,
+                  (long long)session.kv().total_bytes(), m.n_vocab(), *threads,
+                  kernels::matmul_isa());
+    } else {
+      std::printf("| %lld | %.1f | %.1f | %.1f | %.1f | %.2f |\n", n, prefill_tps, decode_tps,
+                  bytes / 1e6, roofline_tps, decode_tps / roofline_tps);
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace fm::cli

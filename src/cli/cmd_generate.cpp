@@ -1,0 +1,144 @@
+// `flashmem generate`: prompt in, text out, then speed and memory figures.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "model/model.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace fm::cli {
+
+namespace {
+
+int fail(const Status& s) {
+  std::fprintf(stderr, "flashmem: %s\n", s.message().c_str());
+  return 1;
+}
+
+Result<std::string> read_prompt(const Args& args) {
+  if (args.has("-f")) {
+    std::ifstream in(args.get("-f"), std::ios::binary);
+    if (!in) return Status::error("cannot open prompt file '" + args.get("-f") + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  if (args.has("-p")) return args.get("-p");
+  return Status::error("give a prompt with -p TEXT or -f FILE");
+}
+
+}  // namespace
+
+int cmd_generate(int argc, char** argv) {
+  const std::set<std::string> flags = {"--chat", "--no-bos"};
+  auto parsed = Args::parse(argc, argv, flags);
+  if (!parsed) return fail(parsed.status());
+  const Args& args = *parsed;
+  const std::set<std::string> known = {"-m", "-p", "-f", "-n", "-t", "--temp", "--top-k",
+                                       "--top-p", "--seed", "--chunk", "--chat", "--no-bos",
+                                       "--ctx", "--block"};
+  for (const auto& u : args.unknown(known)) return fail(Status::error("unknown option " + u));
+  if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
+
+  auto n_predict = args.get_int("-n", 64);
+  auto threads = args.get_int("-t", ThreadPool::default_threads());
+  auto temp = args.get_float("--temp", 0.0);
+  auto top_k = args.get_int("--top-k", 40);
+  auto top_p = args.get_float("--top-p", 0.95);
+  auto seed = args.get_int("--seed", 0);
+  auto chunk = args.get_int("--chunk", 64);
+  auto ctx = args.get_int("--ctx", 0);
+  auto block = args.get_int("--block", 256);
+  for (const Status* s : {&n_predict.status(), &threads.status(), &temp.status(), &top_k.status(),
+                          &top_p.status(), &seed.status(), &chunk.status(), &ctx.status(),
+                          &block.status()}) {
+    if (!s->is_ok()) return fail(*s);
+  }
+  if (*chunk < 1 || *chunk > 65536) return fail(Status::error("--chunk must be in 1..65536"));
+  if (*threads < 1 || *threads > 1024) return fail(Status::error("-t must be in 1..1024"));
+  if (*block < 1 || *block > 8192) return fail(Status::error("--block must be in 1..8192"));
+
+  auto prompt = read_prompt(args);
+  if (!prompt) return fail(prompt.status());
+
+  auto model = Model::load(args.get("-m"));
+  if (!model) return fail(model.status());
+  auto vocab = load_vocab((*model)->file());
+  if (!vocab) return fail(vocab.status());
+  auto tokenizer = Tokenizer::create(std::move(vocab.value()));
+  if (!tokenizer) return fail(tokenizer.status());
+  const Tokenizer& tok = **tokenizer;
+
+  std::vector<int32_t> ids;
+  if (args.has("--chat")) {
+    auto text = apply_chat_template(tok.vocab(), {{"user", *prompt}}, true);
+    if (!text) return fail(text.status());
+    ids = tok.encode(*text, !args.has("--no-bos"), /*parse_special=*/true);
+  } else {
+    ids = tok.encode(*prompt, !args.has("--no-bos"), /*parse_special=*/false);
+  }
+
+  ThreadPool pool((int)*threads);
+  SessionOptions options;
+  options.chunk_tokens = (int)*chunk;
+  options.max_context_tokens = (int)*ctx;
+  options.max_block_tokens = (int)*block;
+  Session session(**model, pool, options);
+  if ((int64_t)ids.size() + *n_predict > session.max_context_tokens()) {
+    return fail(Status::error("prompt of " + std::to_string(ids.size()) + " tokens plus " +
+                              std::to_string(*n_predict) + " to generate exceeds the context of " +
+                              std::to_string(session.max_context_tokens()) +
+                              " tokens (raise it with --ctx)"));
+  }
+
+  const bool show_progress = ids.size() > 2000;
+  ProgressBar bar("prefill", (int64_t)ids.size());
+  const double t0 = now_seconds();
+  Status st = session.prefill(ids, show_progress ? Session::Progress([&](int64_t d, int64_t) {
+    bar.update(d);
+  }) : nullptr);
+  bar.finish();
+  if (!st) return fail(st);
+  const double t1 = now_seconds();
+
+  SamplerParams sp;
+  sp.temperature = (float)*temp;
+  sp.top_k = (int)*top_k;
+  sp.top_p = (float)*top_p;
+  sp.seed = (uint64_t)*seed;
+  Sampler sampler(sp);
+  int generated = 0;
+  for (; generated < *n_predict; ++generated) {
+    const int32_t next = sampler.sample(session.last_logits());
+    if (tok.is_end_of_generation(next)) break;
+    const std::string piece = tok.decode_token(next);
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    if (generated + 1 < *n_predict) {
+      st = session.decode(next);
+      if (!st) return fail(st);
+    }
+  }
+  const double t2 = now_seconds();
+  std::printf("\n");
+  const int decode_steps = std::max(0, generated - 1);
+  std::fprintf(stderr,
+               "\nprompt %zu tokens: prefill %.1f tok/s (%.2f s) | generated %d tokens: decode "
+               "%.1f tok/s | peak RSS %s | KV %s (global chunks %s, local rings %s) | %d threads, "
+               "%s kernels\n",
+               ids.size(), ids.size() / std::max(1e-9, t1 - t0), t1 - t0, generated,
+               decode_steps / std::max(1e-9, t2 - t1), format_bytes(peak_rss_bytes()).c_str(),
+               format_bytes(session.kv().total_bytes()).c_str(),
+               format_bytes(session.kv().global_bytes()).c_str(),
+               format_bytes(session.kv().local_bytes()).c_str(), (int)*threads,
+               kernels::matmul_isa());
+  return 0;
+}
+
+}  // namespace fm::cli

@@ -1,0 +1,60 @@
+// `flashmem info` and `flashmem tokenize`: look inside a model file.
+#include <cstdio>
+#include <map>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace fm::cli {
+
+namespace {
+int fail(const Status& s) {
+  std::fprintf(stderr, "flashmem: %s\n", s.message().c_str());
+  return 1;
+}
+}  // namespace
+
+int cmd_info(int argc, char** argv) {
+  auto args = Args::parse(argc, argv, {});
+  if (!args) return fail(args.status());
+  if (!args->has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
+  auto model = Model::load(args->get("-m"));
+  if (!model) return fail(model.status());
+  const Model& m = **model;
+  std::printf("%s\n", m.config().describe().c_str());
+  std::printf("gguf v%u, %zu metadata keys, %zu tensors\n", m.file().version(),
+              m.file().metadata().size(), m.file().tensors().size());
+  std::map<std::string, std::pair<int, uint64_t>> by_type;
+  for (const auto& t : m.file().tensors()) {
+    auto& e = by_type[std::string(traits(t.type).name)];
+    e.first++;
+    e.second += t.n_bytes;
+  }
+  for (const auto& [name, e] : by_type) {
+    std::printf("  %-5s %4d tensors %s\n", name.c_str(), e.first, format_bytes((int64_t)e.second).c_str());
+  }
+  std::printf("weights read per decoded token: %s\n",
+              format_bytes((int64_t)m.weight_bytes_per_token()).c_str());
+  return 0;
+}
+
+int cmd_tokenize(int argc, char** argv) {
+  auto args = Args::parse(argc, argv, {"--special", "--no-bos"});
+  if (!args) return fail(args.status());
+  if (!args->has("-m") || !args->has("-p")) return fail(Status::error("give -m MODEL and -p TEXT"));
+  auto file = gguf::File::open(args->get("-m"));
+  if (!file) return fail(file.status());
+  auto vocab = load_vocab(**file);
+  if (!vocab) return fail(vocab.status());
+  auto tok = Tokenizer::create(std::move(vocab.value()));
+  if (!tok) return fail(tok.status());
+  auto ids = (*tok)->encode(args->get("-p"), !args->has("--no-bos"), args->has("--special"));
+  for (size_t i = 0; i < ids.size(); ++i) std::printf("%s%d", i ? " " : "", ids[i]);
+  std::printf("\n");
+  return 0;
+}
+
+}  // namespace fm::cli

@@ -1,0 +1,11 @@
+// The `flashmem` subcommands. Each returns the process exit code.
+#pragma once
+
+namespace fm::cli {
+
+int cmd_generate(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+int cmd_info(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+
+}  // namespace fm::cli

@@ -1,0 +1,213 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/ops.h"
+
+namespace fm {
+
+namespace {
+KvLayout make_layout(const ModelConfig& c, int chunk_tokens) {
+  KvLayout L;
+  L.n_global_layers = c.n_global_layers();
+  L.n_local_layers = c.n_local_layers();
+  L.n_kv_heads = c.n_kv_heads;
+  L.head_dim = c.head_dim;
+  L.chunk_tokens = chunk_tokens;
+  L.window_tokens = c.sliding_window;
+  return L;
+}
+}  // namespace
+
+ForwardState::ForwardState(const ModelConfig& c, int chunk_tokens, int max_block)
+    : kv(make_layout(c, chunk_tokens)), max_block_tokens(max_block) {
+  const size_t B = (size_t)max_block;
+  const size_t qd = (size_t)c.n_heads * c.head_dim, kvd = (size_t)c.n_kv_heads * c.head_dim;
+  x.resize(B * c.n_embd);
+  h.resize(B * c.n_embd);
+  q.resize(B * qd);
+  k.resize(B * kvd);
+  v.resize(B * kvd);
+  k16.resize(B * kvd);
+  v16.resize(B * kvd);
+  attn.resize(B * qd);
+  o.resize(B * c.n_embd);
+  gate.resize(B * c.n_ff);
+  up.resize(B * c.n_ff);
+  positions.resize(B);
+}
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+  auto file = gguf::File::open(path);
+  if (!file) return file.status();
+  return from_file(std::move(file.value()));
+}
+
+Result<std::unique_ptr<Model>> Model::from_file(std::unique_ptr<gguf::File> file) {
+  std::unique_ptr<Model> m(new Model());
+  m->file_ = std::move(file);
+  auto config = read_model_config(*m->file_);
+  if (!config) return config.status().with_context(m->file_->path());
+  m->config_ = std::move(config.value());
+  auto weights = bind_weights(*m->file_, m->config_);
+  if (!weights) return weights.status().with_context(m->file_->path());
+  m->weights_ = std::move(weights.value());
+  m->config_.n_vocab = (int)m->weights_.output.rows;
+  int n_global = 0, n_local = 0;
+  for (int l = 0; l < m->config_.n_layers; ++l) {
+    m->layer_slot_.push_back(m->config_.layer_is_local[l] ? n_local++ : n_global++);
+  }
+  return m;
+}
+
+uint64_t Model::weight_bytes_per_token() const {
+  // Everything but the embedding table, plus one row of it; the tied head counts once.
+  uint64_t bytes = weights_.total_bytes;
+  const auto& e = weights_.token_embedding;
+  bytes -= (uint64_t)(e.rows * e.row_stride_bytes);
+  bytes += (uint64_t)e.row_stride_bytes;
+  if (weights_.output.data == e.data) bytes += (uint64_t)(e.rows * e.row_stride_bytes);
+  return bytes;
+}
+
+Status Model::forward(ForwardState& s, std::span<const int32_t> tokens, bool all_logits,
+                      std::vector<float>& logits, ThreadPool& pool) const {
+  if (tokens.empty()) return Status::error("forward: no tokens");
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= n_vocab()) {
+      return Status::error("forward: token id " + std::to_string(t) + " is outside the vocabulary (" +
+                           std::to_string(n_vocab()) + ")");
+    }
+  }
+  const size_t V = (size_t)n_vocab();
+  logits.resize((all_logits ? tokens.size() : 1) * V);
+  for (size_t begin = 0; begin < tokens.size(); begin += s.max_block_tokens) {
+    const int n = (int)std::min<size_t>(s.max_block_tokens, tokens.size() - begin);
+    const bool last_block = begin + n == tokens.size();
+    float* out = all_logits ? logits.data() + begin * V : (last_block ? logits.data() : nullptr);
+    forward_block(s, tokens.data() + begin, n, out, all_logits, pool);
+  }
+  return Status::ok();
+}
+
+void Model::forward_block(ForwardState& s, const int32_t* tokens, int n, float* logits,
+                          bool all_logits, ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const int d = c.n_embd;
+  const auto& E = weights_.token_embedding;
+  for (int i = 0; i < n; ++i) {
+    float* row = s.x.data() + (size_t)i * d;
+    kernels::dequantize_row(E.type, E.data + (size_t)tokens[i] * E.row_stride_bytes, row, d);
+    if (c.embedding_scale != 1.0f) kernels::scale_inplace(row, c.embedding_scale, d);
+    s.positions[i] = s.kv.n_tokens() + i;
+  }
+  s.kv.begin_block(n);
+  for (int l = 0; l < c.n_layers; ++l) {
+    attention_sublayer(s, l, n, pool);
+    ffn_sublayer(s, l, n, pool);
+  }
+  s.kv.end_block();
+  if (!logits) return;
+  // Only the rows whose logits are wanted go through the final norm and the head.
+  const int first = all_logits ? 0 : n - 1;
+  const int rows = n - first;
+  for (int i = first; i < n; ++i) {
+    kernels::rms_norm(s.x.data() + (size_t)i * d, weights_.output_norm,
+                      s.h.data() + (size_t)(i - first) * d, d, c.rms_eps);
+  }
+  kernels::matmul(weights_.output, s.h.data(), rows, logits, pool);
+  if (c.final_logit_softcap > 0) {
+    kernels::softcap_inplace(logits, c.final_logit_softcap, (int64_t)rows * n_vocab());
+  }
+}
+
+void Model::attention_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const LayerWeights& W = weights_.layers[l];
+  const int d = c.n_embd, hd = c.head_dim;
+  const int qd = c.n_heads * hd, kvd = c.n_kv_heads * hd;
+  const bool local = c.layer_is_local[l];
+  const bool gemma = c.family == ModelFamily::kGemma3;
+
+  for (int i = 0; i < n; ++i) {
+    kernels::rms_norm(s.x.data() + (size_t)i * d, W.attn_norm, s.h.data() + (size_t)i * d, d,
+                      c.rms_eps);
+  }
+  kernels::matmul(W.wq, s.h.data(), n, s.q.data(), pool);
+  kernels::matmul(W.wk, s.h.data(), n, s.k.data(), pool);
+  kernels::matmul(W.wv, s.h.data(), n, s.v.data(), pool);
+
+  kernels::RopeParams rope;
+  rope.head_dim = hd;
+  rope.rope_dims = hd;
+  rope.neox = c.rope_neox;
+  rope.freq_base = local ? c.rope_base_local : c.rope_base_global;
+  rope.freq_scale = local ? 1.0f : c.rope_scale_global;
+  for (int i = 0; i < n; ++i) {
+    float* q = s.q.data() + (size_t)i * qd;
+    float* k = s.k.data() + (size_t)i * kvd;
+    if (gemma) {  // QK-norm: RMSNorm over each head's vector before RoPE.
+      for (int h = 0; h < c.n_heads; ++h) kernels::rms_norm(q + h * hd, W.q_norm, q + h * hd, hd, c.rms_eps);
+      for (int h = 0; h < c.n_kv_heads; ++h) kernels::rms_norm(k + h * hd, W.k_norm, k + h * hd, hd, c.rms_eps);
+    }
+    kernels::rope(q, c.n_heads, s.positions[i], rope);
+    kernels::rope(k, c.n_kv_heads, s.positions[i], rope);
+  }
+  kernels::to_fp16(s.k.data(), s.k16.data(), (int64_t)n * kvd);
+  kernels::to_fp16(s.v.data(), s.v16.data(), (int64_t)n * kvd);
+
+  // History (as it was before this block) plus the block itself; causality by position.
+  const int slot = layer_slot_[l];
+  if (local) {
+    s.kv.local_runs(slot, s.runs);
+  } else {
+    s.kv.global_runs(slot, s.runs);
+  }
+  s.runs.push_back({s.k16.data(), s.v16.data(), n, s.positions[0]});
+  kernels::AttentionParams ap;
+  ap.n_heads = c.n_heads;
+  ap.n_kv_heads = c.n_kv_heads;
+  ap.head_dim = hd;
+  ap.scale = c.attention_scale;
+  ap.window = local ? c.sliding_window : 0;
+  ap.logit_softcap = c.attn_logit_softcap;
+  kernels::attention(ap, s.q.data(), s.positions.data(), n, s.runs, s.attn.data(), pool);
+  if (local) {
+    s.kv.write_local(slot, s.k16.data(), s.v16.data());
+  } else {
+    s.kv.write_global(slot, s.k16.data(), s.v16.data());
+  }
+
+  kernels::matmul(W.wo, s.attn.data(), n, s.o.data(), pool);
+  for (int i = 0; i < n; ++i) {
+    float* o = s.o.data() + (size_t)i * d;
+    if (W.post_attn_norm) kernels::rms_norm(o, W.post_attn_norm, o, d, c.rms_eps);
+    kernels::add_inplace(s.x.data() + (size_t)i * d, o, d);
+  }
+}
+
+void Model::ffn_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const LayerWeights& W = weights_.layers[l];
+  const int d = c.n_embd, ff = c.n_ff;
+  for (int i = 0; i < n; ++i) {
+    kernels::rms_norm(s.x.data() + (size_t)i * d, W.ffn_norm, s.h.data() + (size_t)i * d, d,
+                      c.rms_eps);
+  }
+  kernels::matmul(W.w_gate, s.h.data(), n, s.gate.data(), pool);
+  kernels::matmul(W.w_up, s.h.data(), n, s.up.data(), pool);
+  if (c.family == ModelFamily::kGemma3) {
+    kernels::geglu(s.gate.data(), s.up.data(), s.gate.data(), (int64_t)n * ff);
+  } else {
+    kernels::swiglu(s.gate.data(), s.up.data(), s.gate.data(), (int64_t)n * ff);
+  }
+  kernels::matmul(W.w_down, s.gate.data(), n, s.o.data(), pool);
+  for (int i = 0; i < n; ++i) {
+    float* o = s.o.data() + (size_t)i * d;
+    if (W.post_ffn_norm) kernels::rms_norm(o, W.post_ffn_norm, o, d, c.rms_eps);
+    kernels::add_inplace(s.x.data() + (size_t)i * d, o, d);
+  }
+}
+
+}  // namespace fm

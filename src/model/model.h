@@ -1,0 +1,79 @@
+// A loaded model: the mapped GGUF file, its config and tensor views, and the forward pass.
+// The model is immutable after loading and may be shared by many sessions; per-sequence
+// state (KV cache, scratch) lives in ForwardState.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/aligned_buffer.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "format/gguf.h"
+#include "kv/kv_store.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace fm {
+
+// Per-sequence state of the forward pass.
+struct ForwardState {
+  ForwardState(const ModelConfig& config, int chunk_tokens, int max_block_tokens);
+
+  KvStore kv;
+  int max_block_tokens;
+  // Scratch, sized for max_block_tokens rows. Shapes per row in comments.
+  AlignedBuffer<float> x;        // [n_embd] residual stream
+  AlignedBuffer<float> h;        // [n_embd] normed input of a sub-layer
+  AlignedBuffer<float> q;        // [n_heads * head_dim]
+  AlignedBuffer<float> k;        // [n_kv_heads * head_dim]
+  AlignedBuffer<float> v;        // [n_kv_heads * head_dim]
+  AlignedBuffer<uint16_t> k16;   // [n_kv_heads * head_dim] fp16
+  AlignedBuffer<uint16_t> v16;   // [n_kv_heads * head_dim] fp16
+  AlignedBuffer<float> attn;     // [n_heads * head_dim]
+  AlignedBuffer<float> o;        // [n_embd]
+  AlignedBuffer<float> gate;     // [n_ff]
+  AlignedBuffer<float> up;       // [n_ff]
+  AlignedBuffer<int32_t> positions;  // [1]
+  std::vector<kernels::KvRun> runs;
+};
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> load(const std::string& path);
+  // For tests: a model over a parsed in-memory file the caller keeps alive.
+  static Result<std::unique_ptr<Model>> from_file(std::unique_ptr<gguf::File> file);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  const gguf::File& file() const { return *file_; }
+  int n_vocab() const { return (int)weights_.output.rows; }
+
+  // Runs tokens at positions [state.kv.n_tokens(), +tokens.size()) through the model,
+  // in blocks of at most state.max_block_tokens, appending to the KV cache.
+  // logits: resized to [n_rows, n_vocab]; n_rows = tokens.size() when all_logits,
+  // else 1 (the last token). Tokens must be < n_vocab (checked).
+  Status forward(ForwardState& state, std::span<const int32_t> tokens, bool all_logits,
+                 std::vector<float>& logits, ThreadPool& pool) const;
+
+  // Bytes of weights read per decoded token (every layer matrix and norm, the output
+  // head, one embedding row): the numerator of the decode roofline.
+  uint64_t weight_bytes_per_token() const;
+
+ private:
+  Model() = default;
+  void forward_block(ForwardState& s, const int32_t* tokens, int n, float* logits,
+                     bool all_logits, ThreadPool& pool) const;
+  void attention_sublayer(ForwardState& s, int layer, int n, ThreadPool& pool) const;
+  void ffn_sublayer(ForwardState& s, int layer, int n, ThreadPool& pool) const;
+
+  std::unique_ptr<gguf::File> file_;
+  ModelConfig config_;
+  ModelWeights weights_;
+  std::vector<int> layer_slot_;  // index among global or among local layers
+};
+
+}  // namespace fm

@@ -1,0 +1,50 @@
+// One sequence being generated: its KV cache and scratch, prefill and step-by-step decode.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "model/model.h"
+
+namespace fm {
+
+struct SessionOptions {
+  int chunk_tokens = 64;       // KV chunk size of the global layers
+  int max_block_tokens = 256;  // prefill block (rows per matmul)
+  int max_context_tokens = 0;  // 0: the model's trained context length
+};
+
+class Session {
+ public:
+  Session(const Model& model, ThreadPool& pool, const SessionOptions& options);
+
+  // Called after each prefill block with (tokens done, tokens total).
+  using Progress = std::function<void(int64_t, int64_t)>;
+
+  // Appends tokens to the sequence; afterwards last_logits() are the next-token logits.
+  Status prefill(std::span<const int32_t> tokens, const Progress& progress = nullptr);
+  // Appends one token (the one just sampled) and computes the next logits.
+  Status decode(int32_t token);
+
+  std::span<const float> last_logits() const { return logits_; }
+  int32_t n_past() const { return state_.kv.n_tokens(); }
+  int max_context_tokens() const { return max_context_; }
+  const KvStore& kv() const { return state_.kv; }
+  const Model& model() const { return model_; }
+  void reset() { state_.kv.clear(); logits_.clear(); }
+
+ private:
+  Status check_room(size_t n_new) const;
+
+  const Model& model_;
+  ThreadPool& pool_;
+  ForwardState state_;
+  int max_context_;
+  std::vector<float> logits_;
+};
+
+}  // namespace fm
