@@ -77,9 +77,13 @@ int cmd_generate(int argc, char** argv) {
 
   std::vector<int32_t> ids;
   if (args.has("--chat")) {
-    auto text = apply_chat_template(tok.vocab(), {{"user", *prompt}}, true);
+    auto chat = chat_template_for(tok.vocab());
+    if (!chat) return fail(chat.status());
+    const ChatMessage messages[] = {{"user", *prompt}};
+    auto text = render_chat(*chat, messages, /*add_generation_prompt=*/true);
     if (!text) return fail(text.status());
-    ids = tok.encode(*text, !args.has("--no-bos"), /*parse_special=*/true);
+    // A template that writes the bos token itself gets none added.
+    ids = tok.encode(*text, chat->bos_text.empty() && !args.has("--no-bos"), /*parse_special=*/true);
   } else {
     ids = tok.encode(*prompt, !args.has("--no-bos"), /*parse_special=*/false);
   }

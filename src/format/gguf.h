@@ -22,6 +22,10 @@ enum class ValueType : uint32_t {
   BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
 
+// "uint8", "string", ...; "unknown" for ids outside the enum.
+const char* value_type_name(ValueType type);
+bool is_known_value_type(uint32_t type_id);
+
 // A metadata value. Arrays hold one element type; nested arrays are allowed by the spec.
 struct Value;
 struct Array {
@@ -30,9 +34,12 @@ struct Array {
 };
 struct Value {
   ValueType type = ValueType::UINT8;
+  // Unsigned types are held as uint64_t, signed as int64_t, FLOAT32/FLOAT64 as double.
   std::variant<uint64_t, int64_t, double, bool, std::string, Array> data;
 
   // Lossless-where-possible accessors; nullopt when the type does not fit.
+  // as_uint: unsigned, or signed and non-negative. as_int: signed, or unsigned <= INT64_MAX.
+  // as_float: FLOAT32/FLOAT64 only (an integer is not silently taken for a float).
   std::optional<uint64_t> as_uint() const;
   std::optional<int64_t> as_int() const;
   std::optional<double> as_float() const;
@@ -58,10 +65,15 @@ class File {
   // Parses a buffer that the caller keeps alive (fuzzing, tests).
   static Result<std::unique_ptr<File>> parse(const uint8_t* data, size_t size);
   ~File();
+  File(const File&) = delete;  // owns the mapping
+  File& operator=(const File&) = delete;
 
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return path_; }  // empty for parse()
+  // Byte offset of the data section (tensor offsets are relative to it) and file size.
+  uint64_t data_offset() const { return data_offset_; }
+  uint64_t file_size() const { return file_size_; }
 
   const std::map<std::string, Value>& metadata() const { return metadata_; }
   const Value* find(const std::string& key) const;
@@ -86,6 +98,8 @@ class File {
   size_t mapping_size_ = 0;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
+  uint64_t data_offset_ = 0;
+  uint64_t file_size_ = 0;
   std::map<std::string, Value> metadata_;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, size_t> tensor_index_;

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, and the end-to-end parity tests against llama.cpp's
+# reference outputs on the real models (set up by scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export FLASHMEM_MODEL="$PWD/models/gemma3-270m-q4_k_m.gguf"
+export FLASHMEM_MODEL_SMOLLM2="$PWD/models/smollm2-135m-instruct-q4_1.gguf"
+ctest --test-dir build --output-on-failure -j 2 --timeout 1800
+# The SIMD kernels are tested again with the dispatcher capped, so every path runs here.
+FLASHMEM_ISA=avx2 ./build/flashmem_tests --gtest_filter='*Kernel*:*Matmul*:*Attention*:*Ops*:*Quant*' >/dev/null
+FLASHMEM_ISA=scalar ./build/flashmem_tests --gtest_filter='*Kernel*:*Matmul*:*Attention*:*Ops*:*Quant*' >/dev/null
+echo "test.sh: all tests passed"

@@ -1,0 +1,108 @@
+// matmul: quantize the activations once, then split output rows across threads.
+//
+// Decode (one token) streams the weight matrix once and is bound by memory bandwidth:
+// the rows are split into one contiguous range per thread so each core streams its own
+// part. Prefill (many tokens) is bound by arithmetic: each thread walks its rows in
+// chunks small enough to stay in L1, and for every chunk runs through all tokens in
+// tiles of kMaxTokenTile, so each weight row is read from memory once and unpacked once
+// per tile rather than once per token.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <array>
+
+#include "core/aligned_buffer.h"
+#include "core/status.h"
+#include "kernels/vec_dot.h"
+
+namespace fm::kernels {
+
+namespace {
+
+// Rows per unit of work handed to a thread: 16 fp32 outputs fill one 64-byte line, so
+// threads never write to the same cache line of y.
+constexpr int64_t kRowGrain = 16;
+// Weight bytes per prefill row chunk: comfortably inside a 32-48 KiB L1 data cache
+// alongside a tile of activations.
+constexpr int64_t kChunkBytes = 16 * 1024;
+
+struct Kernel {
+  VecDotFn fn;
+  ActivationFormat format;
+};
+
+// One lookup per type, made on first use, after cpu_features() is settled.
+const Kernel& kernel_for(TensorType type) {
+  static const auto table = [] {
+    std::array<Kernel, 64> t{};
+    for (uint32_t id = 0; id < t.size(); ++id) {
+      const TensorTypeTraits* tr = tensor_type_traits(id);
+      if (!tr || !tr->supported) continue;
+      const auto type = static_cast<TensorType>(id);
+      t[id] = {select_vec_dot(type), activation_format(type)};
+    }
+    return t;
+  }();
+  const auto id = static_cast<uint32_t>(type);
+  FM_ASSERT(id < table.size() && table[id].fn != nullptr);
+  return table[id];
+}
+
+// The calling thread's quantized activations; grows, never shrinks, so steady-state
+// decode and prefill allocate nothing. Worker threads only read it.
+AlignedBuffer<uint8_t>& activation_scratch(size_t bytes) {
+  thread_local AlignedBuffer<uint8_t> scratch;
+  if (scratch.size() < bytes) scratch.resize(bytes);
+  return scratch;
+}
+
+}  // namespace
+
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+  if (n_tokens <= 0 || w.rows <= 0) return;
+  const Kernel& kernel = kernel_for(w.type);
+  FM_ASSERT(w.cols % traits(w.type).block_elements == 0);
+  FM_ASSERT(w.row_stride_bytes >= (int64_t)row_bytes(w.type, (uint64_t)w.cols));
+
+  const int64_t act_stride = activation_row_bytes(kernel.format, w.cols);
+  AlignedBuffer<uint8_t>& scratch = activation_scratch((size_t)(act_stride * n_tokens));
+  uint8_t* act = scratch.data();
+  if (n_tokens == 1) {
+    quantize_activation_row(kernel.format, x, w.cols, act);
+  } else {
+    pool.parallel_for(n_tokens, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        quantize_activation_row(kernel.format, x + t * w.cols, w.cols, act + t * act_stride);
+      }
+    });
+  }
+
+  const int64_t rows = w.rows, cols = w.cols, stride = w.row_stride_bytes;
+  const VecDotFn dot = kernel.fn;
+  if (n_tokens == 1) {
+    pool.parallel_for(rows, kRowGrain, [&](int64_t begin, int64_t end) {
+      const uint8_t* row = w.data + begin * stride;
+      for (int64_t r = begin; r < end; ++r, row += stride) dot(cols, row, act, act_stride, 1, y + r, 0);
+    });
+    return;
+  }
+
+  const int64_t chunk_rows = std::max<int64_t>(1, kChunkBytes / stride);
+  pool.parallel_for(rows, kRowGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t chunk = begin; chunk < end; chunk += chunk_rows) {
+      const int64_t chunk_end = std::min(end, chunk + chunk_rows);
+      for (int64_t t = 0; t < n_tokens; t += kMaxTokenTile) {
+        const int tile = (int)std::min<int64_t>(kMaxTokenTile, n_tokens - t);
+        const uint8_t* tile_act = act + t * act_stride;
+        float* tile_y = y + t * rows;
+        for (int64_t r = chunk; r < chunk_end; ++r) {
+          dot(cols, w.data + r * stride, tile_act, act_stride, tile, tile_y + r, rows);
+        }
+      }
+    }
+  });
+}
+
+const char* matmul_isa() { return isa_name(best_isa()); }
+
+}  // namespace fm::kernels

@@ -1,0 +1,54 @@
+// Dot products of one weight row with a small tile of activation rows: the inner kernel
+// of matmul. One kernel per (weight type, instruction set).
+//
+// A tile of up to kMaxTokenTile tokens shares each weight block once it is unpacked into
+// registers, so prefill reads (and decodes) each weight row once per tile rather than
+// once per token. Decode calls with n_tokens = 1.
+#pragma once
+
+#include <cstdint>
+
+#include "format/tensor_type.h"
+#include "kernels/isa.h"
+#include "kernels/quantize_activations.h"
+
+namespace fm::kernels {
+
+inline constexpr int kMaxTokenTile = 4;
+
+// out[t * out_stride] = dot(weight_row, activation row t) for t < n_tokens
+// (1 <= n_tokens <= kMaxTokenTile). weight_row holds n values in its storage type;
+// activation row t starts at activations + t * activation_stride_bytes, in the format
+// activation_format(type) gives, holding n values.
+using VecDotFn = void (*)(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
+                          int64_t activation_stride_bytes, int n_tokens, float* out,
+                          int64_t out_stride);
+
+// The activation format the kernels for this weight type expect.
+ActivationFormat activation_format(TensorType type);
+
+// The kernel for a type at one instruction-set level, or nullptr if that level has none
+// for this type (callers then fall back to a lower level).
+VecDotFn vec_dot_scalar(TensorType type);
+VecDotFn vec_dot_avx2(TensorType type);
+VecDotFn vec_dot_avx512(TensorType type);
+VecDotFn vec_dot_for(TensorType type, Isa isa);
+
+// The best available kernel: the highest level this CPU supports that has one.
+VecDotFn select_vec_dot(TensorType type);
+
+// Calls Kernel::template run<N>(...) with N = n_tokens known at compile time, so each
+// kernel keeps its per-token accumulators in registers.
+template <typename Kernel>
+inline void dispatch_token_tile(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
+                                int64_t activation_stride_bytes, int n_tokens, float* out,
+                                int64_t out_stride) {
+  switch (n_tokens) {
+    case 1: return Kernel::template run<1>(n, weight_row, activations, activation_stride_bytes, out, out_stride);
+    case 2: return Kernel::template run<2>(n, weight_row, activations, activation_stride_bytes, out, out_stride);
+    case 3: return Kernel::template run<3>(n, weight_row, activations, activation_stride_bytes, out, out_stride);
+    default: return Kernel::template run<4>(n, weight_row, activations, activation_stride_bytes, out, out_stride);
+  }
+}
+
+}  // namespace fm::kernels
