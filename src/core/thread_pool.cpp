@@ -74,7 +74,15 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   if (sleeping_.load() > 0) wake_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+  // Spin while the others finish; yield if it takes long (an oversubscribed machine would
+  // otherwise burn the very core a late worker needs).
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 4096) {
+      _mm_pause();
+    } else {
+      sched_yield();
+    }
+  }
   job_ = nullptr;
 }
 
