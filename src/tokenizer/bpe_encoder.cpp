@@ -31,11 +31,13 @@ struct LowerPriority {
 
 }  // namespace
 
-Result<std::unique_ptr<BpeEncoder>> BpeEncoder::create(const Vocab& vocab, const TokenLookup& lookup) {
+Result<std::unique_ptr<BpeEncoder>> BpeEncoder::create(const Vocab& vocab,
+                                                       const TokenLookup& lookup) {
   std::optional<PreTokenizer> pre = pre_tokenizer_for(vocab.pre_tokenizer_name);
   if (!pre) {
-    return Status::error("unsupported BPE pre-tokenizer '" + vocab.pre_tokenizer_name +
-                         "' (tokenizer.ggml.pre); implemented: gpt-2 and smollm/starcoder families");
+    return Status::error(
+        "unsupported BPE pre-tokenizer '" + vocab.pre_tokenizer_name +
+        "' (tokenizer.ggml.pre); implemented: gpt-2 and smollm/starcoder families");
   }
   return std::unique_ptr<BpeEncoder>(new BpeEncoder(vocab, lookup, *pre));
 }
@@ -51,7 +53,8 @@ BpeEncoder::BpeEncoder(const Vocab& vocab, const TokenLookup& lookup, PreTokeniz
   }
 }
 
-int32_t BpeEncoder::merge_rank(std::string_view left, std::string_view right, std::string& key) const {
+int32_t BpeEncoder::merge_rank(std::string_view left, std::string_view right,
+                               std::string& key) const {
   key.assign(left);
   key.push_back(' ');
   key.append(right);
@@ -81,8 +84,8 @@ void BpeEncoder::encode_word(std::string_view word, std::vector<int32_t>& out) c
   std::vector<Piece> pieces;
   pieces.reserve(word.size());
   for (size_t offset = 0; offset < word.size();) {
-    const size_t length = std::min(unicode::utf8_sequence_length(static_cast<uint8_t>(word[offset])),
-                                   word.size() - offset);
+    const size_t length = std::min(
+        unicode::utf8_sequence_length(static_cast<uint8_t>(word[offset])), word.size() - offset);
     Piece piece;
     piece.start = offset;
     piece.length = length;
@@ -98,7 +101,8 @@ void BpeEncoder::encode_word(std::string_view word, std::vector<int32_t>& out) c
     if (left < 0 || right < 0) return;
     const Piece& l = pieces[left];
     const Piece& r = pieces[right];
-    const int32_t rank = merge_rank(word.substr(l.start, l.length), word.substr(r.start, r.length), key);
+    const int32_t rank =
+        merge_rank(word.substr(l.start, l.length), word.substr(r.start, r.length), key);
     if (rank < 0) return;
     heap.push_back(Candidate{left, right, rank, l.length + r.length});
     std::push_heap(heap.begin(), heap.end(), LowerPriority{});
@@ -111,7 +115,8 @@ void BpeEncoder::encode_word(std::string_view word, std::vector<int32_t>& out) c
     heap.pop_back();
     Piece& left = pieces[best.left];
     Piece& right = pieces[best.right];
-    if (left.length == 0 || right.length == 0 || left.length + right.length != best.length) continue;
+    if (left.length == 0 || right.length == 0 || left.length + right.length != best.length)
+      continue;
     left.length += right.length;
     right.length = 0;
     left.next = right.next;

@@ -27,7 +27,8 @@ class BpeEncoder {
   void encode(std::string_view fragment, std::vector<int32_t>& out) const;
 
  private:
-  BpeEncoder(const Vocab& vocab, const TokenLookup& lookup, PreTokenizer pre_tokenizer);  // builds ranks
+  BpeEncoder(const Vocab& vocab, const TokenLookup& lookup,
+             PreTokenizer pre_tokenizer);  // builds ranks
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
   // Rank of merging `left` with `right`, or -1 when the pair is not a listed merge.
   int32_t merge_rank(std::string_view left, std::string_view right, std::string& key_buffer) const;

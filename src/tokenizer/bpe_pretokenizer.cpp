@@ -21,7 +21,8 @@ struct CharClass {
 
 class Gpt2Splitter {
  public:
-  Gpt2Splitter(const std::vector<uint32_t>& cps, size_t begin, size_t end, std::vector<size_t>& lengths)
+  Gpt2Splitter(const std::vector<uint32_t>& cps, size_t begin, size_t end,
+               std::vector<size_t>& lengths)
       : cps_(cps), begin_(begin), end_(end), word_start_(begin), lengths_(lengths) {}
 
   void run() {
@@ -37,7 +38,8 @@ class Gpt2Splitter {
         }
         if (pos + 2 < end_) {
           const uint32_t next2 = cps_[pos + 2];
-          if ((next == 'r' && next2 == 'e') || (next == 'v' && next2 == 'e') || (next == 'l' && next2 == 'l')) {
+          if ((next == 'r' && next2 == 'e') || (next == 'v' && next2 == 'e') ||
+              (next == 'l' && next2 == 'l')) {
             pos = emit(pos + 3);
             continue;
           }
@@ -59,7 +61,8 @@ class Gpt2Splitter {
         pos = emit(skip_while(run_start, [](const CharClass& c) { return c.other(); }));
         continue;
       }
-      const size_t whitespace_end = skip_while(pos, [](const CharClass& c) { return c.whitespace; });
+      const size_t whitespace_end =
+          skip_while(pos, [](const CharClass& c) { return c.whitespace; });
       const size_t whitespace_count = whitespace_end - pos;
       // \s+(?!\S): a whitespace run followed by more text leaves its last character to
       // lead the next word; at the end of the range the whole run goes.

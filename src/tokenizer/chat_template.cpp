@@ -25,11 +25,13 @@ std::string_view trim(std::string_view text) {
 }
 
 // SmolLM2's template writes a fixed system turn when the conversation lacks one:
-//   {% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n...<|im_end|>\n' }}
+//   {% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n...<|im_end|>\n'
+//   }}
 // We lift that text out of the template. The newline may be stored raw or as "\n".
 std::string default_chatml_system_prompt(std::string_view tmpl) {
   if (!contains(tmpl, "messages[0]['role'] != 'system'")) return std::string();
-  for (std::string_view header : {std::string_view("<|im_start|>system\n"), std::string_view("<|im_start|>system\\n")}) {
+  for (std::string_view header :
+       {std::string_view("<|im_start|>system\n"), std::string_view("<|im_start|>system\\n")}) {
     const size_t start = tmpl.find(header);
     if (start == std::string_view::npos) continue;
     const size_t text_start = start + header.size();
@@ -54,8 +56,10 @@ Result<std::string> render_gemma(const ChatTemplate& tmpl, std::span<const ChatM
     const ChatMessage& message = messages[i];
     const bool expect_user = (i - first) % 2 == 0;
     if ((message.role == "user") != expect_user) {
-      return Status::error("Gemma chat: roles must alternate user/assistant after an optional system "
-                           "message; message " + std::to_string(i) + " has role '" + message.role + "'");
+      return Status::error(
+          "Gemma chat: roles must alternate user/assistant after an optional system "
+          "message; message " +
+          std::to_string(i) + " has role '" + message.role + "'");
     }
     const std::string role = message.role == "assistant" ? std::string("model") : message.role;
     out += "<start_of_turn>" + role + "\n";
@@ -72,7 +76,8 @@ std::string render_chatml(const ChatTemplate& tmpl, std::span<const ChatMessage>
   std::string out;
   if (!tmpl.default_system_prompt.empty() && (messages.empty() || messages[0].role != "system")) {
     // SmolLM2's template writes it only inside its message loop, i.e. not for an empty chat.
-    if (!messages.empty()) out += "<|im_start|>system\n" + tmpl.default_system_prompt + "<|im_end|>\n";
+    if (!messages.empty())
+      out += "<|im_start|>system\n" + tmpl.default_system_prompt + "<|im_end|>\n";
   }
   for (const ChatMessage& message : messages) {
     out += "<|im_start|>" + message.role + "\n" + message.content + "<|im_end|>\n";
@@ -86,10 +91,12 @@ std::string render_chatml(const ChatTemplate& tmpl, std::span<const ChatMessage>
 Result<ChatTemplate> chat_template_for(const Vocab& vocab) {
   ChatTemplate result;
   const std::string_view tmpl = vocab.chat_template;
-  const bool chatml = contains(tmpl, "<|im_start|>") ||
-                      (tmpl.empty() && has_token_text(vocab, "<|im_start|>") && has_token_text(vocab, "<|im_end|>"));
+  const bool chatml =
+      contains(tmpl, "<|im_start|>") || (tmpl.empty() && has_token_text(vocab, "<|im_start|>") &&
+                                         has_token_text(vocab, "<|im_end|>"));
   const bool gemma = contains(tmpl, "<start_of_turn>") ||
-                     (tmpl.empty() && (vocab.architecture.rfind("gemma", 0) == 0 || has_token_text(vocab, "<start_of_turn>")));
+                     (tmpl.empty() && (vocab.architecture.rfind("gemma", 0) == 0 ||
+                                       has_token_text(vocab, "<start_of_turn>")));
   if (chatml) {
     result.format = ChatFormat::chatml;
     result.default_system_prompt = default_chatml_system_prompt(tmpl);
@@ -105,8 +112,8 @@ Result<ChatTemplate> chat_template_for(const Vocab& vocab) {
                        "' (supported: Gemma, ChatML)");
 }
 
-Result<std::string> render_chat(const ChatTemplate& chat_template, std::span<const ChatMessage> messages,
-                                bool add_generation_prompt) {
+Result<std::string> render_chat(const ChatTemplate& chat_template,
+                                std::span<const ChatMessage> messages, bool add_generation_prompt) {
   switch (chat_template.format) {
     case ChatFormat::gemma:
       return render_gemma(chat_template, messages, add_generation_prompt);

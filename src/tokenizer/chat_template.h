@@ -38,7 +38,7 @@ Result<ChatTemplate> chat_template_for(const Vocab& vocab);
 // add_generation_prompt appends the header of the model's reply turn. Fails when the
 // messages break the format's rules (Gemma: after an optional leading system message,
 // roles must alternate user/assistant starting with user).
-Result<std::string> render_chat(const ChatTemplate& chat_template, std::span<const ChatMessage> messages,
-                                bool add_generation_prompt);
+Result<std::string> render_chat(const ChatTemplate& chat_template,
+                                std::span<const ChatMessage> messages, bool add_generation_prompt);
 
 }  // namespace fm

@@ -8,7 +8,8 @@ namespace fm {
 namespace {
 
 bool is_candidate_type(TokenType type) {
-  return type == TokenType::control || type == TokenType::user_defined || type == TokenType::unknown;
+  return type == TokenType::control || type == TokenType::user_defined ||
+         type == TokenType::unknown;
 }
 
 // Without parse_special only user-defined tokens are split out; control and unknown
@@ -29,7 +30,8 @@ SpecialTokenMatcher::SpecialTokenMatcher(const Vocab& vocab) : vocab_(vocab) {
     return vocab.texts[a].size() > vocab.texts[b].size();
   });
   rank_by_token_.assign(vocab.size(), -1);
-  for (size_t rank = 0; rank < candidates.size(); ++rank) rank_by_token_[candidates[rank]] = static_cast<int32_t>(rank);
+  for (size_t rank = 0; rank < candidates.size(); ++rank)
+    rank_by_token_[candidates[rank]] = static_cast<int32_t>(rank);
 
   nodes_.emplace_back();
   for (int32_t id : candidates) {
@@ -48,12 +50,14 @@ SpecialTokenMatcher::SpecialTokenMatcher(const Vocab& vocab) : vocab_(vocab) {
   }
 }
 
-std::vector<int32_t> SpecialTokenMatcher::candidates_present(std::string_view text, bool parse_special) const {
+std::vector<int32_t> SpecialTokenMatcher::candidates_present(std::string_view text,
+                                                             bool parse_special) const {
   std::unordered_set<int32_t> seen;
   for (size_t start = 0; start < text.size(); ++start) {
     uint32_t node = 0;
     for (size_t i = start; i < text.size(); ++i) {
-      auto it = children_.find((static_cast<uint64_t>(node) << 8) | static_cast<unsigned char>(text[i]));
+      auto it =
+          children_.find((static_cast<uint64_t>(node) << 8) | static_cast<unsigned char>(text[i]));
       if (it == children_.end()) break;
       node = it->second;
       const int32_t token = nodes_[node].token;
@@ -66,7 +70,8 @@ std::vector<int32_t> SpecialTokenMatcher::candidates_present(std::string_view te
   return present;
 }
 
-std::vector<TextFragment> SpecialTokenMatcher::partition(std::string_view text, bool parse_special) const {
+std::vector<TextFragment> SpecialTokenMatcher::partition(std::string_view text,
+                                                         bool parse_special) const {
   std::vector<TextFragment> fragments;
   if (text.empty()) return fragments;
   fragments.push_back(TextFragment{kNoToken, 0, text.size()});

@@ -40,9 +40,9 @@ class SpecialTokenMatcher {
     int32_t token = kNoToken;  // candidate whose text ends here
   };
   const Vocab& vocab_;
-  std::vector<TrieNode> nodes_;                       // node 0 is the root
-  std::unordered_map<uint64_t, uint32_t> children_;   // (node << 8 | byte) -> child node
-  std::vector<int32_t> rank_by_token_;                // position in longest-first order, or -1
+  std::vector<TrieNode> nodes_;                      // node 0 is the root
+  std::unordered_map<uint64_t, uint32_t> children_;  // (node << 8 | byte) -> child node
+  std::vector<int32_t> rank_by_token_;               // position in longest-first order, or -1
 };
 
 }  // namespace fm

@@ -37,7 +37,8 @@ struct LowerPriority {
 
 }  // namespace
 
-SpmEncoder::SpmEncoder(const Vocab& vocab, const TokenLookup& lookup) : vocab_(vocab), lookup_(lookup) {
+SpmEncoder::SpmEncoder(const Vocab& vocab, const TokenLookup& lookup)
+    : vocab_(vocab), lookup_(lookup) {
   for (int byte = 0; byte < 256; ++byte) {
     char hex[8];
     std::snprintf(hex, sizeof(hex), "<0x%02X>", byte);
@@ -58,13 +59,16 @@ void SpmEncoder::append_byte_fallback(uint8_t byte, std::vector<int32_t>& out) c
   if (id != kNoToken) out.push_back(id);
 }
 
-void SpmEncoder::encode(std::string_view fragment, bool at_sequence_start, std::vector<int32_t>& out) const {
+void SpmEncoder::encode(std::string_view fragment, bool at_sequence_start,
+                        std::vector<int32_t>& out) const {
   std::string text;
   text.reserve(fragment.size() + 8);
   if (vocab_.add_space_prefix && at_sequence_start) text += kEscapedSpace;
   for (char c : fragment) {
-    if (c == ' ') text += kEscapedSpace;
-    else text.push_back(c);
+    if (c == ' ')
+      text += kEscapedSpace;
+    else
+      text.push_back(c);
   }
   merge_pieces(text, out);
 }
@@ -76,8 +80,8 @@ void SpmEncoder::merge_pieces(std::string_view text, std::vector<int32_t>& out) 
   std::vector<Piece> pieces;
   pieces.reserve(text.size());
   for (size_t offset = 0; offset < text.size();) {
-    const size_t length = std::min(unicode::utf8_sequence_length(static_cast<uint8_t>(text[offset])),
-                                   text.size() - offset);
+    const size_t length = std::min(
+        unicode::utf8_sequence_length(static_cast<uint8_t>(text[offset])), text.size() - offset);
     Piece piece;
     piece.start = offset;
     piece.length = length;
@@ -106,7 +110,8 @@ void SpmEncoder::merge_pieces(std::string_view text, std::vector<int32_t>& out) 
     Piece& left = pieces[best.left];
     Piece& right = pieces[best.right];
     // Stale if either side was merged away or grew since this candidate was queued.
-    if (left.length == 0 || right.length == 0 || left.length + right.length != best.length) continue;
+    if (left.length == 0 || right.length == 0 || left.length + right.length != best.length)
+      continue;
     left.length += right.length;
     right.length = 0;
     left.next = right.next;

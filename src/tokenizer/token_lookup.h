@@ -15,7 +15,8 @@ class TokenLookup {
   explicit TokenLookup(const Vocab& vocab) {
     by_text_.reserve(vocab.size());
     // A text listed twice resolves to its last id, as in llama.cpp.
-    for (size_t id = 0; id < vocab.size(); ++id) by_text_[vocab.texts[id]] = static_cast<int32_t>(id);
+    for (size_t id = 0; id < vocab.size(); ++id)
+      by_text_[vocab.texts[id]] = static_cast<int32_t>(id);
   }
 
   int32_t find(std::string_view text) const {

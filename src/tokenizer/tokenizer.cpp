@@ -87,7 +87,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::create(Vocab vocab) {
   FM_RETURN_IF_ERROR(validate_vocab(vocab));
   const bool is_spm = vocab.model_name == "llama";
   if (!is_spm && vocab.model_name != "gpt2") {
-    return Status::error("unsupported tokenizer model '" + vocab.model_name + "' (supported: llama, gpt2)");
+    return Status::error("unsupported tokenizer model '" + vocab.model_name +
+                         "' (supported: llama, gpt2)");
   }
   std::unique_ptr<Tokenizer> tokenizer(new Tokenizer(std::move(vocab)));
   const Vocab& v = tokenizer->vocab_;
@@ -107,7 +108,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::create(Vocab vocab) {
   return tokenizer;
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos,
+                                       bool parse_special) const {
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 2);
   if (add_bos && vocab_.add_bos) ids.push_back(vocab_.bos_id);
@@ -120,8 +122,10 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
       continue;
     }
     const std::string_view raw = text.substr(fragment.offset, fragment.length);
-    if (spm_) spm_->encode(raw, at_sequence_start, ids);
-    else bpe_->encode(raw, ids);
+    if (spm_)
+      spm_->encode(raw, at_sequence_start, ids);
+    else
+      bpe_->encode(raw, ids);
     at_sequence_start = false;
   }
   if (add_bos && vocab_.add_eos) ids.push_back(vocab_.eos_id);
@@ -143,7 +147,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special)
     if (!render_special && (type == TokenType::control || type == TokenType::unknown)) piece = {};
     // Only the very first piece can carry the prefix space (llama.cpp's detokenize
     // strips it there and nowhere else).
-    if (first && vocab_.add_space_prefix && !piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
+    if (first && vocab_.add_space_prefix && !piece.empty() && piece.front() == ' ')
+      piece.remove_prefix(1);
     first = false;
     text.append(piece);
   }
@@ -153,7 +158,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special)
 bool Tokenizer::is_end_of_generation(int32_t id) const {
   if (id == kNoToken) return false;
   if (id == vocab_.eos_id || id == vocab_.eot_id) return true;
-  return std::binary_search(vocab_.end_of_generation_ids.begin(), vocab_.end_of_generation_ids.end(), id);
+  return std::binary_search(vocab_.end_of_generation_ids.begin(),
+                            vocab_.end_of_generation_ids.end(), id);
 }
 
 }  // namespace fm

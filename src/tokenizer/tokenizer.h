@@ -3,7 +3,8 @@
 //   "llama" - SentencePiece-style score merges with byte fallback (Gemma 3, Llama 2)
 //   "gpt2"  - byte-level BPE with a pre-tokenizer regex (SmolLM2 and the GPT-2 family)
 // Special tokens are split out first (special_tokens.h), then each remaining text
-// fragment goes through the model's subword algorithm.
+// fragment goes through the model's subword algorithm. All methods are const and safe to
+// call from several threads at once.
 #pragma once
 
 #include <cstdint>

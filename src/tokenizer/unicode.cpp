@@ -60,9 +60,12 @@ std::vector<uint32_t> decode_utf8_lenient(std::string_view text) {
     }
     // Sequence length from the lead byte; 0 marks a byte that cannot start one.
     size_t length = 0;
-    if ((b0 & 0xE0) == 0xC0) length = 2;
-    else if ((b0 & 0xF0) == 0xE0) length = 3;
-    else if ((b0 & 0xF8) == 0xF0) length = 4;
+    if ((b0 & 0xE0) == 0xC0)
+      length = 2;
+    else if ((b0 & 0xF0) == 0xE0)
+      length = 3;
+    else if ((b0 & 0xF8) == 0xF0)
+      length = 4;
     bool well_formed = length != 0 && i + length <= size;
     for (size_t k = 1; well_formed && k < length; ++k) well_formed = is_continuation(bytes[i + k]);
     if (!well_formed) {

@@ -15,32 +15,83 @@ namespace {
 // always record these, so llama.cpp recognises them by text; we must agree with it on
 // which tokens stop generation and which count as control tokens.
 constexpr std::array<std::string_view, 11> kEndOfTurnTexts = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "[EOT]", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
     "<end_of_utterance>",
 };
 
 // Texts whose tokens end generation wherever they appear in a vocabulary.
 constexpr std::array<std::string_view, 22> kEndOfGenerationTexts = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-    "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>",
-    "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "</s>", "<eos>", "<turn|>",
-    "<|tool_response>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "[e~[",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "</s>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    "[e~[",
 };
 
 // Fill-in-the-middle markers, recognised by text for the same reason. The pad, repo and
 // file-separator markers also end generation.
 constexpr std::array<std::string_view, 8> kFimPrefixTexts = {
-    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>",
-    "<PRE>", "\xE2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>",
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<\xEF\xBD\x9C"
+    "fim\xE2\x96\x81"
+    "begin\xEF\xBD\x9C>",
+    "<PRE>",
+    "\xE2\x96\x81<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
 };
 constexpr std::array<std::string_view, 8> kFimSuffixTexts = {
-    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>",
-    "<SUF>", "\xE2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>",
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<\xEF\xBD\x9C"
+    "fim\xE2\x96\x81hole\xEF\xBD\x9C>",
+    "<SUF>",
+    "\xE2\x96\x81<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
 };
 constexpr std::array<std::string_view, 8> kFimMiddleTexts = {
-    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>",
-    "<MID>", "\xE2\x96\x81<MID>", "<|code_middle|>", "<|middle|>",
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<\xEF\xBD\x9C"
+    "fim\xE2\x96\x81"
+    "end\xEF\xBD\x9C>",
+    "<MID>",
+    "\xE2\x96\x81<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
 };
 constexpr std::array<std::string_view, 5> kFimPadTexts = {
     "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]",
@@ -52,8 +103,8 @@ constexpr std::array<std::string_view, 1> kFimFileSeparatorTexts = {"<|file_sep|
 
 // BPE pre-tokenizers whose files expect a bos token by default.
 constexpr std::array<std::string_view, 11> kPreTokenizersAddingBos = {
-    "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
-    "midm-2.0", "lfm2", "jina-v5-nano", "tekken", "chameleon",
+    "llama3",   "llama-v3", "llama-bpe",    "falcon3", "falcon-h1", "pixtral",
+    "midm-2.0", "lfm2",     "jina-v5-nano", "tekken",  "chameleon",
 };
 
 template <size_t N>
@@ -107,14 +158,16 @@ Result<std::string> read_optional_string(const gguf::File& file, const std::stri
 void resolve_end_of_generation(Vocab& vocab, int32_t eom_id) {
   if (vocab.eot_id == kNoToken) vocab.eot_id = find_first_with_text(vocab, kEndOfTurnTexts);
   mark_control(vocab, vocab.eot_id);
-  if (eom_id == kNoToken) eom_id = find_first_with_text(vocab, std::array<std::string_view, 1>{"<|eom_id|>"});
+  if (eom_id == kNoToken)
+    eom_id = find_first_with_text(vocab, std::array<std::string_view, 1>{"<|eom_id|>"});
   mark_control(vocab, eom_id);
 
   const int32_t fim_pad = find_first_with_text(vocab, kFimPadTexts);
   const int32_t fim_repo = find_first_with_text(vocab, kFimRepoTexts);
   const int32_t fim_file_separator = find_first_with_text(vocab, kFimFileSeparatorTexts);
-  for (int32_t id : {find_first_with_text(vocab, kFimPrefixTexts), find_first_with_text(vocab, kFimSuffixTexts),
-                     find_first_with_text(vocab, kFimMiddleTexts), fim_pad, fim_repo, fim_file_separator}) {
+  for (int32_t id :
+       {find_first_with_text(vocab, kFimPrefixTexts), find_first_with_text(vocab, kFimSuffixTexts),
+        find_first_with_text(vocab, kFimMiddleTexts), fim_pad, fim_repo, fim_file_separator}) {
     mark_control(vocab, id);
   }
 
@@ -163,21 +216,27 @@ Status validate_vocab(const Vocab& vocab) {
                          " texts, " + std::to_string(vocab.scores.size()) + " scores, " +
                          std::to_string(vocab.types.size()) + " types");
   }
-  if (vocab.texts.size() > static_cast<size_t>(INT32_MAX)) return Status::error("vocabulary too large");
+  if (vocab.texts.size() > static_cast<size_t>(INT32_MAX))
+    return Status::error("vocabulary too large");
   const std::pair<const char*, int32_t> ids[] = {
       {"bos", vocab.bos_id}, {"eos", vocab.eos_id}, {"unk", vocab.unk_id},
       {"pad", vocab.pad_id}, {"eot", vocab.eot_id},
   };
   for (const auto& [name, id] : ids) {
     if (id != kNoToken && !vocab.contains(id)) {
-      return Status::error(std::string(name) + " id " + std::to_string(id) + " is outside the vocabulary");
+      return Status::error(std::string(name) + " id " + std::to_string(id) +
+                           " is outside the vocabulary");
     }
   }
   for (int32_t id : vocab.end_of_generation_ids) {
-    if (!vocab.contains(id)) return Status::error("end-of-generation id " + std::to_string(id) + " is outside the vocabulary");
+    if (!vocab.contains(id))
+      return Status::error("end-of-generation id " + std::to_string(id) +
+                           " is outside the vocabulary");
   }
-  if (vocab.add_bos && vocab.bos_id == kNoToken) return Status::error("add_bos is set but there is no bos token");
-  if (vocab.add_eos && vocab.eos_id == kNoToken) return Status::error("add_eos is set but there is no eos token");
+  if (vocab.add_bos && vocab.bos_id == kNoToken)
+    return Status::error("add_bos is set but there is no bos token");
+  if (vocab.add_eos && vocab.eos_id == kNoToken)
+    return Status::error("add_eos is set but there is no eos token");
   return Status::ok();
 }
 
@@ -230,7 +289,8 @@ Result<Vocab> load_vocab(const gguf::File& file) {
     }
     for (size_t id = 0; id < n_tokens; ++id) {
       const int64_t type = (*types)[id];
-      vocab.types[id] = (type >= 1 && type <= 6) ? static_cast<TokenType>(type) : TokenType::undefined;
+      vocab.types[id] =
+          (type >= 1 && type <= 6) ? static_cast<TokenType>(type) : TokenType::undefined;
     }
   }
 
@@ -266,15 +326,20 @@ Result<Vocab> load_vocab(const gguf::File& file) {
 
   int32_t eom_id = kNoToken;
   const std::pair<const char*, int32_t*> id_keys[] = {
-      {"tokenizer.ggml.bos_token_id", &vocab.bos_id},     {"tokenizer.ggml.eos_token_id", &vocab.eos_id},
-      {"tokenizer.ggml.unknown_token_id", &vocab.unk_id}, {"tokenizer.ggml.padding_token_id", &vocab.pad_id},
-      {"tokenizer.ggml.eot_token_id", &vocab.eot_id},     {"tokenizer.ggml.eom_token_id", &eom_id},
+      {"tokenizer.ggml.bos_token_id", &vocab.bos_id},
+      {"tokenizer.ggml.eos_token_id", &vocab.eos_id},
+      {"tokenizer.ggml.unknown_token_id", &vocab.unk_id},
+      {"tokenizer.ggml.padding_token_id", &vocab.pad_id},
+      {"tokenizer.ggml.eot_token_id", &vocab.eot_id},
+      {"tokenizer.ggml.eom_token_id", &eom_id},
   };
-  for (const auto& [key, id] : id_keys) FM_RETURN_IF_ERROR(read_special_id(file, key, n_tokens, *id));
+  for (const auto& [key, id] : id_keys)
+    FM_RETURN_IF_ERROR(read_special_id(file, key, n_tokens, *id));
 
   FM_RETURN_IF_ERROR(read_optional_bool(file, "tokenizer.ggml.add_bos_token", vocab.add_bos));
   FM_RETURN_IF_ERROR(read_optional_bool(file, "tokenizer.ggml.add_eos_token", vocab.add_eos));
-  FM_RETURN_IF_ERROR(read_optional_bool(file, "tokenizer.ggml.add_space_prefix", vocab.add_space_prefix));
+  FM_RETURN_IF_ERROR(
+      read_optional_bool(file, "tokenizer.ggml.add_space_prefix", vocab.add_space_prefix));
 
   resolve_end_of_generation(vocab, eom_id);
 

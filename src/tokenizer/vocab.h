@@ -24,7 +24,7 @@ enum class TokenType : int32_t {
   control = 3,       // <bos>, <start_of_turn>, ...: only matched in text when asked to
   user_defined = 4,  // always matched verbatim in text before subword splitting
   unused = 5,
-  byte = 6,          // <0xXX> byte-fallback pieces
+  byte = 6,  // <0xXX> byte-fallback pieces
 };
 
 constexpr int32_t kNoToken = -1;

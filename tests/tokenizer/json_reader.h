@@ -49,7 +49,9 @@ class JsonParser {
     throw std::runtime_error("json: " + what + " at offset " + std::to_string(pos_));
   }
   void skip_space() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\r' || text_[pos_] == '\t')) ++pos_;
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
+                                   text_[pos_] == '\r' || text_[pos_] == '\t'))
+      ++pos_;
   }
   char peek() {
     skip_space();
@@ -72,12 +74,18 @@ class JsonParser {
     if (c == '{') {
       value.kind = Json::Kind::object;
       ++pos_;
-      if (peek() == '}') { ++pos_; return value; }
+      if (peek() == '}') {
+        ++pos_;
+        return value;
+      }
       while (true) {
         std::string key = parse_string();
         expect(':');
         value.object.emplace(std::move(key), parse_value());
-        if (peek() == ',') { ++pos_; continue; }
+        if (peek() == ',') {
+          ++pos_;
+          continue;
+        }
         expect('}');
         return value;
       }
@@ -85,10 +93,16 @@ class JsonParser {
     if (c == '[') {
       value.kind = Json::Kind::array;
       ++pos_;
-      if (peek() == ']') { ++pos_; return value; }
+      if (peek() == ']') {
+        ++pos_;
+        return value;
+      }
       while (true) {
         value.array.push_back(parse_value());
-        if (peek() == ',') { ++pos_; continue; }
+        if (peek() == ',') {
+          ++pos_;
+          continue;
+        }
         expect(']');
         return value;
       }
@@ -98,8 +112,15 @@ class JsonParser {
       value.string = parse_string();
       return value;
     }
-    if (consume_literal("true")) { value.kind = Json::Kind::boolean; value.boolean = true; return value; }
-    if (consume_literal("false")) { value.kind = Json::Kind::boolean; return value; }
+    if (consume_literal("true")) {
+      value.kind = Json::Kind::boolean;
+      value.boolean = true;
+      return value;
+    }
+    if (consume_literal("false")) {
+      value.kind = Json::Kind::boolean;
+      return value;
+    }
     if (consume_literal("null")) return value;
     value.kind = Json::Kind::number;
     size_t used = 0;
@@ -128,7 +149,8 @@ class JsonParser {
 
   uint32_t parse_hex4() {
     if (pos_ + 4 > text_.size()) fail("short \\u escape");
-    const uint32_t value = static_cast<uint32_t>(std::stoul(std::string(text_.substr(pos_, 4)), nullptr, 16));
+    const uint32_t value =
+        static_cast<uint32_t>(std::stoul(std::string(text_.substr(pos_, 4)), nullptr, 16));
     pos_ += 4;
     return value;
   }
@@ -140,17 +162,36 @@ class JsonParser {
       if (pos_ >= text_.size()) fail("unterminated string");
       const char c = text_[pos_++];
       if (c == '"') return out;
-      if (c != '\\') { out.push_back(c); continue; }
+      if (c != '\\') {
+        out.push_back(c);
+        continue;
+      }
       const char e = text_[pos_++];
       switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp = parse_hex4();
           if (cp >= 0xD800 && cp < 0xDC00 && text_.substr(pos_, 2) == "\\u") {
@@ -161,7 +202,8 @@ class JsonParser {
           append_utf8(cp, out);
           break;
         }
-        default: fail("bad escape");
+        default:
+          fail("bad escape");
       }
     }
   }

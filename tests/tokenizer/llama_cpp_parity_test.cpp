@@ -27,7 +27,8 @@ struct ModelUnderTest {
 };
 
 const ModelUnderTest kGemma{"gemma3_270m", "FLASHMEM_MODEL", "gemma3_270m_reference.json"};
-const ModelUnderTest kSmolLM2{"smollm2_135m", "FLASHMEM_MODEL_SMOLLM2", "smollm2_135m_reference.json"};
+const ModelUnderTest kSmolLM2{"smollm2_135m", "FLASHMEM_MODEL_SMOLLM2",
+                              "smollm2_135m_reference.json"};
 
 struct Loaded {
   std::unique_ptr<Tokenizer> tokenizer;
@@ -74,8 +75,9 @@ const Loaded& load(const ModelUnderTest& model) {
   loaded.reference = test::JsonParser(read_file(reference_path)).parse();
   const size_t reference_vocab = static_cast<size_t>(loaded.reference.at("n_vocab").number);
   if (reference_vocab != loaded.tokenizer->vocab().size()) {
-    loaded.skip_reason = std::string(model.env_var) + " is not the model of " + model.reference_file +
-                         " (vocabulary of " + std::to_string(loaded.tokenizer->vocab().size()) + " tokens)";
+    loaded.skip_reason = std::string(model.env_var) + " is not the model of " +
+                         model.reference_file + " (vocabulary of " +
+                         std::to_string(loaded.tokenizer->vocab().size()) + " tokens)";
     loaded.tokenizer.reset();
   }
   return loaded;
@@ -87,7 +89,7 @@ std::string ids_to_string(const std::vector<int32_t>& ids) {
   return out + "]";
 }
 
-class LlamaCppParity : public ::testing::TestWithParam<ModelUnderTest> {
+class TokenizerLlamaCppParity : public ::testing::TestWithParam<ModelUnderTest> {
  protected:
   void SetUp() override {
     loaded_ = &load(GetParam());
@@ -111,22 +113,30 @@ class LlamaCppParity : public ::testing::TestWithParam<ModelUnderTest> {
         continue;
       }
       ADD_FAILURE() << GetParam().name << " " << field << " mismatch for hex " << c.at("hex").string
-                    << "\n  expected " << ids_to_string(expected) << "\n  actual   " << ids_to_string(actual);
+                    << "\n  expected " << ids_to_string(expected) << "\n  actual   "
+                    << ids_to_string(actual);
     }
-    std::printf("[ parity   ] %s %s: %zu/%zu strings token-exact\n", GetParam().name, field, passed, checked);
+    std::printf("[ parity   ] %s %s: %zu/%zu strings token-exact\n", GetParam().name, field, passed,
+                checked);
     EXPECT_GT(checked, 0u);
   }
 
   const Loaded* loaded_ = nullptr;
 };
 
-TEST_P(LlamaCppParity, EncodeMatchesLlamaCppOnEveryReferenceString) { expect_ids_match("ids", false, false); }
+TEST_P(TokenizerLlamaCppParity, EncodeMatchesLlamaCppOnEveryReferenceString) {
+  expect_ids_match("ids", false, false);
+}
 
-TEST_P(LlamaCppParity, EncodeWithSpecialParsingMatchesLlamaCpp) { expect_ids_match("ids_special", false, true); }
+TEST_P(TokenizerLlamaCppParity, EncodeWithSpecialParsingMatchesLlamaCpp) {
+  expect_ids_match("ids_special", false, true);
+}
 
-TEST_P(LlamaCppParity, EncodeWithBosMatchesLlamaCpp) { expect_ids_match("ids_bos", true, false); }
+TEST_P(TokenizerLlamaCppParity, EncodeWithBosMatchesLlamaCpp) {
+  expect_ids_match("ids_bos", true, false);
+}
 
-TEST_P(LlamaCppParity, DecodeTokenMatchesLlamaCppPiecesForTheWholeVocabulary) {
+TEST_P(TokenizerLlamaCppParity, DecodeTokenMatchesLlamaCppPiecesForTheWholeVocabulary) {
   // FNV-1a over (u32 little-endian length, bytes) of every piece, as the generator computes it.
   uint64_t hash = 0xCBF29CE484222325ull;
   auto mix = [&](unsigned char byte) { hash = (hash ^ byte) * 0x100000001B3ull; };
@@ -141,7 +151,7 @@ TEST_P(LlamaCppParity, DecodeTokenMatchesLlamaCppPiecesForTheWholeVocabulary) {
   EXPECT_EQ(loaded_->reference.at("pieces_fnv1a64").string, hex);
 }
 
-TEST_P(LlamaCppParity, DecodeOfEncodeRoundTripsWhereverLlamaCppPiecesDo) {
+TEST_P(TokenizerLlamaCppParity, DecodeOfEncodeRoundTripsWhereverLlamaCppPiecesDo) {
   size_t round_trips = 0;
   for (const test::Json& c : cases()) {
     const std::string text = test::bytes_from_hex(c.at("hex").string);
@@ -150,14 +160,15 @@ TEST_P(LlamaCppParity, DecodeOfEncodeRoundTripsWhereverLlamaCppPiecesDo) {
         << "pieces differ for hex " << c.at("hex").string;
     if (c.at("pieces_hex").string != c.at("hex").string) continue;  // lossy in llama.cpp too
     ++round_trips;
-    EXPECT_EQ(tokenizer().decode(tokenizer().encode(text, false, false)), text) << "hex " << c.at("hex").string;
+    EXPECT_EQ(tokenizer().decode(tokenizer().encode(text, false, false)), text)
+        << "hex " << c.at("hex").string;
   }
-  std::printf("[ parity   ] %s: %zu/%zu strings round-trip through encode/decode\n", GetParam().name, round_trips,
-              cases().size());
+  std::printf("[ parity   ] %s: %zu/%zu strings round-trip through encode/decode\n",
+              GetParam().name, round_trips, cases().size());
   EXPECT_GT(round_trips, cases().size() / 2);
 }
 
-TEST_P(LlamaCppParity, LongPromptsEncodeWellUnderASecond) {
+TEST_P(TokenizerLlamaCppParity, LongPromptsEncodeWellUnderASecond) {
   // ~32K tokens of mixed prose, and 100 KB with almost no spaces (one huge fragment).
   std::string prose;
   for (const test::Json& c : cases()) {
@@ -166,18 +177,20 @@ TEST_P(LlamaCppParity, LongPromptsEncodeWellUnderASecond) {
   std::string long_prompt;
   while (long_prompt.size() < 150000) long_prompt += prose;
   std::string few_spaces;
-  while (few_spaces.size() < 100000) few_spaces += "abcdefghij0123456789-_.,;:/\xE4\xB8\xAD\xF0\x9F\x98\x80";
+  while (few_spaces.size() < 100000)
+    few_spaces += "abcdefghij0123456789-_.,;:/\xE4\xB8\xAD\xF0\x9F\x98\x80";
   for (const std::string* text : {&long_prompt, &few_spaces}) {
     const auto start = std::chrono::steady_clock::now();
     const std::vector<int32_t> ids = tokenizer().encode(*text, true, false);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("[ speed    ] %s: %zu bytes -> %zu tokens in %.3f s\n", GetParam().name, text->size(), ids.size(),
-                seconds);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("[ speed    ] %s: %zu bytes -> %zu tokens in %.3f s\n", GetParam().name,
+                text->size(), ids.size(), seconds);
     EXPECT_LT(seconds, 1.0);
   }
 }
 
-TEST_P(LlamaCppParity, EndOfTurnTokensEndGeneration) {
+TEST_P(TokenizerLlamaCppParity, EndOfTurnTokensEndGeneration) {
   const Vocab& vocab = tokenizer().vocab();
   EXPECT_TRUE(tokenizer().is_end_of_generation(vocab.eos_id));
   for (const char* marker : {"<end_of_turn>", "<|im_end|>", "<|endoftext|>"}) {
@@ -189,14 +202,15 @@ TEST_P(LlamaCppParity, EndOfTurnTokensEndGeneration) {
   EXPECT_FALSE(tokenizer().is_end_of_generation(tokenizer().encode("Hello", false, false).at(0)));
 }
 
-TEST_P(LlamaCppParity, ChatPromptEncodesItsMarkersAsSingleTokens) {
+TEST_P(TokenizerLlamaCppParity, ChatPromptEncodesItsMarkersAsSingleTokens) {
   auto tmpl = chat_template_for(tokenizer().vocab());
   ASSERT_TRUE(tmpl.is_ok()) << tmpl.status().message();
   const ChatMessage messages[] = {{"system", "Be brief."}, {"user", "Hi!"}};
   auto prompt = render_chat(*tmpl, messages, true);
   ASSERT_TRUE(prompt.is_ok()) << prompt.status().message();
   const std::vector<int32_t> ids = tokenizer().encode(*prompt, false, true);
-  const std::string start_marker = tmpl->format == ChatFormat::gemma ? "<start_of_turn>" : "<|im_start|>";
+  const std::string start_marker =
+      tmpl->format == ChatFormat::gemma ? "<start_of_turn>" : "<|im_start|>";
   size_t markers = 0;
   for (int32_t id : ids) markers += tokenizer().vocab().texts[id] == start_marker;
   // Gemma: user turn + generation prompt. ChatML: system, user, generation prompt.
@@ -207,7 +221,7 @@ TEST_P(LlamaCppParity, ChatPromptEncodesItsMarkersAsSingleTokens) {
   EXPECT_EQ(tokenizer().decode(ids), *prompt);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, LlamaCppParity, ::testing::Values(kGemma, kSmolLM2),
+INSTANTIATE_TEST_SUITE_P(Models, TokenizerLlamaCppParity, ::testing::Values(kGemma, kSmolLM2),
                          [](const ::testing::TestParamInfo<ModelUnderTest>& info) {
                            return std::string(info.param.name);
                          });

@@ -17,13 +17,16 @@ using Ids = std::vector<int32_t>;
 
 TEST(SpmTokenizer, HigherScoringMergeWinsEvenWhenItIsNotLeftmost) {
   Vocab vocab = make_spm_vocab();
-  const int32_t a = add_token(vocab, "a"), b = add_token(vocab, "b"), c = add_token(vocab, "c");
-  add_token(vocab, "ab", -5.0f);
+  const int32_t a = add_token(vocab, "a");
+  add_token(vocab, "b");
+  const int32_t c = add_token(vocab, "c");
+  const int32_t ab = add_token(vocab, "ab", -5.0f);
   const int32_t bc = add_token(vocab, "bc", -1.0f);
   auto tokenizer = must_create(std::move(vocab));
   ASSERT_TRUE(tokenizer);
   EXPECT_EQ(tokenizer->encode("abc", false, false), (Ids{a, bc}));
-  EXPECT_EQ(tokenizer->encode("cab", false, false), (Ids{c, a, b}).size() == 3 ? tokenizer->encode("cab", false, false) : Ids{});
+  // With no competing pair the low-scoring merge still happens.
+  EXPECT_EQ(tokenizer->encode("cab", false, false), (Ids{c, ab}));
 }
 
 TEST(SpmTokenizer, EqualScoresMergeTheLeftmostPairFirst) {
@@ -65,7 +68,8 @@ TEST(SpmTokenizer, UnknownCharactersFallBackToTheirUtf8Bytes) {
   auto tokenizer = must_create(std::move(vocab));
   ASSERT_TRUE(tokenizer);
   // "é" is C3 A9; "😀" is F0 9F 98 80.
-  EXPECT_EQ(tokenizer->encode("x\xC3\xA9", false, false), (Ids{x, byte_token(0xC3), byte_token(0xA9)}));
+  EXPECT_EQ(tokenizer->encode("x\xC3\xA9", false, false),
+            (Ids{x, byte_token(0xC3), byte_token(0xA9)}));
   EXPECT_EQ(tokenizer->encode("\xF0\x9F\x98\x80", false, false),
             (Ids{byte_token(0xF0), byte_token(0x9F), byte_token(0x98), byte_token(0x80)}));
   // Malformed UTF-8 goes through the same path byte by byte.
@@ -73,16 +77,22 @@ TEST(SpmTokenizer, UnknownCharactersFallBackToTheirUtf8Bytes) {
 }
 
 TEST(SpmTokenizer, ByteTokensDecodeBackIntoTheOriginalCharacter) {
-  auto tokenizer = must_create(make_spm_vocab());
+  Vocab vocab = make_spm_vocab();
+  add_token(vocab, "\xE2\x96\x81");  // the escaped space
+  auto tokenizer = must_create(std::move(vocab));
   ASSERT_TRUE(tokenizer);
   const Ids ids = tokenizer->encode("\xC3\xA9 \xE4\xB8\xAD", false, false);
+  EXPECT_EQ(ids.size(), 2u + 1u + 3u);
   EXPECT_EQ(tokenizer->decode_token(byte_token(0xC3)), "\xC3");
   EXPECT_EQ(tokenizer->decode(ids), "\xC3\xA9 \xE4\xB8\xAD");
 }
 
 TEST(SpmTokenizer, SpacesAreEscapedAsLowerOneEighthBlock) {
   Vocab vocab = make_spm_vocab();
-  const int32_t space_a = add_token(vocab, "\xE2\x96\x81" "a", -1.0f);
+  const int32_t space_a = add_token(vocab,
+                                    "\xE2\x96\x81"
+                                    "a",
+                                    -1.0f);
   add_token(vocab, "\xE2\x96\x81");
   add_token(vocab, "a");
   auto tokenizer = must_create(std::move(vocab));
@@ -94,9 +104,12 @@ TEST(SpmTokenizer, SpacesAreEscapedAsLowerOneEighthBlock) {
 TEST(SpmTokenizer, SpacePrefixIsAddedAtTheStartAndAfterSpecialTokens) {
   Vocab vocab = make_spm_vocab();
   vocab.add_space_prefix = true;
-  const int32_t space_a = add_token(vocab, "\xE2\x96\x81" "a", -1.0f);
+  const int32_t space_a = add_token(vocab,
+                                    "\xE2\x96\x81"
+                                    "a",
+                                    -1.0f);
   add_token(vocab, "\xE2\x96\x81");
-  const int32_t a = add_token(vocab, "a");
+  add_token(vocab, "a");
   const int32_t turn = add_token(vocab, "<turn>", 0, TokenType::control);
   auto tokenizer = must_create(std::move(vocab));
   ASSERT_TRUE(tokenizer);
@@ -105,7 +118,6 @@ TEST(SpmTokenizer, SpacePrefixIsAddedAtTheStartAndAfterSpecialTokens) {
   EXPECT_EQ(tokenizer->encode("a", true, false), (Ids{1, space_a}));
   // Decoding drops the prefix again, so text round-trips.
   EXPECT_EQ(tokenizer->decode(tokenizer->encode("a a", false, false)), "a a");
-  (void)a;
 }
 
 TEST(SpmTokenizer, BosIsAddedOnlyWhenAskedAndTheVocabularyWantsIt) {
@@ -134,7 +146,9 @@ TEST(SpmTokenizer, UserDefinedTokensAreAlwaysMatchedControlTokensOnlyWhenParsing
   EXPECT_EQ(tokenizer->encode("<b><start>", false, true), (Ids{user, control}));
   // Control tokens render as their text, so special-parsed text round-trips too.
   EXPECT_EQ(tokenizer->decode(tokenizer->encode("a<start>b", false, true)), "a<start>b");
-  EXPECT_EQ(tokenizer->decode(tokenizer->encode("a<start>b", false, true), /*render_special=*/false), "ab");
+  EXPECT_EQ(
+      tokenizer->decode(tokenizer->encode("a<start>b", false, true), /*render_special=*/false),
+      "ab");
 }
 
 TEST(SpmTokenizer, LongTextWithoutSpacesEncodesQuickly) {
@@ -147,7 +161,8 @@ TEST(SpmTokenizer, LongTextWithoutSpacesEncodesQuickly) {
   const std::string text(200000, 'a');
   const auto start = std::chrono::steady_clock::now();
   const Ids ids = tokenizer->encode(text, false, false);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(ids.size(), 50000u);
   EXPECT_LT(seconds, 1.0);
 }

@@ -15,7 +15,8 @@
 namespace fm::test {
 
 // Appends a token and returns its id.
-inline int32_t add_token(Vocab& vocab, std::string text, float score = 0.0f, TokenType type = TokenType::normal) {
+inline int32_t add_token(Vocab& vocab, std::string text, float score = 0.0f,
+                         TokenType type = TokenType::normal) {
   vocab.texts.push_back(std::move(text));
   vocab.scores.push_back(score);
   vocab.types.push_back(type);
