@@ -220,14 +220,28 @@ void prefill_tile(const Problem& problem, int kv_head, int q_begin, int q_end, i
   }
 }
 
-// scores[h][j] = q_h . k_j for kHeads heads of one KV head and n_keys keys.
+// Asks for row j of the next block's keys and values while this block computes, so that
+// a thread streaming the cache from DRAM keeps more misses in flight than the hardware
+// prefetcher alone would.
+static inline void prefetch_row(const uint16_t* row, int head_dim) {
+  const char* bytes = reinterpret_cast<const char*>(row);
+  for (int offset = 0; offset < head_dim * 2; offset += 64) __builtin_prefetch(bytes + offset, 0, 2);
+}
+
+// scores[h][j] = q_h . k_j for kHeads heads of one KV head and n_keys keys; meanwhile the
+// first n_next rows of next_k and next_v are prefetched.
 template <class V, int kHeads>
 void decode_scores(const float* q, int q_stride, const uint16_t* k, int64_t k_stride, int n_keys,
-                   int head_dim, float* scores) {
+                   int head_dim, float* scores, const uint16_t* next_k, const uint16_t* next_v,
+                   int n_next) {
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth;
   for (int j = 0; j < n_keys; ++j) {
     const uint16_t* key = k + j * k_stride;
+    if (j < n_next) {
+      prefetch_row(next_k + j * k_stride, head_dim);
+      prefetch_row(next_v + j * k_stride, head_dim);
+    }
     // Two accumulators per head so that even one head keeps two FMA chains in flight.
     Vec acc[kHeads][2];
     for (int h = 0; h < kHeads; ++h) acc[h][0] = acc[h][1] = V::zero();
@@ -282,7 +296,7 @@ void decode_values(const float* probs, const float* alpha, const uint16_t* v, in
 // Keys [j0, j0 + n_keys) of run (all visible) for heads [first_head, first_head + kHeads).
 template <class V, class T, int kHeads>
 void decode_block(const Problem& problem, const DecodeScratch& s, const KvRun& run, int kv_head,
-                  int first_head, int64_t j0, int n_keys) {
+                  int first_head, int64_t j0, int n_keys, int n_next) {
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth;
   static_assert(kDecodeKeyBlock % W == 0);
@@ -292,8 +306,10 @@ void decode_block(const Problem& problem, const DecodeScratch& s, const KvRun& r
   const int64_t row_stride = (int64_t)p.n_kv_heads * head_dim;
   const int64_t base = j0 * row_stride + (int64_t)kv_head * head_dim;
 
+  const int64_t next = n_next > 0 ? base + (int64_t)n_keys * row_stride : base;
   decode_scores<V, kHeads>(s.q + (int64_t)first_head * dim_padded, dim_padded, run.k + base,
-                           row_stride, n_keys, head_dim, s.scores);
+                           row_stride, n_keys, head_dim, s.scores, run.k + next, run.v + next,
+                           n_next);
 
   const int keys_padded = round_up(n_keys, W);
   const bool softcap = p.logit_softcap > 0.0f;
@@ -364,15 +380,19 @@ void decode_keys(const Problem& problem, int64_t key_begin, int64_t key_end, con
     offset += n_visible;
     for (int64_t j = first; j < last; j += kDecodeKeyBlock) {
       const int n_keys = (int)(last - j < kDecodeKeyBlock ? last - j : kDecodeKeyBlock);
+      // Rows of the next block in this run (prefetched by the first head group only).
+      const int64_t after = last - j - n_keys;
+      const int n_next = (int)(after < kDecodeKeyBlock ? after : kDecodeKeyBlock);
+      const int64_t j0 = visible_begin + j;
       for (int g = 0; g < p.n_kv_heads; ++g) {
         for (int h = 0; h < group; h += kDecodeHeads) {
           const int first_head = g * group + h;
-          const int64_t j0 = visible_begin + j;
+          const int prefetch = h == 0 ? n_next : 0;
           switch (group - h < kDecodeHeads ? group - h : kDecodeHeads) {
-            case 4: decode_block<V, T, 4>(problem, s, run, g, first_head, j0, n_keys); break;
-            case 3: decode_block<V, T, 3>(problem, s, run, g, first_head, j0, n_keys); break;
-            case 2: decode_block<V, T, 2>(problem, s, run, g, first_head, j0, n_keys); break;
-            default: decode_block<V, T, 1>(problem, s, run, g, first_head, j0, n_keys); break;
+            case 4: decode_block<V, T, 4>(problem, s, run, g, first_head, j0, n_keys, prefetch); break;
+            case 3: decode_block<V, T, 3>(problem, s, run, g, first_head, j0, n_keys, prefetch); break;
+            case 2: decode_block<V, T, 2>(problem, s, run, g, first_head, j0, n_keys, prefetch); break;
+            default: decode_block<V, T, 1>(problem, s, run, g, first_head, j0, n_keys, prefetch); break;
           }
         }
       }

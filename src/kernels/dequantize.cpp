@@ -170,15 +170,24 @@ void dequantize_row(TensorType type, const uint8_t* src, float* dst, int64_t n) 
         dst[i] = bf16_to_fp32(h);
       }
       return;
-    case TensorType::Q4_0: return dequantize_q4_0(src, dst, n_blocks);
-    case TensorType::Q4_1: return dequantize_q4_1(src, dst, n_blocks);
-    case TensorType::Q5_0: return dequantize_q5_0(src, dst, n_blocks);
-    case TensorType::Q5_1: return dequantize_q5_1(src, dst, n_blocks);
-    case TensorType::Q8_0: return dequantize_q8_0(src, dst, n_blocks);
-    case TensorType::Q4_K: return dequantize_q4_k(src, dst, n_blocks);
-    case TensorType::Q5_K: return dequantize_q5_k(src, dst, n_blocks);
-    case TensorType::Q6_K: return dequantize_q6_k(src, dst, n_blocks);
-    default: break;
+    case TensorType::Q4_0:
+      return dequantize_q4_0(src, dst, n_blocks);
+    case TensorType::Q4_1:
+      return dequantize_q4_1(src, dst, n_blocks);
+    case TensorType::Q5_0:
+      return dequantize_q5_0(src, dst, n_blocks);
+    case TensorType::Q5_1:
+      return dequantize_q5_1(src, dst, n_blocks);
+    case TensorType::Q8_0:
+      return dequantize_q8_0(src, dst, n_blocks);
+    case TensorType::Q4_K:
+      return dequantize_q4_k(src, dst, n_blocks);
+    case TensorType::Q5_K:
+      return dequantize_q5_k(src, dst, n_blocks);
+    case TensorType::Q6_K:
+      return dequantize_q6_k(src, dst, n_blocks);
+    default:
+      break;
   }
   FM_ASSERT(false && "dequantize_row: unsupported tensor type");
 }

@@ -6,9 +6,12 @@ namespace fm::kernels {
 
 bool isa_available(Isa isa) {
   switch (isa) {
-    case Isa::Scalar: return true;
-    case Isa::Avx2: return cpu_features().has_avx2_set();
-    case Isa::Avx512: return cpu_features().has_avx512_set();
+    case Isa::Scalar:
+      return true;
+    case Isa::Avx2:
+      return cpu_features().has_avx2_set();
+    case Isa::Avx512:
+      return cpu_features().has_avx512_set();
   }
   return false;
 }
@@ -22,9 +25,12 @@ Isa best_isa() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::Scalar: return "scalar";
-    case Isa::Avx2: return "avx2";
-    case Isa::Avx512: return "avx512";
+    case Isa::Scalar:
+      return "scalar";
+    case Isa::Avx2:
+      return "avx2";
+    case Isa::Avx512:
+      return "avx512";
   }
   return "?";
 }

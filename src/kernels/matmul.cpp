@@ -82,7 +82,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   if (n_tokens == 1) {
     pool.parallel_for(rows, kRowGrain, [&](int64_t begin, int64_t end) {
       const uint8_t* row = w.data + begin * stride;
-      for (int64_t r = begin; r < end; ++r, row += stride) dot(cols, row, act, act_stride, 1, y + r, 0);
+      for (int64_t r = begin; r < end; ++r, row += stride)
+        dot(cols, row, act, act_stride, 1, y + r, 0);
     });
     return;
   }

@@ -40,7 +40,8 @@ void quantize_q8x256_scalar(const float* x, int64_t n, uint8_t* dst) {
   auto* codes = reinterpret_cast<int8_t*>(dst);
   auto* scale = reinterpret_cast<float*>(dst + n);
   auto* sub_sums = reinterpret_cast<int16_t*>(scale + n / 256);
-  for (int64_t b = 0; b < n / 256; ++b) scale[b] = quantize_block(x + 256 * b, 256, codes + 256 * b);
+  for (int64_t b = 0; b < n / 256; ++b)
+    scale[b] = quantize_block(x + 256 * b, 256, codes + 256 * b);
   for (int64_t s = 0; s < n / 16; ++s) {
     int sum = 0;
     for (int i = 0; i < 16; ++i) sum += codes[16 * s + i];

@@ -24,9 +24,9 @@
 namespace fm::kernels {
 
 enum class ActivationFormat {
-  F32,      // plain fp32, for F32/F16/BF16 weights
-  Q8x32,    // see above
-  Q8x256,   // see above
+  F32,     // plain fp32, for F32/F16/BF16 weights
+  Q8x32,   // see above
+  Q8x256,  // see above
 };
 
 inline int64_t round_up_64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
@@ -34,9 +34,12 @@ inline int64_t round_up_64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 // Bytes one token's row takes in the given format (n = values per row).
 inline int64_t activation_row_bytes(ActivationFormat format, int64_t n) {
   switch (format) {
-    case ActivationFormat::F32: return round_up_64(n * 4);
-    case ActivationFormat::Q8x32: return round_up_64(n + n / 32 * 8);
-    case ActivationFormat::Q8x256: return round_up_64(n + n / 256 * 4 + n / 16 * 2);
+    case ActivationFormat::F32:
+      return round_up_64(n * 4);
+    case ActivationFormat::Q8x32:
+      return round_up_64(n + n / 32 * 8);
+    case ActivationFormat::Q8x256:
+      return round_up_64(n + n / 256 * 4 + n / 16 * 2);
   }
   return 0;
 }

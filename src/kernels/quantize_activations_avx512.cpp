@@ -51,7 +51,8 @@ void quantize_q8x256_avx512(const float* x, int64_t n, uint8_t* dst) {
     scale[b] = max_abs / 127.0f;
     const __m512 inverse = _mm512_set1_ps(max_abs != 0.0f ? 127.0f / max_abs : 0.0f);
     for (int i = 0; i < 256; i += 16) {
-      sub_sums[(256 * b + i) / 16] = (int16_t)quantize_16(x + 256 * b + i, inverse, codes + 256 * b + i);
+      sub_sums[(256 * b + i) / 16] =
+          (int16_t)quantize_16(x + 256 * b + i, inverse, codes + 256 * b + i);
     }
   }
 }

@@ -14,7 +14,7 @@
 
 namespace fm::kernels {
 
-inline constexpr int kMaxTokenTile = 4;
+inline constexpr int kMaxTokenTile = 8;
 
 // out[t * out_stride] = dot(weight_row, activation row t) for t < n_tokens
 // (1 <= n_tokens <= kMaxTokenTile). weight_row holds n values in its storage type;
@@ -38,16 +38,58 @@ VecDotFn vec_dot_for(TensorType type, Isa isa);
 VecDotFn select_vec_dot(TensorType type);
 
 // Calls Kernel::template run<N>(...) with N = n_tokens known at compile time, so each
-// kernel keeps its per-token accumulators in registers.
-template <typename Kernel>
+// kernel keeps its per-token accumulators in registers. Tiles wider than kWidest (what
+// the register file holds: 4 for AVX2's 16 registers, 8 for AVX-512's 32) are split.
+template <typename Kernel, int kWidest>
 inline void dispatch_token_tile(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                                 int64_t activation_stride_bytes, int n_tokens, float* out,
                                 int64_t out_stride) {
-  switch (n_tokens) {
-    case 1: return Kernel::template run<1>(n, weight_row, activations, activation_stride_bytes, out, out_stride);
-    case 2: return Kernel::template run<2>(n, weight_row, activations, activation_stride_bytes, out, out_stride);
-    case 3: return Kernel::template run<3>(n, weight_row, activations, activation_stride_bytes, out, out_stride);
-    default: return Kernel::template run<4>(n, weight_row, activations, activation_stride_bytes, out, out_stride);
+  static_assert(kWidest == 4 || kWidest == 8);
+  while (n_tokens > 0) {
+    const int tile = n_tokens < kWidest ? n_tokens : kWidest;
+    switch (tile) {
+      case 1:
+        Kernel::template run<1>(n, weight_row, activations, activation_stride_bytes, out,
+                                out_stride);
+        break;
+      case 2:
+        Kernel::template run<2>(n, weight_row, activations, activation_stride_bytes, out,
+                                out_stride);
+        break;
+      case 3:
+        Kernel::template run<3>(n, weight_row, activations, activation_stride_bytes, out,
+                                out_stride);
+        break;
+      case 4:
+        Kernel::template run<4>(n, weight_row, activations, activation_stride_bytes, out,
+                                out_stride);
+        break;
+      default:
+        if constexpr (kWidest == 8) {
+          switch (tile) {
+            case 5:
+              Kernel::template run<5>(n, weight_row, activations, activation_stride_bytes, out,
+                                      out_stride);
+              break;
+            case 6:
+              Kernel::template run<6>(n, weight_row, activations, activation_stride_bytes, out,
+                                      out_stride);
+              break;
+            case 7:
+              Kernel::template run<7>(n, weight_row, activations, activation_stride_bytes, out,
+                                      out_stride);
+              break;
+            default:
+              Kernel::template run<8>(n, weight_row, activations, activation_stride_bytes, out,
+                                      out_stride);
+              break;
+          }
+        }
+        break;
+    }
+    n_tokens -= tile;
+    activations += tile * activation_stride_bytes;
+    out += tile * out_stride;
   }
 }
 

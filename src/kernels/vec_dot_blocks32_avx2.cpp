@@ -35,9 +35,8 @@ inline __m256i fifth_bits(const uint8_t qh_bytes[4]) {
   uint32_t qh;
   __builtin_memcpy(&qh, qh_bytes, 4);
   const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32((int)qh),
-      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202,
-                         0x0303030303030303));
+      _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                                     0x0202020202020202, 0x0303030303030303));
   const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
   const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
   return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
@@ -102,8 +101,10 @@ struct Block32Kernel {
         if constexpr (Format::kSigned) x = _mm256_sign_epi8(x, w);
         const __m256i pairs = _mm256_maddubs_epi16(w_unsigned, x);
         const __m256i sums = _mm256_madd_epi16(pairs, ones);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(d * a[t].scale[b]), acc[t]);
-        if constexpr (Format::kHasMin) min_acc[t] += half_to_float(blocks[b].m) * a[t].scaled_sum[b];
+        acc[t] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(d * a[t].scale[b]), acc[t]);
+        if constexpr (Format::kHasMin)
+          min_acc[t] += half_to_float(blocks[b].m) * a[t].scaled_sum[b];
       }
     }
     for (int t = 0; t < N; ++t) out[t * out_stride] = horizontal_sum(acc[t]) + min_acc[t];
@@ -112,12 +113,11 @@ struct Block32Kernel {
 
 }  // namespace
 
-#define FM_DEFINE_VEC_DOT(name, Format)                                                       \
-  void name(int64_t n, const uint8_t* weight_row, const uint8_t* activations,                 \
+#define FM_DEFINE_VEC_DOT(name, Format)                                                      \
+  void name(int64_t n, const uint8_t* weight_row, const uint8_t* activations,                \
             int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) { \
-    dispatch_token_tile<Block32Kernel<Format>>(n, weight_row, activations,                    \
-                                               activation_stride_bytes, n_tokens, out,        \
-                                               out_stride);                                   \
+    dispatch_token_tile<Block32Kernel<Format>, 4>(                                           \
+        n, weight_row, activations, activation_stride_bytes, n_tokens, out, out_stride);     \
   }
 
 FM_DEFINE_VEC_DOT(vec_dot_q4_0, Q4_0)

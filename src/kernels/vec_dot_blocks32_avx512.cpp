@@ -36,17 +36,43 @@ inline __m256i fifth_bits(const uint8_t qh_bytes[4]) {
   return _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(0x10));
 }
 
+// The same for two blocks at once, into one 512-bit register: fewer, wider operations,
+// which matters on the decode path where unpacking is most of the work per byte.
+inline __m512i unpack_nibbles_pair(const uint8_t* qs0, const uint8_t* qs1) {
+  const __m256i packed = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs0))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs1)), 1);
+  // 128-bit lanes [qs0, qs0, qs1, qs1]; lanes 1 and 3 keep the high nibbles.
+  const __m512i twice = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3),
+                                                 _mm512_castsi256_si512(packed));
+  return _mm512_and_si512(_mm512_mask_blend_epi64(0xcc, twice, _mm512_srli_epi16(twice, 4)),
+                          _mm512_set1_epi8(0x0f));
+}
+
+inline __m512i fifth_bits_pair(const uint8_t qh0[4], const uint8_t qh1[4]) {
+  uint32_t lo, hi;
+  __builtin_memcpy(&lo, qh0, 4);
+  __builtin_memcpy(&hi, qh1, 4);
+  return _mm512_maskz_mov_epi8((__mmask64)lo | (__mmask64)hi << 32, _mm512_set1_epi8(0x10));
+}
+
 struct Q4_0 {
   using Block = BlockQ4_0;
   static constexpr bool kSigned = true, kHasMin = false;
   static __m256i codes(const Block& b) {
     return _mm256_sub_epi8(unpack_nibbles(b.qs), _mm256_set1_epi8(8));
   }
+  static __m512i pair_codes(const Block& b0, const Block& b1) {
+    return _mm512_sub_epi8(unpack_nibbles_pair(b0.qs, b1.qs), _mm512_set1_epi8(8));
+  }
 };
 struct Q4_1 {
   using Block = BlockQ4_1;
   static constexpr bool kSigned = false, kHasMin = true;
   static __m256i codes(const Block& b) { return unpack_nibbles(b.qs); }
+  static __m512i pair_codes(const Block& b0, const Block& b1) {
+    return unpack_nibbles_pair(b0.qs, b1.qs);
+  }
 };
 struct Q5_0 {
   using Block = BlockQ5_0;
@@ -55,12 +81,20 @@ struct Q5_0 {
     const __m256i q = _mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh));
     return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
   }
+  static __m512i pair_codes(const Block& b0, const Block& b1) {
+    const __m512i q =
+        _mm512_or_si512(unpack_nibbles_pair(b0.qs, b1.qs), fifth_bits_pair(b0.qh, b1.qh));
+    return _mm512_sub_epi8(q, _mm512_set1_epi8(16));
+  }
 };
 struct Q5_1 {
   using Block = BlockQ5_1;
   static constexpr bool kSigned = false, kHasMin = true;
   static __m256i codes(const Block& b) {
     return _mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh));
+  }
+  static __m512i pair_codes(const Block& b0, const Block& b1) {
+    return _mm512_or_si512(unpack_nibbles_pair(b0.qs, b1.qs), fifth_bits_pair(b0.qh, b1.qh));
   }
 };
 struct Q8_0 {
@@ -69,6 +103,9 @@ struct Q8_0 {
   static __m256i codes(const Block& b) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
   }
+  static __m512i pair_codes(const Block& b0, const Block& b1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(codes(b0)), codes(b1), 1);
+  }
 };
 
 // Two fp16 values -> fp32 in lanes 0 and 1.
@@ -76,7 +113,7 @@ inline __m128 two_halves(uint16_t first, uint16_t second) {
   return _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)first | (uint32_t)second << 16)));
 }
 inline __m128 two_floats(const float* p) {
-  return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p)));
+  return _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
 
 template <typename Format>
@@ -102,7 +139,7 @@ struct Block32Kernel {
     for (; b + 2 <= n_blocks; b += 2) {
       const auto& b0 = blocks[b];
       const auto& b1 = blocks[b + 1];
-      const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(Format::codes(b0)), Format::codes(b1), 1);
+      const __m512i w = Format::pair_codes(b0, b1);
       __m512i w_unsigned = w;
       __mmask64 negative = 0;
       if constexpr (Format::kSigned) {
@@ -114,12 +151,15 @@ struct Block32Kernel {
       if constexpr (Format::kHasMin) m = two_halves(b0.m, b1.m);
       for (int t = 0; t < N; ++t) {
         __m512i x = _mm512_loadu_si512(a[t].qs + 32 * b);
-        if constexpr (Format::kSigned) x = _mm512_mask_sub_epi8(x, negative, _mm512_setzero_si512(), x);
+        if constexpr (Format::kSigned)
+          x = _mm512_mask_sub_epi8(x, negative, _mm512_setzero_si512(), x);
         const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w_unsigned, x);
         const __m128 scale = _mm_mul_ps(d, two_floats(a[t].scale + b));
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
-                                 _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(scale)), acc[t]);
-        if constexpr (Format::kHasMin) min_acc[t] = _mm_fmadd_ps(m, two_floats(a[t].scaled_sum + b), min_acc[t]);
+        acc[t] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                            _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(scale)), acc[t]);
+        if constexpr (Format::kHasMin)
+          min_acc[t] = _mm_fmadd_ps(m, two_floats(a[t].scaled_sum + b), min_acc[t]);
       }
     }
     if (b < n_blocks) {  // odd block count: the last block alone, in 256-bit registers
@@ -134,7 +174,8 @@ struct Block32Kernel {
       const float d = _cvtsh_ss(blk.d);
       for (int t = 0; t < N; ++t) {
         __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t].qs + 32 * b));
-        if constexpr (Format::kSigned) x = _mm256_mask_sub_epi8(x, negative, _mm256_setzero_si256(), x);
+        if constexpr (Format::kSigned)
+          x = _mm256_mask_sub_epi8(x, negative, _mm256_setzero_si256(), x);
         const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w_unsigned, x);
         const __m256 dotf = _mm256_cvtepi32_ps(dot);
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(dotf), _mm256_extractf128_ps(dotf, 1));
@@ -154,12 +195,11 @@ struct Block32Kernel {
 
 }  // namespace
 
-#define FM_DEFINE_VEC_DOT(name, Format)                                                       \
-  void name(int64_t n, const uint8_t* weight_row, const uint8_t* activations,                 \
+#define FM_DEFINE_VEC_DOT(name, Format)                                                      \
+  void name(int64_t n, const uint8_t* weight_row, const uint8_t* activations,                \
             int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) { \
-    dispatch_token_tile<Block32Kernel<Format>>(n, weight_row, activations,                    \
-                                               activation_stride_bytes, n_tokens, out,        \
-                                               out_stride);                                   \
+    dispatch_token_tile<Block32Kernel<Format>, 8>(                                           \
+        n, weight_row, activations, activation_stride_bytes, n_tokens, out, out_stride);     \
   }
 
 FM_DEFINE_VEC_DOT(vec_dot_q4_0, Q4_0)

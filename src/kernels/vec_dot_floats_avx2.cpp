@@ -74,18 +74,18 @@ struct FloatKernel {
 
 void vec_dot_f32(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                  int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
-  dispatch_token_tile<FloatKernel<FloatFormat::F32>>(n, weight_row, activations,
-                                                     activation_stride_bytes, n_tokens, out, out_stride);
+  dispatch_token_tile<FloatKernel<FloatFormat::F32>, 4>(
+      n, weight_row, activations, activation_stride_bytes, n_tokens, out, out_stride);
 }
 void vec_dot_f16(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                  int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
-  dispatch_token_tile<FloatKernel<FloatFormat::F16>>(n, weight_row, activations,
-                                                     activation_stride_bytes, n_tokens, out, out_stride);
+  dispatch_token_tile<FloatKernel<FloatFormat::F16>, 4>(
+      n, weight_row, activations, activation_stride_bytes, n_tokens, out, out_stride);
 }
 void vec_dot_bf16(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                   int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
-  dispatch_token_tile<FloatKernel<FloatFormat::BF16>>(n, weight_row, activations,
-                                                      activation_stride_bytes, n_tokens, out, out_stride);
+  dispatch_token_tile<FloatKernel<FloatFormat::BF16>, 4>(
+      n, weight_row, activations, activation_stride_bytes, n_tokens, out, out_stride);
 }
 
 }  // namespace fm::kernels::avx2

@@ -7,8 +7,8 @@
 
 namespace fm::kernels {
 
-#define FM_DECLARE_VEC_DOT(name)                                                       \
-  void name(int64_t n, const uint8_t* weight_row, const uint8_t* activations,          \
+#define FM_DECLARE_VEC_DOT(name)                                              \
+  void name(int64_t n, const uint8_t* weight_row, const uint8_t* activations, \
             int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride)
 
 namespace avx2 {

@@ -26,7 +26,9 @@ inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-inline __m256i load32(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256i load32(const void* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
 
 // Q4_K and Q5_K share everything but the fifth bit.
 template <bool kFiveBit>
@@ -48,8 +50,10 @@ struct Q4Q5KKernel {
       const Block& blk = blocks[b];
       const KQuantScales s = unpack_kquant_scales(blk.scales);
       // Mins, each repeated for the two 16-value sums of its 32-value sub-block.
-      const __m128i min8 = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.min)));
-      const __m256i min16 = _mm256_set_m128i(_mm_unpackhi_epi16(min8, min8), _mm_unpacklo_epi16(min8, min8));
+      const __m128i min8 =
+          _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.min)));
+      const __m256i min16 =
+          _mm256_set_m128i(_mm_unpackhi_epi16(min8, min8), _mm_unpacklo_epi16(min8, min8));
       __m256i qh;
       if constexpr (kFiveBit) qh = load32(blk.qh);
       __m256i dot[N];
@@ -60,24 +64,30 @@ struct Q4Q5KKernel {
         __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
         if constexpr (kFiveBit) {
           const __m256i one = _mm256_set1_epi8(1);
-          const __m128i lo_shift = _mm_cvtsi32_si128(2 * chunk), hi_shift = _mm_cvtsi32_si128(2 * chunk + 1);
-          lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, lo_shift), one), 4));
-          hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, hi_shift), one), 4));
+          const __m128i lo_shift = _mm_cvtsi32_si128(2 * chunk),
+                        hi_shift = _mm_cvtsi32_si128(2 * chunk + 1);
+          lo = _mm256_or_si256(
+              lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, lo_shift), one), 4));
+          hi = _mm256_or_si256(
+              hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, hi_shift), one), 4));
         }
         const __m256i scale_lo = _mm256_set1_epi16(s.scale[2 * chunk]);
         const __m256i scale_hi = _mm256_set1_epi16(s.scale[2 * chunk + 1]);
         for (int t = 0; t < N; ++t) {
           const int8_t* x = a[t].qs + 256 * b + 64 * chunk;
           const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load32(x)), scale_lo);
-          const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load32(x + 32)), scale_hi);
+          const __m256i p_hi =
+              _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load32(x + 32)), scale_hi);
           dot[t] = _mm256_add_epi32(dot[t], _mm256_add_epi32(p_lo, p_hi));
         }
       }
       const float d = half_to_float(blk.d), dmin = half_to_float(blk.dmin);
       for (int t = 0; t < N; ++t) {
         const __m256i min_dot = _mm256_madd_epi16(load32(a[t].sub_sums + 16 * b), min16);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_set1_ps(d * a[t].scale[b]), acc[t]);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_dot), _mm256_set1_ps(-dmin * a[t].scale[b]), acc[t]);
+        acc[t] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_set1_ps(d * a[t].scale[b]), acc[t]);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_dot), _mm256_set1_ps(-dmin * a[t].scale[b]),
+                                 acc[t]);
       }
     }
     for (int t = 0; t < N; ++t) out[t * out_stride] = horizontal_sum(acc[t]);
@@ -111,26 +121,32 @@ struct Q6KKernel {
         const __m256i qh = load32(blk.qh + 32 * half);
         // Group g holds values 32g..32g+31 of this half (see BlockQ6_K).
         const __m256i codes[4] = {
-            _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45)),
-            _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45)),
+            _mm256_or_si256(_mm256_and_si256(ql0, low4),
+                            _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45)),
+            _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                            _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                            _mm256_and_si256(qh, bits45)),
             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                             _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45)),
         };
         for (int g = 0; g < 4; ++g) {
           // Scales of the two 16-value halves of this group, one per 8 int16 pairs.
           const int first = 8 * half + 2 * g;
-          const __m128i pick = _mm_set_epi64x(0x0101010101010101ll * (first + 1), 0x0101010101010101ll * first);
+          const __m128i pick =
+              _mm_set_epi64x(0x0101010101010101ll * (first + 1), 0x0101010101010101ll * first);
           const __m256i scale = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales8, pick));
           for (int t = 0; t < N; ++t) {
             const __m256i x = load32(a[t].qs + 256 * b + 128 * half + 32 * g);
-            dot[t] = _mm256_add_epi32(dot[t], _mm256_madd_epi16(_mm256_maddubs_epi16(codes[g], x), scale));
+            dot[t] = _mm256_add_epi32(dot[t],
+                                      _mm256_madd_epi16(_mm256_maddubs_epi16(codes[g], x), scale));
           }
         }
       }
       const float d = half_to_float(blk.d);
       for (int t = 0; t < N; ++t) {
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_set1_ps(d * a[t].scale[b]), acc[t]);
+        acc[t] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[t]), _mm256_set1_ps(d * a[t].scale[b]), acc[t]);
       }
     }
     for (int t = 0; t < N; ++t) out[t * out_stride] = horizontal_sum(acc[t]);
@@ -141,20 +157,20 @@ struct Q6KKernel {
 
 void vec_dot_q4_k(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                   int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
-  dispatch_token_tile<Q4Q5KKernel<false>>(n, weight_row, activations, activation_stride_bytes,
-                                          n_tokens, out, out_stride);
+  dispatch_token_tile<Q4Q5KKernel<false>, 4>(n, weight_row, activations, activation_stride_bytes,
+                                             n_tokens, out, out_stride);
 }
 
 void vec_dot_q5_k(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                   int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
-  dispatch_token_tile<Q4Q5KKernel<true>>(n, weight_row, activations, activation_stride_bytes,
-                                         n_tokens, out, out_stride);
+  dispatch_token_tile<Q4Q5KKernel<true>, 4>(n, weight_row, activations, activation_stride_bytes,
+                                            n_tokens, out, out_stride);
 }
 
 void vec_dot_q6_k(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                   int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
-  dispatch_token_tile<Q6KKernel>(n, weight_row, activations, activation_stride_bytes, n_tokens,
-                                 out, out_stride);
+  dispatch_token_tile<Q6KKernel, 4>(n, weight_row, activations, activation_stride_bytes, n_tokens,
+                                    out, out_stride);
 }
 
 }  // namespace fm::kernels::avx2

@@ -25,11 +25,15 @@ namespace fm::kernels::avx512 {
 
 namespace {
 
-inline __m256i load32(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256i load32(const void* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
 inline __m512i load64(const void* p) { return _mm512_loadu_si512(p); }
 
 // Low half from `low`, high half (bytes 32-63) from `high`.
-inline __m512i halves(__m512i low, __m512i high) { return _mm512_mask_blend_epi64(0xf0, low, high); }
+inline __m512i halves(__m512i low, __m512i high) {
+  return _mm512_mask_blend_epi64(0xf0, low, high);
+}
 
 // int16 index tables for vpermw: lane i takes entry base + i / lanes_per_entry.
 struct RepeatIndex {
@@ -74,7 +78,8 @@ struct Q4Q5KKernel {
       const __m512i scale16 = _mm512_castsi128_si512(
           _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.scale))));
       const __m256i min16 = _mm256_permutexvar_epi16(
-          min_index, _mm256_castsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.min)))));
+          min_index, _mm256_castsi128_si256(_mm_cvtepu8_epi16(
+                         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s.min)))));
       __m512i qh;
       if constexpr (kFiveBit) qh = _mm512_broadcast_i64x4(load32(blk.qh));
       __m512i dot[N];
@@ -96,12 +101,15 @@ struct Q4Q5KKernel {
       const float d = _cvtsh_ss(blk.d), dmin = _cvtsh_ss(blk.dmin);
       for (int t = 0; t < N; ++t) {
         const __m256i min_dot = _mm256_madd_epi16(load32(a[t].sub_sums + 16 * b), min16);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_set1_ps(d * a[t].scale[b]), acc[t]);
-        min_acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_dot), _mm256_set1_ps(dmin * a[t].scale[b]), min_acc[t]);
+        acc[t] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_set1_ps(d * a[t].scale[b]), acc[t]);
+        min_acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_dot),
+                                     _mm256_set1_ps(dmin * a[t].scale[b]), min_acc[t]);
       }
     }
     for (int t = 0; t < N; ++t) {
-      const __m256 folded = _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm512_extractf32x8_ps(acc[t], 1));
+      const __m256 folded =
+          _mm256_add_ps(_mm512_castps512_ps256(acc[t]), _mm512_extractf32x8_ps(acc[t], 1));
       const __m256 sum = _mm256_sub_ps(folded, min_acc[t]);
       __m128 s = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
       s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -132,8 +140,9 @@ struct Q6KKernel {
       // The -32 offset: dot(q - 32, x) = dot(q, x) - 32 * sum(x), per 16-value scale.
       for (int t = 0; t < N; ++t) {
         const __m256i offset = _mm256_madd_epi16(load32(a[t].sub_sums + 16 * b), scales16);
-        dot[t] = _mm512_inserti64x4(_mm512_setzero_si512(),
-                                    _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5)), 0);
+        dot[t] = _mm512_inserti64x4(
+            _mm512_setzero_si512(),
+            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5)), 0);
       }
       for (int half = 0; half < 2; ++half) {
         const __m512i ql = load64(blk.ql + 64 * half);
@@ -141,13 +150,16 @@ struct Q6KKernel {
         // Values 0-63 of the half: low nibbles, qh bits 0-1 (first 32) and 2-3 (next 32);
         // values 64-127: high nibbles, qh bits 4-5 and 6-7 (see BlockQ6_K).
         const __m512i high_lo = _mm512_and_si512(halves(qh, _mm512_srli_epi16(qh, 2)), low2);
-        const __m512i high_hi = _mm512_and_si512(halves(_mm512_srli_epi16(qh, 4), _mm512_srli_epi16(qh, 6)), low2);
+        const __m512i high_hi =
+            _mm512_and_si512(halves(_mm512_srli_epi16(qh, 4), _mm512_srli_epi16(qh, 6)), low2);
         const __m512i codes[2] = {
             _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_slli_epi16(high_lo, 4)),
-            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), _mm512_slli_epi16(high_hi, 4)),
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
+                            _mm512_slli_epi16(high_hi, 4)),
         };
         for (int part = 0; part < 2; ++part) {
-          const __m512i scale = _mm512_permutexvar_epi16(index_vector(kGroupIndex[2 * half + part]), scales16_wide);
+          const __m512i scale =
+              _mm512_permutexvar_epi16(index_vector(kGroupIndex[2 * half + part]), scales16_wide);
           for (int t = 0; t < N; ++t) {
             const __m512i x = load64(a[t].qs + 256 * b + 128 * half + 64 * part);
             dot[t] = _mm512_dpwssd_epi32(dot[t], _mm512_maddubs_epi16(codes[part], x), scale);
@@ -156,7 +168,8 @@ struct Q6KKernel {
       }
       const float d = _cvtsh_ss(blk.d);
       for (int t = 0; t < N; ++t) {
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_set1_ps(d * a[t].scale[b]), acc[t]);
+        acc[t] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[t]), _mm512_set1_ps(d * a[t].scale[b]), acc[t]);
       }
     }
     for (int t = 0; t < N; ++t) out[t * out_stride] = _mm512_reduce_add_ps(acc[t]);
@@ -167,20 +180,20 @@ struct Q6KKernel {
 
 void vec_dot_q4_k(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                   int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
-  dispatch_token_tile<Q4Q5KKernel<false>>(n, weight_row, activations, activation_stride_bytes,
-                                          n_tokens, out, out_stride);
+  dispatch_token_tile<Q4Q5KKernel<false>, 8>(n, weight_row, activations, activation_stride_bytes,
+                                             n_tokens, out, out_stride);
 }
 
 void vec_dot_q5_k(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                   int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
-  dispatch_token_tile<Q4Q5KKernel<true>>(n, weight_row, activations, activation_stride_bytes,
-                                         n_tokens, out, out_stride);
+  dispatch_token_tile<Q4Q5KKernel<true>, 8>(n, weight_row, activations, activation_stride_bytes,
+                                            n_tokens, out, out_stride);
 }
 
 void vec_dot_q6_k(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
                   int64_t activation_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
-  dispatch_token_tile<Q6KKernel>(n, weight_row, activations, activation_stride_bytes, n_tokens,
-                                 out, out_stride);
+  dispatch_token_tile<Q6KKernel, 8>(n, weight_row, activations, activation_stride_bytes, n_tokens,
+                                    out, out_stride);
 }
 
 }  // namespace fm::kernels::avx512

@@ -198,36 +198,54 @@ ActivationFormat activation_format(TensorType type) {
     case TensorType::Q4_1:
     case TensorType::Q5_0:
     case TensorType::Q5_1:
-    case TensorType::Q8_0: return ActivationFormat::Q8x32;
+    case TensorType::Q8_0:
+      return ActivationFormat::Q8x32;
     case TensorType::Q4_K:
     case TensorType::Q5_K:
-    case TensorType::Q6_K: return ActivationFormat::Q8x256;
-    default: return ActivationFormat::F32;
+    case TensorType::Q6_K:
+      return ActivationFormat::Q8x256;
+    default:
+      return ActivationFormat::F32;
   }
 }
 
 VecDotFn vec_dot_scalar(TensorType type) {
   switch (type) {
-    case TensorType::F32: return over_tokens<dot_float<TensorType::F32>>;
-    case TensorType::F16: return over_tokens<dot_float<TensorType::F16>>;
-    case TensorType::BF16: return over_tokens<dot_float<TensorType::BF16>>;
-    case TensorType::Q4_0: return over_tokens<dot_block32<TensorType::Q4_0>>;
-    case TensorType::Q4_1: return over_tokens<dot_block32<TensorType::Q4_1>>;
-    case TensorType::Q5_0: return over_tokens<dot_block32<TensorType::Q5_0>>;
-    case TensorType::Q5_1: return over_tokens<dot_block32<TensorType::Q5_1>>;
-    case TensorType::Q8_0: return over_tokens<dot_block32<TensorType::Q8_0>>;
-    case TensorType::Q4_K: return over_tokens<dot_q4_q5_k<TensorType::Q4_K>>;
-    case TensorType::Q5_K: return over_tokens<dot_q4_q5_k<TensorType::Q5_K>>;
-    case TensorType::Q6_K: return over_tokens<dot_q6_k>;
-    default: return nullptr;
+    case TensorType::F32:
+      return over_tokens<dot_float<TensorType::F32>>;
+    case TensorType::F16:
+      return over_tokens<dot_float<TensorType::F16>>;
+    case TensorType::BF16:
+      return over_tokens<dot_float<TensorType::BF16>>;
+    case TensorType::Q4_0:
+      return over_tokens<dot_block32<TensorType::Q4_0>>;
+    case TensorType::Q4_1:
+      return over_tokens<dot_block32<TensorType::Q4_1>>;
+    case TensorType::Q5_0:
+      return over_tokens<dot_block32<TensorType::Q5_0>>;
+    case TensorType::Q5_1:
+      return over_tokens<dot_block32<TensorType::Q5_1>>;
+    case TensorType::Q8_0:
+      return over_tokens<dot_block32<TensorType::Q8_0>>;
+    case TensorType::Q4_K:
+      return over_tokens<dot_q4_q5_k<TensorType::Q4_K>>;
+    case TensorType::Q5_K:
+      return over_tokens<dot_q4_q5_k<TensorType::Q5_K>>;
+    case TensorType::Q6_K:
+      return over_tokens<dot_q6_k>;
+    default:
+      return nullptr;
   }
 }
 
 VecDotFn vec_dot_for(TensorType type, Isa isa) {
   switch (isa) {
-    case Isa::Avx512: return vec_dot_avx512(type);
-    case Isa::Avx2: return vec_dot_avx2(type);
-    case Isa::Scalar: return vec_dot_scalar(type);
+    case Isa::Avx512:
+      return vec_dot_avx512(type);
+    case Isa::Avx2:
+      return vec_dot_avx2(type);
+    case Isa::Scalar:
+      return vec_dot_scalar(type);
   }
   return nullptr;
 }

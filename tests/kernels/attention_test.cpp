@@ -91,46 +91,50 @@ void expect_all_match_reference(const AttentionParams& params, const std::vector
   }
 }
 
-TEST(Attention, EveryIsaMatchesReferenceOverRandomShapes) {
-  std::mt19937 rng(1234);
-  const Shape shapes[] = {{4, 1}, {9, 3}, {8, 8}};
+// One suite per head layout, so that ctest can run them side by side.
+class AttentionShapes : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(AttentionShapes, EveryIsaMatchesReferenceOverRandomSizesWindowsAndRuns) {
+  const Shape shape = GetParam();
+  std::mt19937 rng(1234 + shape.n_heads);
   const int head_dims[] = {64, 256, 80, 72};
   const int windows[] = {0, 7, 512};
   const int query_counts[] = {1, 3, 64, 130};
-  int cases = 0;
-  for (const Shape& shape : shapes) {
-    for (int head_dim : head_dims) {
-      for (int window : windows) {
-        for (int n_q : query_counts) {
-          // Keep the double-precision reference affordable: big contexts for few queries.
-          const int max_context = n_q <= 3 ? 1500 : 700;
-          std::uniform_int_distribution<int> context_dist(n_q, max_context);
-          const int n_tokens = context_dist(rng);
-          const int32_t first_pos = std::uniform_int_distribution<int>(0, 3000)(rng);
-          AttentionParams params;
-          params.n_heads = shape.n_heads;
-          params.n_kv_heads = shape.n_kv_heads;
-          params.head_dim = head_dim;
-          params.scale = 1.0f / std::sqrt((float)head_dim);
-          params.window = window;
-          const Cache cache = make_cache(rng, n_tokens, first_pos, shape.n_kv_heads, head_dim,
-                                         std::uniform_int_distribution<int>(1, 300)(rng), 1.0f);
-          // The queries are the last n_q tokens of the cache, as in a prefill block.
-          std::vector<int32_t> q_pos(n_q);
-          for (int i = 0; i < n_q; ++i) q_pos[i] = first_pos + n_tokens - n_q + i;
-          const auto q = random_vector(rng, (size_t)n_q * shape.n_heads * head_dim, 1.0f);
-          expect_all_match_reference(
-              params, q, q_pos, cache,
-              "heads=" + std::to_string(shape.n_heads) + "/" + std::to_string(shape.n_kv_heads) +
-                  " dim=" + std::to_string(head_dim) + " window=" + std::to_string(window) +
-                  " n_q=" + std::to_string(n_q) + " context=" + std::to_string(n_tokens));
-          ++cases;
-        }
+  for (int head_dim : head_dims) {
+    for (int window : windows) {
+      for (int n_q : query_counts) {
+        // Keep the double-precision reference affordable: big contexts for few queries.
+        const int max_context = n_q <= 3 ? 1500 : 300;
+        const int n_tokens = std::uniform_int_distribution<int>(n_q, max_context)(rng);
+        const int32_t first_pos = std::uniform_int_distribution<int>(0, 3000)(rng);
+        AttentionParams params;
+        params.n_heads = shape.n_heads;
+        params.n_kv_heads = shape.n_kv_heads;
+        params.head_dim = head_dim;
+        params.scale = 1.0f / std::sqrt((float)head_dim);
+        params.window = window;
+        const Cache cache = make_cache(rng, n_tokens, first_pos, shape.n_kv_heads, head_dim,
+                                       std::uniform_int_distribution<int>(1, 300)(rng), 1.0f);
+        // The queries are the last n_q tokens of the cache, as in a prefill block.
+        std::vector<int32_t> q_pos(n_q);
+        for (int i = 0; i < n_q; ++i) q_pos[i] = first_pos + n_tokens - n_q + i;
+        const auto q = random_vector(rng, (size_t)n_q * shape.n_heads * head_dim, 1.0f);
+        expect_all_match_reference(params, q, q_pos, cache,
+                                   "dim=" + std::to_string(head_dim) +
+                                       " window=" + std::to_string(window) +
+                                       " n_q=" + std::to_string(n_q) +
+                                       " context=" + std::to_string(n_tokens));
       }
     }
   }
-  EXPECT_EQ(cases, 3 * 4 * 3 * 4);
 }
+
+INSTANTIATE_TEST_SUITE_P(HeadLayouts, AttentionShapes,
+                         ::testing::Values(Shape{4, 1}, Shape{9, 3}, Shape{8, 8}),
+                         [](const ::testing::TestParamInfo<Shape>& info) {
+                           return std::to_string(info.param.n_heads) + "heads" +
+                                  std::to_string(info.param.n_kv_heads) + "kv";
+                         });
 
 TEST(Attention, LongContextDecodeSplitOverThreadsMatchesReference) {
   std::mt19937 rng(7);

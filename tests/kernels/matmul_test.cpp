@@ -46,7 +46,8 @@ std::vector<double> half_steps(TensorType type, const float* x, int64_t n) {
   return half;
 }
 
-void check_matmul(TensorType type, Shape shape, int64_t n_tokens, ThreadPool& pool, std::mt19937& rng) {
+void check_matmul(TensorType type, Shape shape, int64_t n_tokens, ThreadPool& pool,
+                  std::mt19937& rng) {
   const int64_t stride = (int64_t)row_bytes(type, (uint64_t)shape.cols);
   const std::vector<uint8_t> weights = random_weight_rows(type, shape.rows, shape.cols, rng);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -68,8 +69,8 @@ void check_matmul(TensorType type, Shape shape, int64_t n_tokens, ThreadPool& po
         magnitude += std::fabs((double)row[c] * xt[c]);
       }
       ASSERT_NEAR(y[t * shape.rows + r], want, rounding * 1.001 + 2e-5 * magnitude + 1e-6)
-          << traits(type).name << " " << shape.rows << "x" << shape.cols << " tokens "
-          << n_tokens << " threads " << pool.size() << " row " << r << " token " << t;
+          << traits(type).name << " " << shape.rows << "x" << shape.cols << " tokens " << n_tokens
+          << " threads " << pool.size() << " row " << r << " token " << t;
     }
   }
 }

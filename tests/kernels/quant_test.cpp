@@ -47,8 +47,8 @@ TEST_P(DequantizeAgainstGgufPy, RowsMatchBitExactly) {
   const std::string path =
       std::string(FLASHMEM_SOURCE_DIR) + "/tests/data/kernels/dequant_" + GetParam() + ".bin";
   DequantFixture f;
-  ASSERT_TRUE(read_fixture(path, &f)) << "missing or bad fixture " << path
-                                      << " (regenerate with python/make_dequant_fixture.py)";
+  ASSERT_TRUE(read_fixture(path, &f))
+      << "missing or bad fixture " << path << " (regenerate with python/make_dequant_fixture.py)";
   const auto type = static_cast<TensorType>(f.type_id);
   ASSERT_EQ(traits(type).name, GetParam());
   ASSERT_EQ(row_bytes(type, f.cols), f.row_size);

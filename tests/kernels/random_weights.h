@@ -24,13 +24,17 @@ inline std::vector<int> fp16_scale_offsets(TensorType type) {
   switch (type) {
     case TensorType::Q4_0:
     case TensorType::Q5_0:
-    case TensorType::Q8_0: return {0};
+    case TensorType::Q8_0:
+      return {0};
     case TensorType::Q4_1:
     case TensorType::Q5_1:
     case TensorType::Q4_K:
-    case TensorType::Q5_K: return {0, 2};
-    case TensorType::Q6_K: return {208};
-    default: return {};
+    case TensorType::Q5_K:
+      return {0, 2};
+    case TensorType::Q6_K:
+      return {208};
+    default:
+      return {};
   }
 }
 

@@ -1,5 +1,7 @@
 // Every SIMD dot-product kernel against the scalar reference, on random valid blocks.
 // Integer sums are exact in both, so only the float accumulation order may differ.
+#include "kernels/vec_dot.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include "core/aligned_buffer.h"
 #include "kernels/matmul.h"
 #include "kernels/quantize_activations.h"
-#include "kernels/vec_dot.h"
 #include "random_weights.h"
 
 namespace fm::kernels {
@@ -72,8 +73,8 @@ TEST_P(SimdVecDot, MatchesScalarReferenceForEveryTypeWidthAndTokenTile) {
         for (int t = 0; t < n_tokens; ++t) {
           const double scale = magnitude_of_terms(type, row.data(), act.data() + t * stride, n);
           EXPECT_NEAR(got[2 * t], want[2 * t], 1e-5 * scale + 1e-6)
-              << traits(type).name << " " << isa_name(isa) << " n=" << n
-              << " tokens=" << n_tokens << " t=" << t;
+              << traits(type).name << " " << isa_name(isa) << " n=" << n << " tokens=" << n_tokens
+              << " t=" << t;
         }
         ++checked;
       }
@@ -86,7 +87,8 @@ INSTANTIATE_TEST_SUITE_P(Isas, SimdVecDot, ::testing::Values(Isa::Avx2, Isa::Avx
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 
 TEST(VecDotSelection, EverySupportedTypeHasAKernelAtTheBestLevel) {
-  for (TensorType type : all_weight_types()) EXPECT_NE(select_vec_dot(type), nullptr) << traits(type).name;
+  for (TensorType type : all_weight_types())
+    EXPECT_NE(select_vec_dot(type), nullptr) << traits(type).name;
 }
 
 }  // namespace
