@@ -1,6 +1,9 @@
 // `flashmem info` and `flashmem tokenize`: look inside a model file.
 #include <cstdio>
 #include <map>
+#include <sstream>
+
+#include "runtime/session.h"
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -54,6 +57,41 @@ int cmd_tokenize(int argc, char** argv) {
   auto ids = (*tok)->encode(args->get("-p"), !args->has("--no-bos"), args->has("--special"));
   for (size_t i = 0; i < ids.size(); ++i) std::printf("%s%d", i ? " " : "", ids[i]);
   std::printf("\n");
+  return 0;
+}
+
+}  // namespace fm::cli
+
+namespace fm::cli {
+
+// `flashmem logits -m MODEL --ids "2 651 ..." -o FILE`: raw fp32 next-token logits after
+// the given ids, for comparisons against reference engines (python/compare_logits.py).
+int cmd_logits(int argc, char** argv) {
+  auto args = Args::parse(argc, argv, {});
+  if (!args) return fail(args.status());
+  if (!args->has("-m") || !args->has("--ids") || !args->has("-o")) {
+    return fail(Status::error("give -m MODEL --ids \"ID ID ...\" -o FILE"));
+  }
+  auto model = Model::load(args->get("-m"));
+  if (!model) return fail(model.status());
+  std::vector<int32_t> ids;
+  {
+    std::istringstream s(args->get("--ids"));
+    long long id;
+    while (s >> id) ids.push_back((int32_t)id);
+  }
+  auto threads = args->get_int("-t", ThreadPool::default_threads());
+  if (!threads) return fail(threads.status());
+  ThreadPool pool((int)*threads);
+  SessionOptions options;
+  Session session(**model, pool, options);
+  Status st = session.prefill(ids);
+  if (!st) return fail(st);
+  std::FILE* f = std::fopen(args->get("-o").c_str(), "wb");
+  if (!f) return fail(Status::error("cannot write '" + args->get("-o") + "'"));
+  const auto logits = session.last_logits();
+  const bool ok = std::fwrite(logits.data(), sizeof(float), logits.size(), f) == logits.size();
+  if (std::fclose(f) != 0 || !ok) return fail(Status::error("short write to '" + args->get("-o") + "'"));
   return 0;
 }
 

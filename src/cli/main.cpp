@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   if (command == "bench") return fm::cli::cmd_bench(argc - 2, argv + 2);
   if (command == "info") return fm::cli::cmd_info(argc - 2, argv + 2);
   if (command == "tokenize") return fm::cli::cmd_tokenize(argc - 2, argv + 2);
+  if (command == "logits") return fm::cli::cmd_logits(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
   usage();
   return 2;

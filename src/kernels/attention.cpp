@@ -9,6 +9,8 @@
 // Prefill splits over (KV head, query tile) items, handed out dynamically from the last
 // (most keys under the causal mask) to the first so the threads finish together. A lone
 // item (a few queries, one KV head) is split over keys like decode.
+#include "kernels/attention.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -17,7 +19,6 @@
 #include "core/aligned_buffer.h"
 #include "core/cpu_features.h"
 #include "core/status.h"
-#include "kernels/attention.h"
 #include "kernels/attention_kernels.h"
 
 namespace fm::kernels {
@@ -135,20 +136,26 @@ void run_decode(const AttentionKernels& kernels, const Problem& problem, float* 
     visible_range(problem.runs[i], problem.q_pos[0], problem.q_pos[0], p.window, &begin, &end);
     n_visible += end - begin;
   }
-  // A split should stream at least ~256 KB of K/V (fp16) to be worth waking a thread.
-  const int64_t bytes_per_key = (int64_t)p.n_kv_heads * p.head_dim * 4;
+  // A split should stream at least ~256 KB of K and V to be worth waking a thread.
+  const int64_t bytes_per_key = (int64_t)p.n_kv_heads * p.head_dim * 2 * sizeof(uint16_t);
   const int64_t min_keys = std::max<int64_t>(64, (256 << 10) / bytes_per_key);
-  const int n_splits = (int)std::clamp<int64_t>(n_visible / min_keys, 1,
-                                                std::min(pool.size(), kMaxSplits));
+  const int n_splits =
+      (int)std::clamp<int64_t>(n_visible / min_keys, 1, std::min(pool.size(), kMaxSplits));
 
   Carver measure(nullptr);
   carve_decode(measure, p.n_heads, p.head_dim);
-  DecodeJob job{&kernels, &problem, n_visible, n_splits, scratch(measure.used() * n_splits),
-                measure.used()};
+  DecodeJob job;
+  job.kernels = &kernels;
+  job.problem = &problem;
+  job.n_visible = n_visible;
+  job.n_splits = n_splits;
+  job.arena = scratch(measure.used() * n_splits);
+  job.per_split = measure.used();
   auto split = [&job](int index, int) {
     if (index >= job.n_splits) return;
     Carver c(job.arena + job.per_split * index);
-    const DecodeScratch s = carve_decode(c, job.problem->params->n_heads, job.problem->params->head_dim);
+    const DecodeScratch s =
+        carve_decode(c, job.problem->params->n_heads, job.problem->params->head_dim);
     job.kernels->decode_keys(*job.problem, job.n_visible * index / job.n_splits,
                              job.n_visible * (index + 1) / job.n_splits, s);
   };

@@ -6,8 +6,8 @@ namespace fm::kernels::attention_detail {
 
 namespace {
 struct Avx2Tiling {
-  static constexpr int kQkKeys = 6;            // 6 keys x 2 vectors = 12 accumulators
-  static constexpr int kPvRows = 4;            // 4 rows x 2 vectors = 8 accumulators
+  static constexpr int kQkKeys = 6;  // 6 keys x 2 vectors = 12 accumulators
+  static constexpr int kPvRows = 4;  // 4 rows x 2 vectors = 8 accumulators
   static constexpr int kPvDimVectors = 2;
   static constexpr int kDecodeDimVectors = 2;  // up to 4 heads x 2 vectors
 };

@@ -6,8 +6,8 @@ namespace fm::kernels::attention_detail {
 
 namespace {
 struct Avx512Tiling {
-  static constexpr int kQkKeys = 8;            // 8 keys x 2 vectors = 16 accumulators
-  static constexpr int kPvRows = 4;            // 4 rows x 4 vectors = 16 accumulators
+  static constexpr int kQkKeys = 8;  // 8 keys x 2 vectors = 16 accumulators
+  static constexpr int kPvRows = 4;  // 4 rows x 4 vectors = 16 accumulators
   static constexpr int kPvDimVectors = 4;
   static constexpr int kDecodeDimVectors = 4;  // up to 4 heads x 4 vectors
 };

@@ -80,8 +80,8 @@ void pv_block(const float* probs, int probs_stride, const float* alpha, const fl
 // One tile of n_keys keys (tokens [j0, j0 + n_keys) of run) against all rows of the tile.
 template <class V, class T>
 void prefill_key_tile(const Problem& problem, const PrefillScratch& s, const KvRun& run,
-                      int kv_head, int64_t j0, int n_keys, int rows, int rows_padded,
-                      int32_t q_lo, int32_t q_hi) {
+                      int kv_head, int64_t j0, int n_keys, int rows, int rows_padded, int32_t q_lo,
+                      int32_t q_hi) {
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth;
   const AttentionParams& p = *problem.params;
@@ -97,7 +97,8 @@ void prefill_key_tile(const Problem& problem, const PrefillScratch& s, const KvR
   // K tile as fp32, padded with zero keys to a whole number of micro-kernel blocks.
   const int keys_padded = round_up(n_keys, T::kQkKeys);
   const uint16_t* k_src = run.k + j0 * row_stride + (int64_t)kv_head * head_dim;
-  for (int j = 0; j < n_keys; ++j) convert_row<V>(k_src + j * row_stride, s.k_tile + j * dim_padded, head_dim);
+  for (int j = 0; j < n_keys; ++j)
+    convert_row<V>(k_src + j * row_stride, s.k_tile + j * dim_padded, head_dim);
   for (int j = n_keys; j < keys_padded; ++j) {
     for (int d = 0; d < head_dim; ++d) s.k_tile[j * dim_padded + d] = 0.0f;
   }
@@ -158,13 +159,12 @@ void prefill_key_tile(const Problem& problem, const PrefillScratch& s, const KvR
     float* acc = s.acc + (int64_t)r0 * dim_padded;
     int d = 0;
     for (; d + kChunk <= dim_padded; d += kChunk) {
-      pv_block<V, T::kPvRows, T::kPvDimVectors>(probs, rows_padded, s.row_alpha + r0,
-                                                s.v_tile + d, dim_padded, n_keys, acc + d,
-                                                dim_padded);
+      pv_block<V, T::kPvRows, T::kPvDimVectors>(probs, rows_padded, s.row_alpha + r0, s.v_tile + d,
+                                                dim_padded, n_keys, acc + d, dim_padded);
     }
     for (; d < dim_padded; d += W) {
-      pv_block<V, T::kPvRows, 1>(probs, rows_padded, s.row_alpha + r0, s.v_tile + d,
-                                 dim_padded, n_keys, acc + d, dim_padded);
+      pv_block<V, T::kPvRows, 1>(probs, rows_padded, s.row_alpha + r0, s.v_tile + d, dim_padded,
+                                 n_keys, acc + d, dim_padded);
     }
   }
 }
@@ -225,7 +225,8 @@ void prefill_tile(const Problem& problem, int kv_head, int q_begin, int q_end, i
 // prefetcher alone would.
 static inline void prefetch_row(const uint16_t* row, int head_dim) {
   const char* bytes = reinterpret_cast<const char*>(row);
-  for (int offset = 0; offset < head_dim * 2; offset += 64) __builtin_prefetch(bytes + offset, 0, 2);
+  for (int offset = 0; offset < head_dim * 2; offset += 64)
+    __builtin_prefetch(bytes + offset, 0, 2);
 }
 
 // scores[h][j] = q_h . k_j for kHeads heads of one KV head and n_keys keys; meanwhile the
@@ -254,10 +255,13 @@ void decode_scores(const float* q, int q_stride, const uint16_t* k, int64_t k_st
       }
     }
     for (; d < head_dim; d += W) {
-      const Vec k0 = d + W <= head_dim ? V::load_half(key + d) : V::load_half_partial(key + d, head_dim - d);
-      for (int h = 0; h < kHeads; ++h) acc[h][0] = V::fmadd(V::load(q + h * q_stride + d), k0, acc[h][0]);
+      const Vec k0 =
+          d + W <= head_dim ? V::load_half(key + d) : V::load_half_partial(key + d, head_dim - d);
+      for (int h = 0; h < kHeads; ++h)
+        acc[h][0] = V::fmadd(V::load(q + h * q_stride + d), k0, acc[h][0]);
     }
-    for (int h = 0; h < kHeads; ++h) scores[h * kDecodeKeyBlock + j] = V::reduce_add(V::add(acc[h][0], acc[h][1]));
+    for (int h = 0; h < kHeads; ++h)
+      scores[h * kDecodeKeyBlock + j] = V::reduce_add(V::add(acc[h][0], acc[h][1]));
   }
 }
 
@@ -280,7 +284,8 @@ void decode_values(const float* probs, const float* alpha, const uint16_t* v, in
       if (!kPartial || (c + 1) * W <= valid_dims) {
         x[c] = V::load_half(row + c * W);
       } else {
-        x[c] = c * W < valid_dims ? V::load_half_partial(row + c * W, valid_dims - c * W) : V::zero();
+        x[c] =
+            c * W < valid_dims ? V::load_half_partial(row + c * W, valid_dims - c * W) : V::zero();
       }
     }
     for (int h = 0; h < kHeads; ++h) {
@@ -319,7 +324,8 @@ void decode_block(const Problem& problem, const DecodeScratch& s, const KvRun& r
   for (int h = 0; h < kHeads; ++h) {
     float* row = s.scores + h * kDecodeKeyBlock;
     if (softcap) {
-      for (int j = 0; j < keys_padded; j += W) V::store(row + j, V::mul(cap, V::tanh(V::mul(V::load(row + j), inv_cap))));
+      for (int j = 0; j < keys_padded; j += W)
+        V::store(row + j, V::mul(cap, V::tanh(V::mul(V::load(row + j), inv_cap))));
     }
     for (int j = n_keys; j < keys_padded; ++j) row[j] = -__builtin_inff();
     Vec block_max = V::set1(-__builtin_inff());
@@ -345,7 +351,7 @@ void decode_block(const Problem& problem, const DecodeScratch& s, const KvRun& r
   int d = 0;
   for (; d + kChunk <= head_dim; d += kChunk) {
     decode_values<V, kHeads, T::kDecodeDimVectors, false>(s.scores, alpha, v + d, row_stride,
-                                                           n_keys, kChunk, acc + d, dim_padded);
+                                                          n_keys, kChunk, acc + d, dim_padded);
   }
   for (; d < head_dim; d += W) {
     decode_values<V, kHeads, 1, true>(s.scores, alpha, v + d, row_stride, n_keys, head_dim - d,
@@ -354,7 +360,8 @@ void decode_block(const Problem& problem, const DecodeScratch& s, const KvRun& r
 }
 
 template <class V, class T>
-void decode_keys(const Problem& problem, int64_t key_begin, int64_t key_end, const DecodeScratch& s) {
+void decode_keys(const Problem& problem, int64_t key_begin, int64_t key_end,
+                 const DecodeScratch& s) {
   const AttentionParams& p = *problem.params;
   const int head_dim = p.head_dim;
   const int dim_padded = round_up(head_dim, kDimAlign);
@@ -389,10 +396,18 @@ void decode_keys(const Problem& problem, int64_t key_begin, int64_t key_end, con
           const int first_head = g * group + h;
           const int prefetch = h == 0 ? n_next : 0;
           switch (group - h < kDecodeHeads ? group - h : kDecodeHeads) {
-            case 4: decode_block<V, T, 4>(problem, s, run, g, first_head, j0, n_keys, prefetch); break;
-            case 3: decode_block<V, T, 3>(problem, s, run, g, first_head, j0, n_keys, prefetch); break;
-            case 2: decode_block<V, T, 2>(problem, s, run, g, first_head, j0, n_keys, prefetch); break;
-            default: decode_block<V, T, 1>(problem, s, run, g, first_head, j0, n_keys, prefetch); break;
+            case 4:
+              decode_block<V, T, 4>(problem, s, run, g, first_head, j0, n_keys, prefetch);
+              break;
+            case 3:
+              decode_block<V, T, 3>(problem, s, run, g, first_head, j0, n_keys, prefetch);
+              break;
+            case 2:
+              decode_block<V, T, 2>(problem, s, run, g, first_head, j0, n_keys, prefetch);
+              break;
+            default:
+              decode_block<V, T, 1>(problem, s, run, g, first_head, j0, n_keys, prefetch);
+              break;
           }
         }
       }

@@ -16,9 +16,9 @@ namespace fm::kernels::attention_detail {
 // once and reused by every row; the queries are transposed once per tile and reused by all
 // key tiles of the context.
 inline constexpr int kKeyTile = 64;
-inline constexpr int kMaxKeyBlock = 8;   // K tiles are padded to the QK micro-kernel's key block
-inline constexpr int kRowAlign = 32;     // rows are padded to two AVX-512 vectors
-inline constexpr int kDimAlign = 16;     // head_dim is padded to one AVX-512 vector
+inline constexpr int kMaxKeyBlock = 8;  // K tiles are padded to the QK micro-kernel's key block
+inline constexpr int kRowAlign = 32;    // rows are padded to two AVX-512 vectors
+inline constexpr int kDimAlign = 16;    // head_dim is padded to one AVX-512 vector
 inline constexpr int kTargetRowsPerTile = 128;
 // Decode reads keys in blocks of this many, a few heads at a time.
 inline constexpr int kDecodeKeyBlock = 64;

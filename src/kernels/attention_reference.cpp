@@ -68,7 +68,8 @@ void attention_reference(const AttentionParams& params, const float* q, const in
           if (!visible) continue;
           const double weight = std::exp(scores[next++] - max_score);
           total += weight;
-          const float* value = values[r].data() + ((int64_t)j * params.n_kv_heads + kv_head) * head_dim;
+          const float* value =
+              values[r].data() + ((int64_t)j * params.n_kv_heads + kv_head) * head_dim;
           for (int d = 0; d < head_dim; ++d) sum[d] += weight * value[d];
         }
       }

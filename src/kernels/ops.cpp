@@ -6,8 +6,8 @@
 #include <numbers>
 
 #include "core/cpu_features.h"
-#include "core/status.h"
 #include "core/fp16.h"
+#include "core/status.h"
 #include "kernels/ops_variants.h"
 
 namespace fm::kernels {
@@ -65,9 +65,15 @@ const OpsKernels* choose_widest() {
 
 namespace ops_detail {
 const OpsKernels kScalarOps = {
-    "scalar",          &rms_norm_scalar,       &gelu_tanh_scalar, &geglu_scalar,
-    &swiglu_scalar,    &add_inplace_scalar,    &scale_inplace_scalar,
-    &to_fp16_scalar,   &softcap_inplace_scalar,
+    "scalar",
+    &rms_norm_scalar,
+    &gelu_tanh_scalar,
+    &geglu_scalar,
+    &swiglu_scalar,
+    &add_inplace_scalar,
+    &scale_inplace_scalar,
+    &to_fp16_scalar,
+    &softcap_inplace_scalar,
 };
 }  // namespace ops_detail
 

@@ -40,10 +40,12 @@ void rms_norm(const float* x, const float* weight, float* y, int64_t n, float ep
   const float inv_rms = (float)(1.0 / __builtin_sqrt(sum / (double)n + (double)eps));
   const typename V::Vec s = V::set1(inv_rms);
   int64_t i = 0;
-  for (; i + W <= n; i += W) V::store(y + i, V::mul(V::mul(V::load(x + i), s), V::load(weight + i)));
+  for (; i + W <= n; i += W)
+    V::store(y + i, V::mul(V::mul(V::load(x + i), s), V::load(weight + i)));
   if (i < n) {
     const int r = (int)(n - i);
-    V::store_partial(y + i, V::mul(V::mul(V::load_partial(x + i, r), s), V::load_partial(weight + i, r)), r);
+    V::store_partial(
+        y + i, V::mul(V::mul(V::load_partial(x + i, r), s), V::load_partial(weight + i, r)), r);
   }
 }
 
@@ -88,7 +90,8 @@ void store_n(float* p, typename V::Vec v, int count) {
 
 template <class V>
 void gelu_tanh(float* x, int64_t n) {
-  for_each_vector<V>(n, [&](int64_t i, int c) { store_n<V>(x + i, gelu<V>(load_n<V>(x + i, c)), c); });
+  for_each_vector<V>(n,
+                     [&](int64_t i, int c) { store_n<V>(x + i, gelu<V>(load_n<V>(x + i, c)), c); });
 }
 
 template <class V>
@@ -115,7 +118,8 @@ void add_inplace(float* y, const float* x, int64_t n) {
 template <class V>
 void scale_inplace(float* y, float s, int64_t n) {
   const typename V::Vec sv = V::set1(s);
-  for_each_vector<V>(n, [&](int64_t i, int c) { store_n<V>(y + i, V::mul(load_n<V>(y + i, c), sv), c); });
+  for_each_vector<V>(
+      n, [&](int64_t i, int c) { store_n<V>(y + i, V::mul(load_n<V>(y + i, c), sv), c); });
 }
 
 template <class V>

@@ -121,8 +121,8 @@ struct Avx2 {
     __m256i invisible = _mm256_cmpgt_epi32(k, q_pos);
     if (window != 0) {
       const __m256i distance = _mm256_sub_epi32(q_pos, k);
-      invisible = _mm256_or_si256(
-          invisible, _mm256_cmpgt_epi32(distance, _mm256_set1_epi32(window - 1)));
+      invisible =
+          _mm256_or_si256(invisible, _mm256_cmpgt_epi32(distance, _mm256_set1_epi32(window - 1)));
     }
     return _mm256_blendv_ps(s, _mm256_set1_ps(-__builtin_inff()), _mm256_castsi256_ps(invisible));
   }

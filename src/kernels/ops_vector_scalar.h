@@ -26,9 +26,7 @@ struct Scalar {
     if (n > 0) *p = v;
   }
   static Vec load_half(const uint16_t* p) { return fp16_to_fp32(*p); }
-  static Vec load_half_partial(const uint16_t* p, int n) {
-    return n > 0 ? fp16_to_fp32(*p) : 0.0f;
-  }
+  static Vec load_half_partial(const uint16_t* p, int n) { return n > 0 ? fp16_to_fp32(*p) : 0.0f; }
   static void store_half(uint16_t* p, Vec v) { *p = fp32_to_fp16(v); }
   static void store_half_partial(uint16_t* p, Vec v, int n) {
     if (n > 0) *p = fp32_to_fp16(v);

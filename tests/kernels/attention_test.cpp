@@ -119,11 +119,10 @@ TEST_P(AttentionShapes, EveryIsaMatchesReferenceOverRandomSizesWindowsAndRuns) {
         std::vector<int32_t> q_pos(n_q);
         for (int i = 0; i < n_q; ++i) q_pos[i] = first_pos + n_tokens - n_q + i;
         const auto q = random_vector(rng, (size_t)n_q * shape.n_heads * head_dim, 1.0f);
-        expect_all_match_reference(params, q, q_pos, cache,
-                                   "dim=" + std::to_string(head_dim) +
-                                       " window=" + std::to_string(window) +
-                                       " n_q=" + std::to_string(n_q) +
-                                       " context=" + std::to_string(n_tokens));
+        expect_all_match_reference(
+            params, q, q_pos, cache,
+            "dim=" + std::to_string(head_dim) + " window=" + std::to_string(window) +
+                " n_q=" + std::to_string(n_q) + " context=" + std::to_string(n_tokens));
       }
     }
   }
@@ -199,7 +198,8 @@ TEST(Attention, QueryThatSeesNoKeyGetsZeros) {
     if (!kernels) continue;
     for (int n_q : {1, 2}) {
       // Position 500 is past the window of every key; position -1 precedes them all.
-      std::vector<int32_t> q_pos = n_q == 1 ? std::vector<int32_t>{500} : std::vector<int32_t>{-1, 500};
+      std::vector<int32_t> q_pos =
+          n_q == 1 ? std::vector<int32_t>{500} : std::vector<int32_t>{-1, 500};
       const auto q = random_vector(rng, (size_t)n_q * 4 * 64, 1.0f);
       std::vector<float> out(q.size(), NAN);
       ThreadPool pool(2);

@@ -38,7 +38,7 @@ double gelu_tolerance(double x, double want) { return 1e-6 * std::abs(want) + 1e
 
 // |got - want| <= rel * |want| + abs.
 #define EXPECT_CLOSE(got, want, rel, abs_tol) \
-  EXPECT_NEAR((got), (want), (rel) * std::abs((double)(want)) + (abs_tol))
+  EXPECT_NEAR((got), (want), (rel)*std::abs((double)(want)) + (abs_tol))
 
 TEST(Ops, RmsNormMatchesFormulaOnEveryIsaIncludingInPlace) {
   std::mt19937 rng(1);
@@ -121,12 +121,22 @@ TEST(Ops, AddAndScaleAreExact) {
 
 TEST(Ops, ToFp16RoundsToNearestEvenLikeTheScalarConversion) {
   std::mt19937 rng(4);
-  std::vector<float> x = {0.0f, -0.0f, 1.0f, 65504.0f, 65520.0f, 1e6f, -1e6f,
+  std::vector<float> x = {0.0f,
+                          -0.0f,
+                          1.0f,
+                          65504.0f,
+                          65520.0f,
+                          1e6f,
+                          -1e6f,
                           std::numeric_limits<float>::infinity(),
                           -std::numeric_limits<float>::infinity(),
                           std::numeric_limits<float>::quiet_NaN(),
-                          5.96e-8f, 2.98e-8f, 1e-5f, -3e-7f,
-                          1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048};  // ties to even
+                          5.96e-8f,
+                          2.98e-8f,
+                          1e-5f,
+                          -3e-7f,
+                          1.0f + 1.0f / 2048,
+                          1.0f + 3.0f / 2048};  // ties to even
   for (float v : random_vector(rng, 3000, 100.0f)) x.push_back(v);
   std::uniform_int_distribution<uint32_t> bits;
   for (int i = 0; i < 3000; ++i) {
@@ -177,7 +187,8 @@ void rope_closed_form(std::vector<double>& x, int n_heads, int32_t pos, const Ro
   for (int h = 0; h < n_heads; ++h) {
     double* head = x.data() + h * p.head_dim;
     for (int i = 0; i < half; ++i) {
-      const double theta = pos * (double)p.freq_scale * std::pow((double)p.freq_base, -2.0 * i / p.rope_dims);
+      const double theta =
+          pos * (double)p.freq_scale * std::pow((double)p.freq_base, -2.0 * i / p.rope_dims);
       const int ia = p.neox ? i : 2 * i, ib = p.neox ? i + half : 2 * i + 1;
       const double a = head[ia], b = head[ib];
       head[ia] = a * std::cos(theta) - b * std::sin(theta);
@@ -192,8 +203,10 @@ TEST(Ops, RopeMatchesPairRotationClosedForm) {
     int head_dim, rope_dims, n_heads;
     float base, scale;
   };
-  const Case cases[] = {{256, 256, 4, 10000.0f, 1.0f}, {256, 256, 1, 1000000.0f, 0.125f},
-                        {64, 64, 9, 10000.0f, 1.0f},    {64, 32, 3, 500000.0f, 1.0f},
+  const Case cases[] = {{256, 256, 4, 10000.0f, 1.0f},
+                        {256, 256, 1, 1000000.0f, 0.125f},
+                        {64, 64, 9, 10000.0f, 1.0f},
+                        {64, 32, 3, 500000.0f, 1.0f},
                         {80, 80, 2, 10000.0f, 0.5f}};
   for (const Case& c : cases) {
     for (bool neox : {true, false}) {
