@@ -8,6 +8,9 @@ export FLASHMEM_MODEL="$PWD/models/gemma3-270m-q4_k_m.gguf"
 export FLASHMEM_MODEL_SMOLLM2="$PWD/models/smollm2-135m-instruct-q4_1.gguf"
 ctest --test-dir build --output-on-failure -j 2 --timeout 1800
 # The SIMD kernels are tested again with the dispatcher capped, so every path runs here.
-FLASHMEM_ISA=avx2 ./build/flashmem_tests --gtest_filter='*Kernel*:*Matmul*:*Attention*:*Ops*:*Quant*' >/dev/null
-FLASHMEM_ISA=scalar ./build/flashmem_tests --gtest_filter='*Kernel*:*Matmul*:*Attention*:*Ops*:*Quant*' >/dev/null
+kernel_tests='Attention*:*/Attention*:Matmul*:Ops*:Quantize*:VecDot*:*/SimdVecDot*:*/Dequantize*:*/ForwardInvariants*'
+for isa in avx2 scalar; do
+  echo "test.sh: kernel tests with FLASHMEM_ISA=$isa"
+  FLASHMEM_ISA=$isa ./build/flashmem_tests --gtest_brief=1 --gtest_filter="$kernel_tests"
+done
 echo "test.sh: all tests passed"
