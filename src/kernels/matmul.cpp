@@ -25,6 +25,10 @@ constexpr int64_t kRowGrain = 16;
 // Weight bytes per prefill row chunk: comfortably inside a 32-48 KiB L1 data cache
 // alongside a tile of activations.
 constexpr int64_t kChunkBytes = 16 * 1024;
+// How far ahead decode prefetches weights into L1 (see matmul()). Measured on Gemma 3
+// 270M decode, 2 threads: none 44 tok/s, 1 KiB 66, 2 KiB 68-73, 4 KiB 70, 8 KiB 61;
+// hints other than T0 (prefetcht1/t2/nta) were slower.
+constexpr int64_t kPrefetchBytes = 2048;
 
 struct Kernel {
   VecDotFn fn;
@@ -82,8 +86,17 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   if (n_tokens == 1) {
     pool.parallel_for(rows, kRowGrain, [&](int64_t begin, int64_t end) {
       const uint8_t* row = w.data + begin * stride;
-      for (int64_t r = begin; r < end; ++r, row += stride)
+      const uint8_t* end_of_range = w.data + end * stride;
+      // Ask for the weights kPrefetchBytes ahead of the row being used: with the hardware
+      // prefetcher alone, each core keeps too few lines in flight (the kernels spend many
+      // instructions per line), and decode reached only ~60% of the read bandwidth.
+      for (int64_t r = begin; r < end; ++r, row += stride) {
+        for (int64_t off = 0; off < stride; off += 64) {
+          const uint8_t* ahead = row + kPrefetchBytes + off;
+          if (ahead < end_of_range) __builtin_prefetch(ahead, 0, 3);
+        }
         dot(cols, row, act, act_stride, 1, y + r, 0);
+      }
     });
     return;
   }
