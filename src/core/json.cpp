@@ -10,6 +10,12 @@ const Value* Value::get(const std::string& key) const {
   return it == object.end() ? nullptr : &it->second;
 }
 
+const Value& Value::at(const std::string& key) const {
+  static const Value null_value;
+  const Value* v = get(key);
+  return v ? *v : null_value;
+}
+
 namespace {
 
 constexpr int kMaxDepth = 256;

@@ -30,6 +30,9 @@ class Value {
   bool is_object() const { return kind == Kind::kObject; }
   // nullptr when absent or not an object.
   const Value* get(const std::string& key) const;
+  bool has(const std::string& key) const { return get(key) != nullptr; }
+  // The member, or a null value when absent: safe to chain on untrusted documents.
+  const Value& at(const std::string& key) const;
 };
 
 Result<Value> parse(std::string_view text);

@@ -37,7 +37,7 @@ struct ForwardState {
   AlignedBuffer<float> o;        // [n_embd]
   AlignedBuffer<float> gate;     // [n_ff]
   AlignedBuffer<float> up;       // [n_ff]
-  AlignedBuffer<int32_t> positions;  // [1]
+  AlignedBuffer<int32_t> positions;  // [max_block_tokens] positions of the block
   std::vector<kernels::KvRun> runs;
 };
 

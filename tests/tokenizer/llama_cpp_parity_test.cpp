@@ -32,7 +32,7 @@ const ModelUnderTest kSmolLM2{"smollm2_135m", "FLASHMEM_MODEL_SMOLLM2",
 
 struct Loaded {
   std::unique_ptr<Tokenizer> tokenizer;
-  test::Json reference;
+  json::Value reference;
   std::string skip_reason;
 };
 
@@ -72,7 +72,7 @@ const Loaded& load(const ModelUnderTest& model) {
   loaded.tokenizer = std::move(tokenizer.value());
   const std::string reference_path =
       std::string(FLASHMEM_SOURCE_DIR) + "/tests/data/tokenizer/" + model.reference_file;
-  loaded.reference = test::JsonParser(read_file(reference_path)).parse();
+  loaded.reference = test::parse_json_or_throw(read_file(reference_path));
   const size_t reference_vocab = static_cast<size_t>(loaded.reference.at("n_vocab").number);
   if (reference_vocab != loaded.tokenizer->vocab().size()) {
     loaded.skip_reason = std::string(model.env_var) + " is not the model of " +
@@ -96,17 +96,17 @@ class TokenizerLlamaCppParity : public ::testing::TestWithParam<ModelUnderTest> 
     if (!loaded_->tokenizer) GTEST_SKIP() << loaded_->skip_reason;
   }
   const Tokenizer& tokenizer() const { return *loaded_->tokenizer; }
-  const std::vector<test::Json>& cases() const { return loaded_->reference.at("cases").array; }
+  const std::vector<json::Value>& cases() const { return loaded_->reference.at("cases").array; }
 
   // Compares encode() with one reference field over every case that has it.
   void expect_ids_match(const char* field, bool add_bos, bool parse_special) {
     size_t checked = 0;
     size_t passed = 0;
-    for (const test::Json& c : cases()) {
+    for (const json::Value& c : cases()) {
       if (!c.has(field)) continue;
       ++checked;
       const std::string text = test::bytes_from_hex(c.at("hex").string);
-      const std::vector<int32_t> expected = c.at(field).as_ids();
+      const std::vector<int32_t> expected = test::as_ids(c.at(field));
       const std::vector<int32_t> actual = tokenizer().encode(text, add_bos, parse_special);
       if (actual == expected) {
         ++passed;
@@ -153,9 +153,9 @@ TEST_P(TokenizerLlamaCppParity, DecodeTokenMatchesLlamaCppPiecesForTheWholeVocab
 
 TEST_P(TokenizerLlamaCppParity, DecodeOfEncodeRoundTripsWhereverLlamaCppPiecesDo) {
   size_t round_trips = 0;
-  for (const test::Json& c : cases()) {
+  for (const json::Value& c : cases()) {
     const std::string text = test::bytes_from_hex(c.at("hex").string);
-    const std::vector<int32_t> ids = c.at("ids").as_ids();
+    const std::vector<int32_t> ids = test::as_ids(c.at("ids"));
     EXPECT_EQ(tokenizer().decode(ids), test::bytes_from_hex(c.at("pieces_hex").string))
         << "pieces differ for hex " << c.at("hex").string;
     if (c.at("pieces_hex").string != c.at("hex").string) continue;  // lossy in llama.cpp too
@@ -171,7 +171,7 @@ TEST_P(TokenizerLlamaCppParity, DecodeOfEncodeRoundTripsWhereverLlamaCppPiecesDo
 TEST_P(TokenizerLlamaCppParity, LongPromptsEncodeWellUnderASecond) {
   // ~32K tokens of mixed prose, and 100 KB with almost no spaces (one huge fragment).
   std::string prose;
-  for (const test::Json& c : cases()) {
+  for (const json::Value& c : cases()) {
     if (c.has("text") && c.at("text").string.size() < 200) prose += c.at("text").string + "\n";
   }
   std::string long_prompt;
