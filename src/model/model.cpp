@@ -8,6 +8,24 @@
 namespace fm {
 
 namespace {
+
+// Runs of the resident history: the chosen chunks, then every chunk from
+// always_from_chunk on, in position order.
+void resident_global_runs(const KvStore& kv, int layer, const ForwardState& s,
+                          std::vector<kernels::KvRun>& out) {
+  out.clear();
+  const KvLayout& L = kv.layout();
+  auto add = [&](int64_t i) {
+    const Chunk& c = kv.chunk(i);
+    const int32_t n = std::min<int32_t>(L.chunk_tokens, kv.n_tokens() - c.first_pos());
+    if (n > 0) out.push_back({c.k(L, layer), c.v(L, layer), n, c.first_pos()});
+  };
+  for (int64_t i : s.resident_chunks) {
+    if (i < s.always_from_chunk && i < kv.n_chunks()) add(i);
+  }
+  for (int64_t i = s.always_from_chunk; i < kv.n_chunks(); ++i) add(i);
+}
+
 KvLayout make_layout(const ModelConfig& c, int chunk_tokens) {
   KvLayout L;
   L.n_global_layers = c.n_global_layers();
@@ -161,6 +179,8 @@ void Model::attention_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) 
   const int slot = layer_slot_[l];
   if (local) {
     s.kv.local_runs(slot, s.runs);
+  } else if (s.restrict_history) {
+    resident_global_runs(s.kv, slot, s, s.runs);
   } else {
     s.kv.global_runs(slot, s.runs);
   }

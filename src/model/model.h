@@ -39,6 +39,14 @@ struct ForwardState {
   AlignedBuffer<float> up;       // [n_ff]
   AlignedBuffer<int32_t> positions;  // [max_block_tokens] positions of the block
   std::vector<kernels::KvRun> runs;
+
+  // Sparse attention over the global layers' history (a residency policy's choice).
+  // When restrict_history is set, global layers attend only to the chunks listed in
+  // resident_chunks (sorted) plus every chunk with index >= always_from_chunk (those
+  // written after the choice: the recency tail). Local layers are never restricted.
+  bool restrict_history = false;
+  std::vector<int64_t> resident_chunks;
+  int64_t always_from_chunk = 0;
 };
 
 class Model {

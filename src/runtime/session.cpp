@@ -33,9 +33,44 @@ Status Session::prefill(std::span<const int32_t> tokens, const Progress& progres
   return Status::ok();
 }
 
+void Session::reset() {
+  state_.kv.clear();
+  logits_.clear();
+  state_.restrict_history = false;
+  state_.resident_chunks.clear();
+  decode_step_ = 0;
+  footprint_ = FootprintStats();
+}
+
 Status Session::decode(int32_t token) {
   FM_RETURN_IF_ERROR(check_room(1));
-  return model_.forward(state_, std::span<const int32_t>(&token, 1), false, logits_, pool_);
+  const KvStore& kv = state_.kv;
+  if (policy_ && decode_step_ % std::max(1, policy_->cycle_steps()) == 0) {
+    policy_->select({kv, decode_step_, n_past()}, state_.resident_chunks);
+    // The chunk being filled, and any later one, is always attended.
+    state_.always_from_chunk = kv.n_tokens() / kv.layout().chunk_tokens;
+    state_.restrict_history = true;
+  }
+  FM_RETURN_IF_ERROR(
+      model_.forward(state_, std::span<const int32_t>(&token, 1), false, logits_, pool_));
+  ++decode_step_;
+
+  const int64_t chunk_bytes = kv.layout().chunk_bytes();
+  const int64_t full_bytes = kv.n_chunks() * chunk_bytes;
+  int64_t resident = kv.n_chunks();
+  if (state_.restrict_history) {
+    resident = std::max<int64_t>(0, kv.n_chunks() - state_.always_from_chunk);
+    for (int64_t i : state_.resident_chunks) resident += i < state_.always_from_chunk ? 1 : 0;
+  }
+  const int64_t resident_bytes = resident * chunk_bytes;
+  const double fraction = full_bytes > 0 ? (double)resident_bytes / (double)full_bytes : 1.0;
+  FootprintStats& f = footprint_;
+  f.mean_resident_bytes = (f.mean_resident_bytes * f.steps + resident_bytes) / (f.steps + 1);
+  f.mean_fraction = (f.mean_fraction * f.steps + fraction) / (f.steps + 1);
+  f.peak_resident_bytes = std::max(f.peak_resident_bytes, resident_bytes);
+  f.peak_fraction = std::max(f.peak_fraction, fraction);
+  ++f.steps;
+  return Status::ok();
 }
 
 }  // namespace fm

@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "memory/policy.h"
 #include "model/model.h"
 
 namespace fm {
@@ -16,6 +17,16 @@ struct SessionOptions {
   int chunk_tokens = 64;       // KV chunk size of the global layers
   int max_block_tokens = 256;  // prefill block (rows per matmul)
   int max_context_tokens = 0;  // 0: the model's trained context length
+};
+
+// Device footprint of the global layers' KV over decode, as chosen by the policy:
+// bytes of the chunks attended at each step, against what full attention holds.
+struct FootprintStats {
+  int64_t steps = 0;
+  double mean_resident_bytes = 0;
+  int64_t peak_resident_bytes = 0;
+  double mean_fraction = 0;  // mean over steps of resident / full bytes
+  double peak_fraction = 0;
 };
 
 class Session {
@@ -27,15 +38,20 @@ class Session {
 
   // Appends tokens to the sequence; afterwards last_logits() are the next-token logits.
   Status prefill(std::span<const int32_t> tokens, const Progress& progress = nullptr);
-  // Appends one token (the one just sampled) and computes the next logits.
+  // Appends one token (the one just sampled) and computes the next logits. With a
+  // policy set, the global layers attend only to its resident set.
   Status decode(int32_t token);
+
+  // Residency policy for decode (not owned; nullptr = full attention, no selection).
+  void set_policy(Policy* policy) { policy_ = policy; }
+  const FootprintStats& footprint() const { return footprint_; }
 
   std::span<const float> last_logits() const { return logits_; }
   int32_t n_past() const { return state_.kv.n_tokens(); }
   int max_context_tokens() const { return max_context_; }
   const KvStore& kv() const { return state_.kv; }
   const Model& model() const { return model_; }
-  void reset() { state_.kv.clear(); logits_.clear(); }
+  void reset();
 
  private:
   Status check_room(size_t n_new) const;
@@ -45,6 +61,9 @@ class Session {
   ForwardState state_;
   int max_context_;
   std::vector<float> logits_;
+  Policy* policy_ = nullptr;
+  int64_t decode_step_ = 0;
+  FootprintStats footprint_;
 };
 
 }  // namespace fm

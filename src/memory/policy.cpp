@@ -1,0 +1,48 @@
+#include "memory/policy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "memory/policies_basic.h"
+
+namespace fm {
+
+int64_t budget_chunks(const PolicyBudget& budget, int64_t n_chunks) {
+  if (n_chunks <= 0) return 0;
+  const int64_t k = (int64_t)std::ceil(budget.fraction * (double)n_chunks - 1e-9);
+  return std::clamp<int64_t>(k, 1, n_chunks);
+}
+
+std::vector<std::string> policy_names() { return {"full", "recency", "random", "streaming"}; }
+
+Result<std::unique_ptr<Policy>> make_policy(const std::string& name, const PolicyBudget& budget,
+                                            uint64_t seed) {
+  if (!(budget.fraction > 0.0 && budget.fraction <= 1.0)) {
+    return Status::error("budget must be in (0, 1], got " + std::to_string(budget.fraction));
+  }
+  if (name == "full") return std::unique_ptr<Policy>(new FullPolicy());
+  if (name == "recency") return std::unique_ptr<Policy>(new RecencyPolicy(budget));
+  if (name == "random") return std::unique_ptr<Policy>(new RandomPolicy(budget, seed));
+  if (name == "streaming") return std::unique_ptr<Policy>(new StreamingPolicy(budget));
+  std::string known;
+  for (const auto& n : policy_names()) known += (known.empty() ? "" : ", ") + n;
+  return Status::error("unknown policy '" + name + "' (known: " + known +
+                       "; snapkv, quest, oracle and lsa are not built yet)");
+}
+
+Result<double> parse_budget_fraction(const std::string& text) {
+  if (text.empty()) return Status::error("empty budget");
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str()) return Status::error("budget '" + text + "' is not a number");
+  if (*end == '%' && end[1] == 0) {
+    v /= 100.0;
+  } else if (*end != 0) {
+    return Status::error("budget '" + text + "' is not a number or a percentage");
+  }
+  if (!(v > 0.0 && v <= 1.0)) return Status::error("budget '" + text + "' must be in (0%, 100%]");
+  return v;
+}
+
+}  // namespace fm

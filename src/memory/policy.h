@@ -1,0 +1,54 @@
+// Residency policies: which history chunks of the global layers stay resident (are
+// attended to) during decode. LSA and every baseline it is compared with sit behind this
+// one interface so that they are run and measured the same way.
+//
+// A policy chooses a resident set at each cycle boundary (every cycle_steps() decode
+// steps). Between boundaries the set is fixed, except that chunks created after the
+// choice (the newest tokens) are always attended: the recency tail covers the gap.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "kv/kv_store.h"
+
+namespace fm {
+
+// How much history a policy may keep.
+struct PolicyBudget {
+  double fraction = 1.0;       // of the committed chunks at selection time, (0, 1]
+  int32_t sink_tokens = 4;     // attention sink at the start, for policies that keep one
+  int32_t recency_tokens = 128;  // newest tokens, for policies that keep a tail
+};
+
+struct SelectionContext {
+  const KvStore& kv;
+  int64_t decode_step = 0;  // steps since the end of prefill
+  int32_t position = 0;     // position of the token being decoded
+};
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  virtual std::string name() const = 0;
+  // Decode steps between selections; 1 re-selects every step.
+  virtual int cycle_steps() const { return 64; }
+  // Fills `chunks` with the resident chunk indices, sorted and unique.
+  virtual void select(const SelectionContext& context, std::vector<int64_t>& chunks) = 0;
+};
+
+// Chunks a budget allows out of n (at least 1 when n > 0).
+int64_t budget_chunks(const PolicyBudget& budget, int64_t n_chunks);
+
+// Policies by name: full, recency, random, streaming.
+Result<std::unique_ptr<Policy>> make_policy(const std::string& name, const PolicyBudget& budget,
+                                            uint64_t seed);
+std::vector<std::string> policy_names();
+
+// Parses "10%", "0.1" or "1" into a fraction in (0, 1].
+Result<double> parse_budget_fraction(const std::string& text);
+
+}  // namespace fm

@@ -1,0 +1,121 @@
+#include "memory/policy.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+
+#include "model/tiny_model.h"
+#include "runtime/session.h"
+
+namespace fm {
+namespace {
+
+std::vector<int32_t> some_tokens(int n, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = (int32_t)(rng() % vocab);
+  return t;
+}
+
+// Logits of every decode step, under a policy (nullptr: none).
+std::vector<float> decode_logits(const Model& m, Policy* policy, int chunk, int prompt_len,
+                                 int steps, FootprintStats* footprint = nullptr) {
+  ThreadPool pool(2);
+  SessionOptions opt;
+  opt.chunk_tokens = chunk;
+  opt.max_block_tokens = 16;
+  Session s(m, pool, opt);
+  s.set_policy(policy);
+  EXPECT_TRUE(s.prefill(some_tokens(prompt_len, m.n_vocab(), 1)));
+  std::vector<float> all(s.last_logits().begin(), s.last_logits().end());
+  const auto next = some_tokens(steps, m.n_vocab(), 2);
+  for (int32_t t : next) {
+    EXPECT_TRUE(s.decode(t));
+    all.insert(all.end(), s.last_logits().begin(), s.last_logits().end());
+  }
+  if (footprint) *footprint = s.footprint();
+  return all;
+}
+
+class PolicyOnTinyModels : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PolicyOnTinyModels, FullPolicyIsBitIdenticalToTheEngineWithoutPolicyForAnyChunkSize) {
+  test::TinyModelSpec spec;
+  spec.architecture = GetParam();
+  auto tiny = test::load_tiny_model(spec);
+  for (int chunk : {1, 3, 16, 64}) {
+    auto full = make_policy("full", {}, 0);
+    ASSERT_TRUE(full);
+    const auto a = decode_logits(*tiny.model, nullptr, chunk, 40, 70);
+    const auto b = decode_logits(*tiny.model, full->get(), chunk, 40, 70);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "chunk " << chunk;
+  }
+}
+
+TEST_P(PolicyOnTinyModels, SmallBudgetsChangeTheOutputAndStayNearTheirBudget) {
+  test::TinyModelSpec spec;
+  spec.architecture = GetParam();
+  auto tiny = test::load_tiny_model(spec);
+  const auto reference = decode_logits(*tiny.model, nullptr, 4, 200, 20);
+  for (const std::string name : {"recency", "random", "streaming"}) {
+    PolicyBudget budget;
+    budget.fraction = 0.2;
+    auto policy = make_policy(name, budget, 7);
+    ASSERT_TRUE(policy);
+    FootprintStats f;
+    const auto sparse = decode_logits(*tiny.model, policy->get(), 4, 200, 20, &f);
+    EXPECT_NE(std::memcmp(reference.data(), sparse.data(), reference.size() * sizeof(float)), 0)
+        << name << " attended to everything";
+    EXPECT_EQ(f.steps, 20);
+    // 20% of 50 chunks = 10 chosen, plus the open chunk and up to 5 written since.
+    EXPECT_LE(f.peak_fraction, 0.2 + 6.0 / 50 + 1e-9) << name;
+    EXPECT_GE(f.mean_fraction, 0.19) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, PolicyOnTinyModels, ::testing::Values("gemma3", "llama"));
+
+TEST(Policy, SelectionsAreSortedUniqueInRangeAndWithinBudget) {
+  KvLayout L;
+  L.n_global_layers = 1;
+  L.n_kv_heads = 1;
+  L.head_dim = 2;
+  L.chunk_tokens = 4;
+  KvStore kv(L);
+  kv.begin_block(4 * 37 + 2);  // 38 chunks, the last one open
+  kv.end_block();
+  PolicyBudget budget;
+  budget.fraction = 0.25;
+  budget.sink_tokens = 8;
+  for (const auto& name : policy_names()) {
+    auto policy = make_policy(name, budget, 3);
+    ASSERT_TRUE(policy) << name;
+    std::vector<int64_t> chunks;
+    (*policy)->select({kv, 0, kv.n_tokens()}, chunks);
+    const int64_t want = name == "full" ? 38 : budget_chunks(budget, 38);
+    EXPECT_EQ((int64_t)chunks.size(), want) << name;
+    EXPECT_TRUE(std::is_sorted(chunks.begin(), chunks.end())) << name;
+    EXPECT_EQ(std::set<int64_t>(chunks.begin(), chunks.end()).size(), chunks.size()) << name;
+    for (int64_t c : chunks) EXPECT_TRUE(c >= 0 && c < 38) << name;
+    EXPECT_EQ(chunks.back(), 37) << name << " must keep the newest chunk";
+    if (name == "streaming") {
+      EXPECT_EQ(chunks[0], 0);
+      EXPECT_EQ(chunks[1], 1);  // 8 sink tokens = 2 chunks
+    }
+  }
+}
+
+TEST(Policy, BudgetParsingAcceptsPercentagesAndFractionsOnly) {
+  EXPECT_DOUBLE_EQ(*parse_budget_fraction("10%"), 0.1);
+  EXPECT_DOUBLE_EQ(*parse_budget_fraction("0.25"), 0.25);
+  EXPECT_DOUBLE_EQ(*parse_budget_fraction("1"), 1.0);
+  for (const char* bad : {"", "0", "0%", "150%", "abc", "10%%", "-5%", "1.5"}) {
+    EXPECT_FALSE(parse_budget_fraction(bad)) << bad;
+  }
+  EXPECT_FALSE(make_policy("nonsense", {}, 0));
+}
+
+}  // namespace
+}  // namespace fm
