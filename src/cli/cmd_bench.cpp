@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/policy_args.h"
 #include "cli/report.h"
 #include "core/aligned_buffer.h"
 #include "model/model.h"
@@ -66,7 +67,7 @@ int cmd_bench(int argc, char** argv) {
   if (!parsed) return fail(parsed.status());
   const Args& args = *parsed;
   for (const auto& u : args.unknown({"-m", "--context", "--decode", "-t", "--json", "--chunk",
-                                     "--block", "--ids"})) {
+                                     "--block", "--ids", "--policy", "--budget", "--seed"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
@@ -89,6 +90,8 @@ int cmd_bench(int argc, char** argv) {
       contexts.push_back(v);
     }
   }
+  auto policy = make_policy_from_args(args);
+  if (!policy) return fail(policy.status());
   auto model = Model::load(args.get("-m"));
   if (!model) return fail(model.status());
   const Model& m = **model;
@@ -105,8 +108,9 @@ int cmd_bench(int argc, char** argv) {
   if (!json) {
     std::printf("model: %s\nthreads %lld, kernels %s, read bandwidth %.1f GB/s\n",
                 m.config().describe().c_str(), *threads, kernels::matmul_isa(), bandwidth);
+    if (*policy) std::printf("policy %s\n", (*policy)->name().c_str());
     std::printf("| context | prefill tok/s | decode tok/s | bytes/token (MB) | roofline tok/s | "
-                "fraction |\n|---|---|---|---|---|---|\n");
+                "fraction | KV attended mean / peak |\n|---|---|---|---|---|---|---|\n");
   }
   for (long long n : contexts) {
     std::vector<int32_t> ids = given_ids;
@@ -121,6 +125,7 @@ int cmd_bench(int argc, char** argv) {
     options.max_block_tokens = (int)*block;
     options.max_context_tokens = (int)(n + *n_decode + 1);
     Session session(m, pool, options);
+    session.set_policy(policy->get());
     const double t0 = now_seconds();
     Status st = session.prefill(ids);
     if (!st) return fail(st);
@@ -135,19 +140,26 @@ int cmd_bench(int argc, char** argv) {
     const double t3 = now_seconds();
     const double prefill_tps = n / (t1 - t0);
     const double decode_tps = *n_decode / std::max(1e-9, t3 - t2);
-    // A decode step reads every weight once, the global layers' whole KV and the rings.
-    const double bytes = (double)m.weight_bytes_per_token() + (double)session.kv().total_bytes();
+    // A decode step reads every weight once, the attended part of the global layers' KV
+    // and the rings.
+    const FootprintStats& f = session.footprint();
+    const double global_read = *policy ? f.mean_resident_bytes : (double)session.kv().global_bytes();
+    const double bytes = (double)m.weight_bytes_per_token() + global_read +
+                         (double)session.kv().local_bytes();
     const double roofline_tps = bandwidth * 1e9 / bytes;
     if (json) {
       std::printf("{\"context\": %lld, \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, "
                   "\"bytes_per_token\": %.0f, \"bandwidth_gb_s\": %.3f, \"roofline_fraction\": "
-                  "%.4f, \"kv_bytes\": %lld, \"n_vocab\": %d, \"threads\": %lld, \"isa\": \"%s\"}\n",
+                  "%.4f, \"kv_bytes\": %lld, \"n_vocab\": %d, \"threads\": %lld, \"isa\": \"%s\", "
+                  "\"policy\": \"%s\", \"kv_attended_mean\": %.4f, \"kv_attended_peak\": %.4f}\n",
                   n, prefill_tps, decode_tps, bytes, bandwidth, decode_tps / roofline_tps,
                   (long long)session.kv().total_bytes(), m.n_vocab(), *threads,
-                  kernels::matmul_isa());
+                  kernels::matmul_isa(), *policy ? (*policy)->name().c_str() : "none",
+                  *policy ? f.mean_fraction : 1.0, *policy ? f.peak_fraction : 1.0);
     } else {
-      std::printf("| %lld | %.1f | %.1f | %.1f | %.1f | %.2f |\n", n, prefill_tps, decode_tps,
-                  bytes / 1e6, roofline_tps, decode_tps / roofline_tps);
+      std::printf("| %lld | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f%% / %.1f%% |\n", n,
+                  prefill_tps, decode_tps, bytes / 1e6, roofline_tps, decode_tps / roofline_tps,
+                  100 * (*policy ? f.mean_fraction : 1.0), 100 * (*policy ? f.peak_fraction : 1.0));
     }
     std::fflush(stdout);
   }

@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/policy_args.h"
 #include "cli/report.h"
 #include "model/model.h"
 #include "runtime/sampler.h"
@@ -42,7 +43,7 @@ int cmd_generate(int argc, char** argv) {
   const Args& args = *parsed;
   const std::set<std::string> known = {"-m", "-p", "-f", "-n", "-t", "--temp", "--top-k",
                                        "--top-p", "--seed", "--chunk", "--chat", "--no-bos",
-                                       "--ctx", "--block"};
+                                       "--ctx", "--block", "--policy", "--budget"};
   for (const auto& u : args.unknown(known)) return fail(Status::error("unknown option " + u));
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
 
@@ -88,12 +89,16 @@ int cmd_generate(int argc, char** argv) {
     ids = tok.encode(*prompt, !args.has("--no-bos"), /*parse_special=*/false);
   }
 
+  auto policy = make_policy_from_args(args);
+  if (!policy) return fail(policy.status());
+
   ThreadPool pool((int)*threads);
   SessionOptions options;
   options.chunk_tokens = (int)*chunk;
   options.max_context_tokens = (int)*ctx;
   options.max_block_tokens = (int)*block;
   Session session(**model, pool, options);
+  session.set_policy(policy->get());
   if ((int64_t)ids.size() + *n_predict > session.max_context_tokens()) {
     return fail(Status::error("prompt of " + std::to_string(ids.size()) + " tokens plus " +
                               std::to_string(*n_predict) + " to generate exceeds the context of " +
@@ -142,6 +147,14 @@ int cmd_generate(int argc, char** argv) {
                format_bytes(session.kv().global_bytes()).c_str(),
                format_bytes(session.kv().local_bytes()).c_str(), (int)*threads,
                kernels::matmul_isa());
+  if (*policy) {
+    const FootprintStats& f = session.footprint();
+    std::fprintf(stderr,
+                 "policy %s: global-layer KV attended per step mean %.1f%% (%s), peak %.1f%% of "
+                 "full attention\n",
+                 (*policy)->name().c_str(), 100 * f.mean_fraction,
+                 format_bytes((int64_t)f.mean_resident_bytes).c_str(), 100 * f.peak_fraction);
+  }
   return 0;
 }
 
