@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/policy_args.h"
+#include "memory/attention_mass_policies.h"
 #include "cli/report.h"
 #include "model/model.h"
 #include "runtime/sampler.h"
@@ -89,71 +90,100 @@ int cmd_generate(int argc, char** argv) {
     ids = tok.encode(*prompt, !args.has("--no-bos"), /*parse_special=*/false);
   }
 
-  auto policy = make_policy_from_args(args);
+  // The oracle is two runs: full attention records where attention goes, then the
+  // oracle replays that record as its choice (see memory/attention_mass_policies.h).
+  const bool oracle = args.get("--policy") == "oracle";
+  Result<std::unique_ptr<Policy>> policy = std::unique_ptr<Policy>();
+  if (!oracle) policy = make_policy_from_args(args);
   if (!policy) return fail(policy.status());
+  PolicyBudget budget;
+  if (oracle && args.has("--budget")) {
+    auto fraction = parse_budget_fraction(args.get("--budget"));
+    if (!fraction) return fail(fraction.status());
+    budget.fraction = *fraction;
+  }
 
   ThreadPool pool((int)*threads);
   SessionOptions options;
   options.chunk_tokens = (int)*chunk;
   options.max_context_tokens = (int)*ctx;
   options.max_block_tokens = (int)*block;
-  Session session(**model, pool, options);
-  session.set_policy(policy->get());
-  if ((int64_t)ids.size() + *n_predict > session.max_context_tokens()) {
-    return fail(Status::error("prompt of " + std::to_string(ids.size()) + " tokens plus " +
-                              std::to_string(*n_predict) + " to generate exceeds the context of " +
-                              std::to_string(session.max_context_tokens()) +
-                              " tokens (raise it with --ctx)"));
-  }
-
-  const bool show_progress = ids.size() > 2000;
-  ProgressBar bar("prefill", (int64_t)ids.size());
-  const double t0 = now_seconds();
-  Status st = session.prefill(ids, show_progress ? Session::Progress([&](int64_t d, int64_t) {
-    bar.update(d);
-  }) : nullptr);
-  bar.finish();
-  if (!st) return fail(st);
-  const double t1 = now_seconds();
-
   SamplerParams sp;
   sp.temperature = (float)*temp;
   sp.top_k = (int)*top_k;
   sp.top_p = (float)*top_p;
   sp.seed = (uint64_t)*seed;
-  Sampler sampler(sp);
-  int generated = 0;
-  for (; generated < *n_predict; ++generated) {
-    const int32_t next = sampler.sample(session.last_logits());
-    if (tok.is_end_of_generation(next)) break;
-    const std::string piece = tok.decode_token(next);
-    std::fwrite(piece.data(), 1, piece.size(), stdout);
-    std::fflush(stdout);
-    if (generated + 1 < *n_predict) {
-      st = session.decode(next);
-      if (!st) return fail(st);
+
+  auto run = [&](Policy* run_policy, GlobalAttentionHook* hook, bool print) -> Status {
+    Session session(**model, pool, options);
+    session.set_policy(run_policy);
+    if (hook) session.set_attention_hook(hook);
+    if ((int64_t)ids.size() + *n_predict > session.max_context_tokens()) {
+      return Status::error("prompt of " + std::to_string(ids.size()) + " tokens plus " +
+                           std::to_string(*n_predict) + " to generate exceeds the context of " +
+                           std::to_string(session.max_context_tokens()) +
+                           " tokens (raise it with --ctx)");
     }
-  }
-  const double t2 = now_seconds();
-  std::printf("\n");
-  const int decode_steps = std::max(0, generated - 1);
-  std::fprintf(stderr,
-               "\nprompt %zu tokens: prefill %.1f tok/s (%.2f s) | generated %d tokens: decode "
-               "%.1f tok/s | peak RSS %s | KV %s (global chunks %s, local rings %s) | %d threads, "
-               "%s kernels\n",
-               ids.size(), ids.size() / std::max(1e-9, t1 - t0), t1 - t0, generated,
-               decode_steps / std::max(1e-9, t2 - t1), format_bytes(peak_rss_bytes()).c_str(),
-               format_bytes(session.kv().total_bytes()).c_str(),
-               format_bytes(session.kv().global_bytes()).c_str(),
-               format_bytes(session.kv().local_bytes()).c_str(), (int)*threads,
-               kernels::matmul_isa());
-  if (*policy) {
-    const FootprintStats& f = session.footprint();
+    const bool show_progress = ids.size() > 2000;
+    ProgressBar bar(print ? "prefill" : "prefill (oracle's recording pass)", (int64_t)ids.size());
+    const double t0 = now_seconds();
+    Status st = session.prefill(ids, show_progress ? Session::Progress([&](int64_t d, int64_t) {
+      bar.update(d);
+    }) : nullptr);
+    bar.finish();
+    FM_RETURN_IF_ERROR(st);
+    const double t1 = now_seconds();
+    Sampler sampler(sp);
+    int generated = 0;
+    for (; generated < *n_predict; ++generated) {
+      const int32_t next = sampler.sample(session.last_logits());
+      if (tok.is_end_of_generation(next)) break;
+      if (print) {
+        const std::string piece = tok.decode_token(next);
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+      }
+      if (generated + 1 < *n_predict) FM_RETURN_IF_ERROR(session.decode(next));
+    }
+    const double t2 = now_seconds();
+    if (!print) return Status::ok();
+    std::printf("\n");
+    const int decode_steps = std::max(0, generated - 1);
     std::fprintf(stderr,
-                 "policy %s: global-layer KV attended per step mean %.1f%% (%s), peak %.1f%% of "
-                 "full attention\n",
-                 (*policy)->name().c_str(), 100 * f.mean_fraction,
-                 format_bytes((int64_t)f.mean_resident_bytes).c_str(), 100 * f.peak_fraction);
+                 "\nprompt %zu tokens: prefill %.1f tok/s (%.2f s) | generated %d tokens: decode "
+                 "%.1f tok/s | peak RSS %s | KV %s (global chunks %s, local rings %s) | %d "
+                 "threads, %s kernels\n",
+                 ids.size(), ids.size() / std::max(1e-9, t1 - t0), t1 - t0, generated,
+                 decode_steps / std::max(1e-9, t2 - t1), format_bytes(peak_rss_bytes()).c_str(),
+                 format_bytes(session.kv().total_bytes()).c_str(),
+                 format_bytes(session.kv().global_bytes()).c_str(),
+                 format_bytes(session.kv().local_bytes()).c_str(), (int)*threads,
+                 kernels::matmul_isa());
+    if (run_policy) {
+      const FootprintStats& f = session.footprint();
+      std::fprintf(stderr,
+                   "policy %s: global-layer KV attended per step mean %.1f%% (%s), peak %.1f%% "
+                   "of full attention\n",
+                   run_policy->name().c_str(), 100 * f.mean_fraction,
+                   format_bytes((int64_t)f.mean_resident_bytes).c_str(), 100 * f.peak_fraction);
+      if (run_policy->attended_fraction() >= 0) {
+        std::fprintf(stderr, "policy %s: attention read %.1f%% of the resident history per step\n",
+                     run_policy->name().c_str(), 100 * run_policy->attended_fraction());
+      }
+    }
+    return Status::ok();
+  };
+
+  if (oracle) {
+    AttentionMassRecorder recorder(options.chunk_tokens);
+    Status st = run(nullptr, &recorder, false);
+    if (!st) return fail(st);
+    OraclePolicy oracle_policy(budget, recorder.trace());
+    st = run(&oracle_policy, nullptr, true);
+    if (!st) return fail(st);
+  } else {
+    Status st = run(policy->get(), nullptr, true);
+    if (!st) return fail(st);
   }
   return 0;
 }

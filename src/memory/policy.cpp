@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "memory/attention_mass_policies.h"
 #include "memory/policies_basic.h"
+#include "memory/quest.h"
 
 namespace fm {
 
@@ -14,7 +16,9 @@ int64_t budget_chunks(const PolicyBudget& budget, int64_t n_chunks) {
   return std::clamp<int64_t>(k, 1, n_chunks);
 }
 
-std::vector<std::string> policy_names() { return {"full", "recency", "random", "streaming"}; }
+std::vector<std::string> policy_names() {
+  return {"full", "recency", "random", "streaming", "quest", "snapkv"};
+}
 
 Result<std::unique_ptr<Policy>> make_policy(const std::string& name, const PolicyBudget& budget,
                                             uint64_t seed) {
@@ -25,10 +29,17 @@ Result<std::unique_ptr<Policy>> make_policy(const std::string& name, const Polic
   if (name == "recency") return std::unique_ptr<Policy>(new RecencyPolicy(budget));
   if (name == "random") return std::unique_ptr<Policy>(new RandomPolicy(budget, seed));
   if (name == "streaming") return std::unique_ptr<Policy>(new StreamingPolicy(budget));
+  if (name == "quest") return std::unique_ptr<Policy>(new QuestPolicy(budget));
+  // SnapKV's observation window: the last 32 prompt tokens, as in the paper's default.
+  if (name == "snapkv") return std::unique_ptr<Policy>(new SnapKvPolicy(budget, 32));
+  if (name == "oracle") {
+    return Status::error("the oracle policy needs a recorded full-attention pass; use "
+                         "`flashmem generate --policy oracle` (records, then replays)");
+  }
   std::string known;
   for (const auto& n : policy_names()) known += (known.empty() ? "" : ", ") + n;
   return Status::error("unknown policy '" + name + "' (known: " + known +
-                       "; snapkv, quest, oracle and lsa are not built yet)");
+                       ", oracle; lsa is not built yet)");
 }
 
 Result<double> parse_budget_fraction(const std::string& text) {

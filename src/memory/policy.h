@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "kv/kv_store.h"
+#include "model/model.h"
 
 namespace fm {
 
@@ -38,12 +39,20 @@ class Policy {
   virtual int cycle_steps() const { return 64; }
   // Fills `chunks` with the resident chunk indices, sorted and unique.
   virtual void select(const SelectionContext& context, std::vector<int64_t>& chunks) = 0;
+  // A per-step, per-layer view of attention (Quest, SnapKV, LSA level 2); may be null.
+  virtual GlobalAttentionHook* attention_hook() { return nullptr; }
+  // Share of the resident history that attention actually reads, for policies that
+  // narrow it further per step (Quest); negative when it is all of it.
+  virtual double attended_fraction() const { return -1.0; }
+  // Told before a prefill where the prompt will end (SnapKV watches its last queries).
+  virtual void begin_prefill(const KvStore& kv, int32_t end_position) {}
 };
 
 // Chunks a budget allows out of n (at least 1 when n > 0).
 int64_t budget_chunks(const PolicyBudget& budget, int64_t n_chunks);
 
-// Policies by name: full, recency, random, streaming.
+// Policies by name: full, recency, random, streaming, quest, snapkv. The oracle needs a
+// recorded trace (memory/attention_mass_policies.h) and is built by its caller.
 Result<std::unique_ptr<Policy>> make_policy(const std::string& name, const PolicyBudget& budget,
                                             uint64_t seed);
 std::vector<std::string> policy_names();

@@ -184,7 +184,6 @@ void Model::attention_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) 
   } else {
     s.kv.global_runs(slot, s.runs);
   }
-  s.runs.push_back({s.k16.data(), s.v16.data(), n, s.positions[0]});
   kernels::AttentionParams ap;
   ap.n_heads = c.n_heads;
   ap.n_kv_heads = c.n_kv_heads;
@@ -192,6 +191,8 @@ void Model::attention_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) 
   ap.scale = c.attention_scale;
   ap.window = local ? c.sliding_window : 0;
   ap.logit_softcap = c.attn_logit_softcap;
+  if (!local && s.hook) s.hook->before_attention(slot, ap, s.q.data(), s.positions.data(), n, s.runs);
+  s.runs.push_back({s.k16.data(), s.v16.data(), n, s.positions[0]});
   kernels::attention(ap, s.q.data(), s.positions.data(), n, s.runs, s.attn.data(), pool);
   if (local) {
     s.kv.write_local(slot, s.k16.data(), s.v16.data());

@@ -19,6 +19,18 @@
 
 namespace fm {
 
+// Lets a policy see, and narrow, what each global layer attends to: called before the
+// attention of every global layer with the block's queries (post-RoPE, not yet scaled)
+// and the history runs attention is about to read (position order). The hook may record
+// statistics (oracle, SnapKV) or remove runs (Quest, LSA level 2).
+class GlobalAttentionHook {
+ public:
+  virtual ~GlobalAttentionHook() = default;
+  virtual void before_attention(int global_layer, const kernels::AttentionParams& params,
+                                const float* q, const int32_t* q_pos, int n_q,
+                                std::vector<kernels::KvRun>& history_runs) = 0;
+};
+
 // Per-sequence state of the forward pass.
 struct ForwardState {
   ForwardState(const ModelConfig& config, int chunk_tokens, int max_block_tokens);
@@ -47,6 +59,7 @@ struct ForwardState {
   bool restrict_history = false;
   std::vector<int64_t> resident_chunks;
   int64_t always_from_chunk = 0;
+  GlobalAttentionHook* hook = nullptr;  // not owned
 };
 
 class Model {

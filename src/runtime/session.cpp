@@ -23,6 +23,7 @@ Status Session::check_room(size_t n_new) const {
 Status Session::prefill(std::span<const int32_t> tokens, const Progress& progress) {
   FM_RETURN_IF_ERROR(check_room(tokens.size()));
   if (tokens.empty()) return Status::error("prefill: empty prompt");
+  if (policy_) policy_->begin_prefill(state_.kv, n_past() + (int32_t)tokens.size());
   // Blocks of a few thousand tokens between progress reports; the model splits further.
   const size_t step = progress ? (size_t)state_.max_block_tokens * 4 : tokens.size();
   for (size_t begin = 0; begin < tokens.size(); begin += step) {

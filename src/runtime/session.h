@@ -43,8 +43,13 @@ class Session {
   Status decode(int32_t token);
 
   // Residency policy for decode (not owned; nullptr = full attention, no selection).
-  void set_policy(Policy* policy) { policy_ = policy; }
+  void set_policy(Policy* policy) {
+    policy_ = policy;
+    state_.hook = policy ? policy->attention_hook() : nullptr;
+  }
   const FootprintStats& footprint() const { return footprint_; }
+  // An attention hook without a policy (e.g. recording attention mass for the oracle).
+  void set_attention_hook(GlobalAttentionHook* hook) { state_.hook = hook; }
 
   std::span<const float> last_logits() const { return logits_; }
   int32_t n_past() const { return state_.kv.n_tokens(); }

@@ -1,0 +1,82 @@
+#include "memory/attention_mass_policies.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "kernels/attention_mass.h"
+
+namespace fm {
+
+void top_chunks_plus_newest(const std::vector<double>& score, int64_t n, int64_t keep,
+                            std::vector<int64_t>& chunks) {
+  chunks.clear();
+  if (n <= 0) return;
+  std::vector<int64_t> older(n - 1);
+  std::iota(older.begin(), older.end(), 0);
+  auto s = [&](int64_t i) { return i < (int64_t)score.size() ? score[i] : 0.0; };
+  const int64_t take = std::clamp<int64_t>(keep - 1, 0, n - 1);
+  // Ties go to the newer chunk: recency is the better prior when attention is flat.
+  std::partial_sort(older.begin(), older.begin() + take, older.end(), [&](int64_t a, int64_t b) {
+    return s(a) > s(b) || (s(a) == s(b) && a > b);
+  });
+  chunks.assign(older.begin(), older.begin() + take);
+  chunks.push_back(n - 1);
+  std::sort(chunks.begin(), chunks.end());
+}
+
+void AttentionMassRecorder::before_attention(int global_layer, const kernels::AttentionParams& params,
+                                             const float* q, const int32_t* q_pos, int n_q,
+                                             std::vector<kernels::KvRun>& runs) {
+  if (n_q != 1) return;  // decode steps only
+  if (global_layer == 0) trace_.emplace_back();
+  auto& step = trace_.back();
+  run_mass_.assign(runs.size(), 0.0);
+  kernels::attention_run_mass(params, q, q_pos, n_q, runs, run_mass_.data());
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const size_t chunk = (size_t)(runs[r].first_pos / chunk_tokens_);
+    if (step.size() <= chunk) step.resize(chunk + 1, 0.0);
+    step[chunk] += run_mass_[r];
+  }
+}
+
+void OraclePolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
+  const int64_t n = context.kv.n_chunks();
+  std::vector<double> future(n, 0.0);
+  const int64_t end = std::min<int64_t>((int64_t)trace_.size(), context.decode_step + cycle_steps());
+  for (int64_t t = context.decode_step; t < end; ++t) {
+    for (size_t c = 0; c < trace_[t].size() && (int64_t)c < n; ++c) future[c] += trace_[t][c];
+  }
+  top_chunks_plus_newest(future, n, budget_chunks(budget_, n), chunks);
+}
+
+void SnapKvPolicy::begin_prefill(const KvStore& kv, int32_t end_position) {
+  prompt_end_ = end_position;
+  chunk_tokens_ = kv.layout().chunk_tokens;
+  votes_.clear();
+}
+
+void SnapKvPolicy::before_attention(int global_layer, const kernels::AttentionParams& params,
+                                    const float* q, const int32_t* q_pos, int n_q,
+                                    std::vector<kernels::KvRun>& runs) {
+  if (n_q == 1 && q_pos[0] >= prompt_end_) return;  // decode: nothing to watch
+  // The block's queries that fall in the observation window.
+  int first = 0;
+  while (first < n_q && q_pos[first] < prompt_end_ - window_) ++first;
+  if (first == n_q || runs.empty()) return;
+  std::vector<double> run_mass(runs.size(), 0.0);
+  const int64_t row = (int64_t)params.n_heads * params.head_dim;
+  kernels::attention_run_mass(params, q + first * row, q_pos + first, n_q - first, runs,
+                              run_mass.data());
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const size_t chunk = (size_t)(runs[r].first_pos / std::max(1, chunk_tokens_));
+    if (votes_.size() <= chunk) votes_.resize(chunk + 1, 0.0);
+    votes_[chunk] += run_mass[r];
+  }
+}
+
+void SnapKvPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
+  const int64_t n = context.kv.n_chunks();
+  top_chunks_plus_newest(votes_, n, budget_chunks(budget_, n), chunks);
+}
+
+}  // namespace fm

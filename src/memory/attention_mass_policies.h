@@ -1,0 +1,73 @@
+// Policies that rank chunks by how much attention they actually receive.
+//
+// SnapKV (Li et al. 2024): the last `window` queries of the prompt vote, with their
+// attention, for the prompt chunks to keep; the choice is made once, after prefill.
+// (The paper pools votes over neighbouring tokens; at chunk granularity the chunk is
+// already the pool.)
+//
+// Oracle: the attention mass each chunk will receive over the next cycle, recorded by a
+// full-attention pass over the same tokens beforehand (record_attention_mass). No
+// predictor can choose better at the same budget: the upper bound for LSA.
+#pragma once
+
+#include <vector>
+
+#include "memory/policy.h"
+
+namespace fm {
+
+// Per decode step, per chunk: attention mass summed over global layers and heads.
+using AttentionMassTrace = std::vector<std::vector<double>>;
+
+// A hook that records, for every decode step, the mass each chunk receives.
+class AttentionMassRecorder : public GlobalAttentionHook {
+ public:
+  explicit AttentionMassRecorder(int32_t chunk_tokens) : chunk_tokens_(chunk_tokens) {}
+  void before_attention(int global_layer, const kernels::AttentionParams& params, const float* q,
+                        const int32_t* q_pos, int n_q,
+                        std::vector<kernels::KvRun>& history_runs) override;
+  const AttentionMassTrace& trace() const { return trace_; }
+
+ private:
+  int32_t chunk_tokens_;
+  AttentionMassTrace trace_;
+  std::vector<double> run_mass_;
+};
+
+class OraclePolicy : public Policy {
+ public:
+  OraclePolicy(const PolicyBudget& budget, AttentionMassTrace trace)
+      : budget_(budget), trace_(std::move(trace)) {}
+  std::string name() const override { return "oracle"; }
+  void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
+
+ private:
+  PolicyBudget budget_;
+  AttentionMassTrace trace_;
+};
+
+class SnapKvPolicy : public Policy, public GlobalAttentionHook {
+ public:
+  SnapKvPolicy(const PolicyBudget& budget, int32_t window) : budget_(budget), window_(window) {}
+  std::string name() const override { return "snapkv"; }
+  int cycle_steps() const override { return 1 << 30; }  // chosen once
+  void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
+  GlobalAttentionHook* attention_hook() override { return this; }
+  void begin_prefill(const KvStore& kv, int32_t end_position) override;
+  void before_attention(int global_layer, const kernels::AttentionParams& params, const float* q,
+                        const int32_t* q_pos, int n_q,
+                        std::vector<kernels::KvRun>& history_runs) override;
+
+ private:
+  PolicyBudget budget_;
+  int32_t window_;
+  int32_t prompt_end_ = 0;
+  int32_t chunk_tokens_ = 0;
+  std::vector<double> votes_;  // per chunk, by first position / chunk_tokens
+};
+
+// Top `keep - 1` chunks by score among [0, n - 1), plus the newest chunk n - 1; sorted.
+void top_chunks_plus_newest(const std::vector<double>& score, int64_t n, int64_t keep,
+                            std::vector<int64_t>& chunks);
+
+}  // namespace fm

@@ -1,0 +1,137 @@
+// Quest, SnapKV and the oracle on tiny random models.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <numeric>
+
+#include "core/fp16.h"
+#include "kernels/attention_mass.h"
+#include "memory/attention_mass_policies.h"
+#include "memory/quest.h"
+#include "model/tiny_model.h"
+#include "runtime/session.h"
+
+namespace fm {
+namespace {
+
+std::vector<int32_t> tokens(int n, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = (int32_t)(rng() % vocab);
+  return t;
+}
+
+struct DecodeRun {
+  std::vector<float> logits;  // every decode step's logits, concatenated
+  FootprintStats footprint;
+};
+
+DecodeRun decode(const Model& m, Policy* policy, GlobalAttentionHook* hook, int prompt, int steps) {
+  ThreadPool pool(1);
+  SessionOptions opt;
+  opt.chunk_tokens = 4;
+  opt.max_block_tokens = 32;
+  Session s(m, pool, opt);
+  s.set_policy(policy);
+  if (hook) s.set_attention_hook(hook);
+  EXPECT_TRUE(s.prefill(tokens(prompt, m.n_vocab(), 1)));
+  DecodeRun r;
+  for (int32_t t : tokens(steps, m.n_vocab(), 2)) {
+    EXPECT_TRUE(s.decode(t));
+    r.logits.insert(r.logits.end(), s.last_logits().begin(), s.last_logits().end());
+  }
+  r.footprint = s.footprint();
+  return r;
+}
+
+bool same(const DecodeRun& a, const DecodeRun& b) {
+  return a.logits.size() == b.logits.size() &&
+         std::memcmp(a.logits.data(), b.logits.data(), a.logits.size() * sizeof(float)) == 0;
+}
+
+TEST(AttentionMass, EachQueryHeadDistributesExactlyOne) {
+  const int hd = 8, heads = 4, kv_heads = 2;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> n01;
+  std::vector<uint16_t> k(10 * kv_heads * hd), v(k.size());
+  for (auto& x : k) x = fp32_to_fp16(n01(rng));
+  std::vector<float> q(2 * heads * hd);
+  for (auto& x : q) x = n01(rng);
+  std::vector<kernels::KvRun> runs = {{k.data(), v.data(), 4, 0},
+                                      {k.data() + 4 * kv_heads * hd, v.data(), 6, 4}};
+  kernels::AttentionParams p;
+  p.n_heads = heads;
+  p.n_kv_heads = kv_heads;
+  p.head_dim = hd;
+  p.scale = 0.3f;
+  const int32_t pos[2] = {9, 2};  // the second query sees only keys 0..2
+  std::vector<double> mass(2, 0.0);
+  kernels::attention_run_mass(p, q.data(), pos, 2, runs, mass.data());
+  EXPECT_NEAR(mass[0] + mass[1], 2.0 * heads, 1e-9);
+  EXPECT_GT(mass[0], (double)heads - 1e-9);  // query 2 puts everything on run 0
+}
+
+TEST(OraclePolicy, AtFullBudgetItIsBitIdenticalToFullAttention) {
+  auto tiny = test::load_tiny_model({});
+  AttentionMassRecorder recorder(4);
+  const DecodeRun reference = decode(*tiny.model, nullptr, &recorder, 60, 20);
+  ASSERT_EQ(recorder.trace().size(), 20u);
+  OraclePolicy oracle({}, recorder.trace());
+  EXPECT_TRUE(same(reference, decode(*tiny.model, &oracle, nullptr, 60, 20)));
+}
+
+TEST(OraclePolicy, KeepsMoreFutureAttentionMassThanRecencyAtTheSameBudget) {
+  auto tiny = test::load_tiny_model({});
+  AttentionMassRecorder recorder(4);
+  decode(*tiny.model, nullptr, &recorder, 120, 1);
+  // The mass the next step puts on each of the 30 prompt chunks.
+  std::vector<double> mass = recorder.trace()[0];
+  mass.resize(31, 0.0);
+  PolicyBudget budget;
+  budget.fraction = 0.2;
+  const double total = std::accumulate(mass.begin(), mass.end(), 0.0);
+  auto kept = [&](const std::vector<int64_t>& chunks) {
+    double m = 0;
+    for (int64_t c : chunks) m += mass[c];
+    return m / total;
+  };
+  std::vector<int64_t> oracle_chunks, recency_chunks;
+  top_chunks_plus_newest(mass, 31, budget_chunks(budget, 31), oracle_chunks);
+  recency_chunks.resize(oracle_chunks.size());
+  std::iota(recency_chunks.begin(), recency_chunks.end(), 31 - (int64_t)oracle_chunks.size());
+  std::printf("[oracle] 20%% of chunks keep %.1f%% of the next step's attention mass (recency "
+              "%.1f%%)\n", 100 * kept(oracle_chunks), 100 * kept(recency_chunks));
+  EXPECT_GE(kept(oracle_chunks), kept(recency_chunks));
+}
+
+TEST(QuestPolicy, FullBudgetIsBitIdenticalAndSmallBudgetsReadLess) {
+  auto tiny = test::load_tiny_model({});
+  const DecodeRun reference = decode(*tiny.model, nullptr, nullptr, 80, 10);
+  QuestPolicy all({});
+  EXPECT_TRUE(same(reference, decode(*tiny.model, &all, nullptr, 80, 10)));
+  PolicyBudget budget;
+  budget.fraction = 0.25;
+  QuestPolicy quarter(budget);
+  EXPECT_FALSE(same(reference, decode(*tiny.model, &quarter, nullptr, 80, 10)));
+  EXPECT_LT(quarter.attended_fraction(), 0.3);
+  EXPECT_GT(quarter.attended_fraction(), 0.2);
+}
+
+TEST(SnapKvPolicy, VotesComeFromTheObservationWindowAndChooseOnce) {
+  auto tiny = test::load_tiny_model({});
+  PolicyBudget budget;
+  budget.fraction = 0.25;
+  SnapKvPolicy snap(budget, 8);
+  const DecodeRun sparse = decode(*tiny.model, &snap, nullptr, 80, 12);
+  // Chosen once from 20 prompt chunks (5 kept); the chunks decode writes afterwards
+  // (up to 4 here) are always attended.
+  EXPECT_GE(sparse.footprint.mean_fraction, 0.24);
+  EXPECT_LE(sparse.footprint.peak_fraction, (5.0 + 4.0) / 23.0 + 1e-9);
+  const DecodeRun reference = decode(*tiny.model, nullptr, nullptr, 80, 12);
+  EXPECT_FALSE(same(reference, sparse));
+  SnapKvPolicy all({}, 8);
+  EXPECT_TRUE(same(reference, decode(*tiny.model, &all, nullptr, 80, 12)));
+}
+
+}  // namespace
+}  // namespace fm
