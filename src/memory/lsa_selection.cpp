@@ -1,0 +1,97 @@
+#include "memory/lsa_selection.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace fm {
+
+namespace {
+
+// Indices of the best `count` chunks by score (ties to the newer chunk).
+std::vector<int64_t> best_by_score(std::span<const float> scores, int64_t count) {
+  std::vector<int64_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  count = std::clamp<int64_t>(count, 0, (int64_t)order.size());
+  std::partial_sort(order.begin(), order.begin() + count, order.end(), [&](int64_t a, int64_t b) {
+    return scores[a] > scores[b] || (scores[a] == scores[b] && a > b);
+  });
+  order.resize(count);
+  return order;
+}
+
+float quantile(std::span<const float> scores, double q) {
+  std::vector<float> v(scores.begin(), scores.end());
+  const size_t k = (size_t)std::clamp<double>(std::floor(q * (v.size() - 1)), 0, v.size() - 1);
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+}  // namespace
+
+void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_tokens,
+                const LsaSelectionParams& p, std::vector<int64_t>& out, LsaSelectionStats* stats) {
+  const int64_t n = (int64_t)scores.size();
+  LsaSelectionStats st;
+  out.clear();
+  if (n == 0) {
+    if (stats) *stats = st;
+    return;
+  }
+  const int64_t cap = std::max<int64_t>(1, (int64_t)std::ceil(p.max_fraction * n - 1e-9));
+  std::vector<char> keep(n, 0);
+
+  // Level 1 proper: threshold, top-K or page recall.
+  for (int64_t i = 0; i < n; ++i) st.passing += scores[i] > p.threshold;
+  std::vector<int64_t> chosen;
+  if (p.top_k > 0) {
+    chosen = best_by_score(scores, p.top_k);
+  } else if (p.kmax_pages > 0) {
+    const int64_t per_page = std::max(1, p.chunks_per_page);
+    const int64_t n_pages = (n + per_page - 1) / per_page;
+    std::vector<float> density(n_pages, 0.0f);
+    for (int64_t i = 0; i < n; ++i) density[i / per_page] += scores[i] > p.threshold ? 1.0f : 0.0f;
+    for (int64_t page : best_by_score(density, p.kmax_pages)) {
+      if (density[page] == 0) continue;
+      for (int64_t i = page * per_page; i < std::min(n, (page + 1) * per_page); ++i) chosen.push_back(i);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      if (scores[i] > p.threshold) chosen.push_back(i);
+    }
+  }
+
+  // Low confidence: widen (see the header for the rule).
+  st.flat = n >= 4 && quantile(scores, 0.9) - quantile(scores, 0.1) < p.flat_spread;
+  const int64_t min_chunks = (int64_t)std::ceil(p.fallback_min_fraction * n - 1e-9);
+  if (st.flat) {
+    st.low_confidence = true;
+    chosen = best_by_score(scores, cap);
+  } else if (p.top_k == 0 && st.passing < min_chunks) {
+    st.low_confidence = true;
+    chosen = best_by_score(scores, min_chunks);
+  }
+
+  // Budget cap on what the indexer chose (best scores first).
+  if ((int64_t)chosen.size() > cap) {
+    std::sort(chosen.begin(), chosen.end(), [&](int64_t a, int64_t b) {
+      return scores[a] > scores[b] || (scores[a] == scores[b] && a > b);
+    });
+    chosen.resize(cap);
+  }
+  for (int64_t i : chosen) keep[i] = 1;
+
+  // Sink and recency tail are always resident.
+  const int64_t T = std::max(1, chunk_tokens);
+  for (int64_t i = 0; i < std::min<int64_t>(n, (p.sink_tokens + T - 1) / T); ++i) keep[i] = 1;
+  const int64_t tail_from = std::max<int64_t>(0, (int64_t)(n_tokens - p.recency_tokens) / T);
+  for (int64_t i = tail_from; i < n; ++i) keep[i] = 1;
+
+  for (int64_t i = 0; i < n; ++i) {
+    if (keep[i]) out.push_back(i);
+  }
+  st.selected = (int64_t)out.size();
+  if (stats) *stats = st;
+}
+
+}  // namespace fm

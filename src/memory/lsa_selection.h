@@ -1,0 +1,51 @@
+// LSA's Level-1 rule: from per-chunk scores (the Memory Indexer's probabilities that the
+// next τ steps attend to a chunk), the resident set for the next cycle.
+//
+// Published rule (DESIGN.md): keep = {score > threshold} ∪ recency tail ∪ sink. Optional:
+// page recall (a page = chunks_per_page consecutive chunks; a page's score is how many of
+// its chunks pass; the kmax_pages densest pages are recalled whole), and top-K mode (the
+// k best chunks instead of a threshold).
+//
+// Our additions:
+// - a budget cap: at most max_fraction of the chunks (best scores first), so that a
+//   deployment can bound device memory whatever the indexer says;
+// - the low-confidence fallback, which the published release lacks: when fewer than
+//   fallback_min_fraction of the chunks pass the threshold, the indexer is unsure where
+//   the answer is, so the set is widened to the best fallback_min_fraction by score; when
+//   the scores are flat (p90 - p10 < flat_spread) their ranking carries no information,
+//   so the set is widened to the whole budget (max_fraction).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace fm {
+
+struct LsaSelectionParams {
+  float threshold = 0.5f;
+  int32_t sink_tokens = 4;
+  int32_t recency_tokens = 128;
+  int32_t chunks_per_page = 1;  // page recall grouping
+  int32_t kmax_pages = 0;       // > 0: recall the kmax densest pages instead of chunks
+  int32_t top_k = 0;            // > 0: top-K mode instead of the threshold
+  double max_fraction = 1.0;    // budget cap
+  double fallback_min_fraction = 0.05;
+  float flat_spread = 0.05f;
+};
+
+struct LsaSelectionStats {
+  int64_t passing = 0;      // chunks over the threshold
+  bool low_confidence = false;
+  bool flat = false;
+  int64_t selected = 0;
+};
+
+// scores: [n_chunks] in [0, 1]. chunk_tokens: tokens per chunk. n_tokens: committed
+// positions (the tail covers the chunks holding the last recency_tokens of them).
+// out: sorted, unique chunk indices.
+void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_tokens,
+                const LsaSelectionParams& params, std::vector<int64_t>& out,
+                LsaSelectionStats* stats = nullptr);
+
+}  // namespace fm

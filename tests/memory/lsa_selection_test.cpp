@@ -1,0 +1,108 @@
+#include "memory/lsa_selection.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace fm {
+namespace {
+
+std::vector<float> spread_scores(int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.0f, 0.45f);
+  std::vector<float> s(n);
+  for (auto& x : s) x = u(rng);
+  return s;
+}
+
+TEST(LsaSelection, KeepsChunksOverTheThresholdPlusSinkAndRecencyTail) {
+  auto scores = spread_scores(100, 1);
+  for (int i : {10, 40, 41, 77}) scores[i] = 0.9f;
+  LsaSelectionParams p;
+  p.sink_tokens = 4;       // chunk 0
+  p.recency_tokens = 128;  // two chunks of 64
+  p.fallback_min_fraction = 0.0;
+  std::vector<int64_t> out;
+  LsaSelectionStats st;
+  lsa_select(scores, 64, 100 * 64, p, out, &st);
+  EXPECT_EQ(out, (std::vector<int64_t>{0, 10, 40, 41, 77, 98, 99}));
+  EXPECT_EQ(st.passing, 4);
+  EXPECT_FALSE(st.low_confidence);
+}
+
+TEST(LsaSelection, TooFewPassingWidensToTheBestFallbackFraction) {
+  auto scores = spread_scores(100, 2);
+  LsaSelectionParams p;
+  p.sink_tokens = 0;
+  p.recency_tokens = 0;
+  p.fallback_min_fraction = 0.1;
+  std::vector<int64_t> out;
+  LsaSelectionStats st;
+  lsa_select(scores, 64, 100 * 64, p, out, &st);
+  EXPECT_TRUE(st.low_confidence);
+  ASSERT_EQ(out.size(), 10u);
+  // They are the ten best scores.
+  std::vector<float> sorted = scores;
+  std::sort(sorted.rbegin(), sorted.rend());
+  for (int64_t i : out) EXPECT_GE(scores[i], sorted[9]);
+}
+
+TEST(LsaSelection, FlatScoresWidenToTheWholeBudget) {
+  std::vector<float> scores(200, 0.7f);
+  scores[3] = 0.71f;
+  LsaSelectionParams p;
+  p.max_fraction = 0.2;
+  p.sink_tokens = 0;
+  p.recency_tokens = 0;
+  std::vector<int64_t> out;
+  LsaSelectionStats st;
+  lsa_select(scores, 16, 200 * 16, p, out, &st);
+  EXPECT_TRUE(st.flat);
+  EXPECT_EQ(out.size(), 40u);
+}
+
+TEST(LsaSelection, BudgetCapsWhatTheIndexerChoosesButNotSinkOrTail) {
+  std::vector<float> scores(50, 0.9f);
+  LsaSelectionParams p;
+  p.max_fraction = 0.1;  // 5 chunks
+  p.flat_spread = 0.0f;
+  p.sink_tokens = 1;
+  p.recency_tokens = 32;  // 2 chunks of 16
+  std::vector<int64_t> out;
+  lsa_select(scores, 16, 50 * 16, p, out);
+  // 5 best (ties to the newest: 45..49) + sink 0; the tail 48, 49 is among them.
+  EXPECT_EQ(out, (std::vector<int64_t>{0, 45, 46, 47, 48, 49}));
+}
+
+TEST(LsaSelection, PageRecallTakesTheDensestPagesWhole) {
+  auto scores = spread_scores(64, 3);
+  for (int i : {8, 9, 10, 20, 40, 41}) scores[i] = 0.8f;  // pages of 8: page 1 has 3, page 5 has 2
+  LsaSelectionParams p;
+  p.chunks_per_page = 8;
+  p.kmax_pages = 2;
+  p.sink_tokens = 0;
+  p.recency_tokens = 0;
+  p.fallback_min_fraction = 0;
+  std::vector<int64_t> out;
+  lsa_select(scores, 64, 64 * 64, p, out);
+  std::vector<int64_t> want;
+  for (int i = 8; i < 16; ++i) want.push_back(i);
+  for (int i = 40; i < 48; ++i) want.push_back(i);
+  EXPECT_EQ(out, want);
+}
+
+TEST(LsaSelection, TopKModeTakesTheKBest) {
+  auto scores = spread_scores(30, 4);
+  scores[7] = 0.95f;
+  scores[21] = 0.9f;
+  LsaSelectionParams p;
+  p.top_k = 2;
+  p.sink_tokens = 0;
+  p.recency_tokens = 0;
+  std::vector<int64_t> out;
+  lsa_select(scores, 64, 30 * 64, p, out);
+  EXPECT_EQ(out, (std::vector<int64_t>{7, 21}));
+}
+
+}  // namespace
+}  // namespace fm
