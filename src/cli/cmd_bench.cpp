@@ -67,7 +67,7 @@ int cmd_bench(int argc, char** argv) {
   if (!parsed) return fail(parsed.status());
   const Args& args = *parsed;
   for (const auto& u : args.unknown({"-m", "--context", "--decode", "-t", "--json", "--chunk",
-                                     "--block", "--ids", "--policy", "--budget", "--seed"})) {
+                                     "--block", "--ids", "--policy", "--budget", "--seed", "--indexer"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
@@ -90,10 +90,10 @@ int cmd_bench(int argc, char** argv) {
       contexts.push_back(v);
     }
   }
-  auto policy = make_policy_from_args(args);
-  if (!policy) return fail(policy.status());
   auto model = Model::load(args.get("-m"));
   if (!model) return fail(model.status());
+  auto policy = make_policy_from_args(args, (*model)->config(), (int)*chunk);
+  if (!policy) return fail(policy.status());
   const Model& m = **model;
   ThreadPool pool((int)*threads);
   const double bandwidth = measure_read_bandwidth_gb_s(pool);

@@ -44,7 +44,7 @@ int cmd_generate(int argc, char** argv) {
   const Args& args = *parsed;
   const std::set<std::string> known = {"-m", "-p", "-f", "-n", "-t", "--temp", "--top-k",
                                        "--top-p", "--seed", "--chunk", "--chat", "--no-bos",
-                                       "--ctx", "--block", "--policy", "--budget"};
+                                       "--ctx", "--block", "--policy", "--budget", "--indexer"};
   for (const auto& u : args.unknown(known)) return fail(Status::error("unknown option " + u));
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
 
@@ -94,7 +94,7 @@ int cmd_generate(int argc, char** argv) {
   // oracle replays that record as its choice (see memory/attention_mass_policies.h).
   const bool oracle = args.get("--policy") == "oracle";
   Result<std::unique_ptr<Policy>> policy = std::unique_ptr<Policy>();
-  if (!oracle) policy = make_policy_from_args(args);
+  if (!oracle) policy = make_policy_from_args(args, (*model)->config(), (int)*chunk);
   if (!policy) return fail(policy.status());
   PolicyBudget budget;
   if (oracle && args.has("--budget")) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct SelectionContext {
   const KvStore& kv;
   int64_t decode_step = 0;  // steps since the end of prefill
   int32_t position = 0;     // position of the token being decoded
+  // The residual stream entering each layer of hidden_layers() for the latest token
+  // processed: [hidden_layers().size(), n_embd]; empty when the policy asked for none.
+  std::span<const float> hidden;
 };
 
 class Policy {
@@ -41,6 +45,8 @@ class Policy {
   virtual void select(const SelectionContext& context, std::vector<int64_t>& chunks) = 0;
   // A per-step, per-layer view of attention (Quest, SnapKV, LSA level 2); may be null.
   virtual GlobalAttentionHook* attention_hook() { return nullptr; }
+  // Model layers whose input hidden state select() wants (the Memory Indexer's targets).
+  virtual std::vector<int> hidden_layers() const { return {}; }
   // Share of the resident history that attention actually reads, for policies that
   // narrow it further per step (Quest); negative when it is all of it.
   virtual double attended_fraction() const { return -1.0; }

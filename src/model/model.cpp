@@ -26,7 +26,9 @@ void resident_global_runs(const KvStore& kv, int layer, const ForwardState& s,
   for (int64_t i = s.always_from_chunk; i < kv.n_chunks(); ++i) add(i);
 }
 
-KvLayout make_layout(const ModelConfig& c, int chunk_tokens) {
+}  // namespace
+
+KvLayout kv_layout_for(const ModelConfig& c, int chunk_tokens) {
   KvLayout L;
   L.n_global_layers = c.n_global_layers();
   L.n_local_layers = c.n_local_layers();
@@ -36,10 +38,9 @@ KvLayout make_layout(const ModelConfig& c, int chunk_tokens) {
   L.window_tokens = c.sliding_window;
   return L;
 }
-}  // namespace
 
 ForwardState::ForwardState(const ModelConfig& c, int chunk_tokens, int max_block)
-    : kv(make_layout(c, chunk_tokens)), max_block_tokens(max_block) {
+    : kv(kv_layout_for(c, chunk_tokens)), max_block_tokens(max_block) {
   const size_t B = (size_t)max_block;
   const size_t qd = (size_t)c.n_heads * c.head_dim, kvd = (size_t)c.n_kv_heads * c.head_dim;
   x.resize(B * c.n_embd);
@@ -121,7 +122,15 @@ void Model::forward_block(ForwardState& s, const int32_t* tokens, int n, float* 
     s.positions[i] = s.kv.n_tokens() + i;
   }
   s.kv.begin_block(n);
+  if (s.captured_hidden.size() < s.capture_layers.size() * (size_t)d) {
+    s.captured_hidden.resize(s.capture_layers.size() * (size_t)d);
+  }
   for (int l = 0; l < c.n_layers; ++l) {
+    for (size_t k = 0; k < s.capture_layers.size(); ++k) {
+      if (s.capture_layers[k] == l) {
+        std::memcpy(s.captured_hidden.data() + k * d, s.x.data() + (size_t)(n - 1) * d, d * sizeof(float));
+      }
+    }
     attention_sublayer(s, l, n, pool);
     ffn_sublayer(s, l, n, pool);
   }

@@ -19,6 +19,9 @@
 
 namespace fm {
 
+// The KV layout of a model's global and local layers for a chunk size.
+KvLayout kv_layout_for(const ModelConfig& config, int chunk_tokens);
+
 // Lets a policy see, and narrow, what each global layer attends to: called before the
 // attention of every global layer with the block's queries (post-RoPE, not yet scaled)
 // and the history runs attention is about to read (position order). The hook may record
@@ -60,6 +63,11 @@ struct ForwardState {
   std::vector<int64_t> resident_chunks;
   int64_t always_from_chunk = 0;
   GlobalAttentionHook* hook = nullptr;  // not owned
+
+  // Hidden states wanted by a predictor (the Memory Indexer): for each model layer in
+  // capture_layers, the residual stream entering that layer for the block's last token.
+  std::vector<int> capture_layers;
+  AlignedBuffer<float> captured_hidden;  // [capture_layers.size(), n_embd]
 };
 
 class Model {

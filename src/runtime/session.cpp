@@ -47,7 +47,10 @@ Status Session::decode(int32_t token) {
   FM_RETURN_IF_ERROR(check_room(1));
   const KvStore& kv = state_.kv;
   if (policy_ && decode_step_ % std::max(1, policy_->cycle_steps()) == 0) {
-    policy_->select({kv, decode_step_, n_past()}, state_.resident_chunks);
+    const std::span<const float> hidden(
+        state_.captured_hidden.data(),
+        state_.capture_layers.size() * (size_t)model_.config().n_embd);
+    policy_->select({kv, decode_step_, n_past(), hidden}, state_.resident_chunks);
     // The chunk being filled, and any later one, is always attended.
     state_.always_from_chunk = kv.n_tokens() / kv.layout().chunk_tokens;
     state_.restrict_history = true;

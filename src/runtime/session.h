@@ -46,6 +46,7 @@ class Session {
   void set_policy(Policy* policy) {
     policy_ = policy;
     state_.hook = policy ? policy->attention_hook() : nullptr;
+    state_.capture_layers = policy ? policy->hidden_layers() : std::vector<int>();
   }
   const FootprintStats& footprint() const { return footprint_; }
   // An attention hook without a policy (e.g. recording attention mass for the oracle).

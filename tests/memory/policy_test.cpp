@@ -1,4 +1,5 @@
 #include "memory/policy.h"
+#include "memory/lsa_policy.h"
 
 #include <gtest/gtest.h>
 
@@ -116,6 +117,42 @@ TEST(Policy, BudgetParsingAcceptsPercentagesAndFractionsOnly) {
     EXPECT_FALSE(parse_budget_fraction(bad)) << bad;
   }
   EXPECT_FALSE(make_policy("nonsense", {}, 0));
+}
+
+}  // namespace
+}  // namespace fm
+
+namespace fm {
+namespace {
+
+TEST(LsaPolicy, UntrainedIndexerRunsAndRespectsItsBudget) {
+  for (const std::string arch : {"gemma3", "llama"}) {
+    test::TinyModelSpec spec;
+    spec.architecture = arch;
+    auto tiny = test::load_tiny_model(spec);
+    PolicyBudget budget;
+    budget.fraction = 0.2;
+    budget.sink_tokens = 4;
+    budget.recency_tokens = 8;
+    auto lsa = make_lsa_policy(tiny.model->config(), kv_layout_for(tiny.model->config(), 4), "",
+                               budget, 1);
+    ASSERT_TRUE(lsa) << lsa.status().message();
+    FootprintStats f;
+    decode_logits(*tiny.model, lsa->get(), 4, 200, 70, &f);
+    EXPECT_EQ(f.steps, 70);
+    // Cap 20% of 50 chunks = 10, plus the sink chunk, the 8-token tail (2 chunks) and the
+    // chunks written within a cycle (up to 16 + the open one).
+    EXPECT_LE(f.peak_fraction, (10 + 1 + 2 + 17) / 50.0 + 1e-9) << arch;
+    EXPECT_GT(f.mean_fraction, 0.0) << arch;
+  }
+}
+
+TEST(LsaPolicy, IndexerThatDoesNotFitTheModelIsAnError) {
+  test::TinyModelSpec spec;
+  auto tiny = test::load_tiny_model(spec);
+  auto bad = make_lsa_policy(tiny.model->config(), kv_layout_for(tiny.model->config(), 4),
+                             "/nonexistent/indexer.safetensors", {}, 1);
+  EXPECT_FALSE(bad);
 }
 
 }  // namespace

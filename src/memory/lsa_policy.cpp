@@ -1,0 +1,130 @@
+#include "memory/lsa_policy.h"
+
+#include <random>
+
+namespace fm {
+
+LsaPolicy::LsaPolicy(std::shared_ptr<const MemoryIndexer> indexer,
+                     std::vector<int> target_global_slots, const KvLayout& layout,
+                     LsaSelectionParams params)
+    : indexer_(std::move(indexer)), slots_(std::move(target_global_slots)), params_(params) {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    keys_.emplace_back(ChunkKeyShape{layout.n_kv_heads, layout.head_dim});
+  }
+}
+
+size_t LsaPolicy::chunk_key_bytes() const {
+  size_t bytes = 0;
+  for (const auto& k : keys_) bytes += k.bytes();
+  return bytes;
+}
+
+void LsaPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
+  const KvStore& kv = context.kv;
+  const KvLayout& L = kv.layout();
+  const int64_t sealed = kv.n_tokens() / L.chunk_tokens;
+  // Keys of the chunks sealed since the last selection.
+  for (size_t t = 0; t < slots_.size(); ++t) {
+    while ((int64_t)keys_[t].n_chunks() < sealed) {
+      const Chunk& c = kv.chunk((int64_t)keys_[t].n_chunks());
+      keys_[t].append_from_token_keys(c.k(L, slots_[t]), L.chunk_tokens);
+    }
+  }
+  scores_.assign(sealed, 0.0f);
+  const int n_embd = indexer_->config().d_model;
+  std::vector<const float*> hidden;
+  std::vector<const ChunkKeyStore*> keys;
+  for (size_t t = 0; t < slots_.size(); ++t) {
+    hidden.push_back(context.hidden.data() + t * n_embd);
+    keys.push_back(&keys_[t]);
+  }
+  if (sealed > 0 && context.hidden.size() >= slots_.size() * (size_t)n_embd) {
+    Status st = indexer_->score(hidden, context.position, keys, scores_);
+    FM_ASSERT(st.is_ok());  // shapes were checked when the policy was built
+  }
+  lsa_select(scores_, L.chunk_tokens, kv.n_tokens(), params_, chunks, &last_stats_);
+  low_confidence_cycles_ += last_stats_.low_confidence;
+  // The chunk being written (not scored) is always attended through the recency tail.
+}
+
+namespace {
+
+// Sizes of the untrained indexer for a model: a small version of the published shape.
+IndexerConfig untrained_config(const ModelConfig& model, const KvLayout& layout) {
+  IndexerConfig c;
+  c.d_model = model.n_embd;
+  c.n_heads = 4;
+  c.head_dim = 64;
+  c.rope_dims = 32;
+  c.q_lora_rank = 64;
+  c.key_dim = layout.n_kv_heads * layout.head_dim;
+  for (int l = 0; l < model.n_layers; ++l) {
+    if (!model.layer_is_local[l]) c.target_layers.push_back(l);
+  }
+  c.rms_norm_eps = model.rms_eps;
+  c.rope_base = model.rope_base_global;
+  return c;
+}
+
+AlignedBuffer<float> random_buffer(size_t n, float scale, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  AlignedBuffer<float> b(n);
+  for (size_t i = 0; i < n; ++i) b[i] = normal(rng) * scale;
+  return b;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const KvLayout& layout,
+                                                const std::string& indexer_path,
+                                                const PolicyBudget& budget, uint64_t seed) {
+  std::shared_ptr<const MemoryIndexer> indexer;
+  if (!indexer_path.empty()) {
+    auto loaded = MemoryIndexer::load(indexer_path);
+    if (!loaded) return loaded.status();
+    indexer = std::make_shared<const MemoryIndexer>(std::move(loaded.value()));
+  } else {
+    const IndexerConfig c = untrained_config(model, layout);
+    std::mt19937 rng((uint32_t)seed + 17);
+    std::vector<IndexerLayerWeights> layers(c.target_layers.size());
+    for (auto& w : layers) {
+      w.wq_a_t = random_buffer((size_t)c.d_model * c.q_lora_rank, 1.0f / std::sqrt((float)c.d_model), rng);
+      w.q_norm = random_buffer(c.q_lora_rank, 0.0f, rng);
+      for (size_t i = 0; i < w.q_norm.size(); ++i) w.q_norm[i] = 1.0f;
+      w.wq_b_t = random_buffer((size_t)c.q_lora_rank * c.n_heads * c.head_dim,
+                               1.0f / std::sqrt((float)c.q_lora_rank), rng);
+      w.w_heads_t = random_buffer((size_t)c.d_model * c.n_heads, 1.0f / std::sqrt((float)c.d_model), rng);
+      w.w_key = random_buffer((size_t)c.head_dim * c.key_dim, 1.0f / std::sqrt((float)c.key_dim), rng);
+    }
+    auto built = MemoryIndexer::from_weights(c, std::move(layers));
+    if (!built) return built.status();
+    indexer = std::make_shared<const MemoryIndexer>(std::move(built.value()));
+  }
+  const IndexerConfig& c = indexer->config();
+  if (c.d_model != model.n_embd) {
+    return Status::error("indexer d_model " + std::to_string(c.d_model) + " does not match the model's " +
+                         std::to_string(model.n_embd));
+  }
+  if (c.key_dim != layout.n_kv_heads * layout.head_dim) {
+    return Status::error("indexer key_dim " + std::to_string(c.key_dim) +
+                         " does not match the model's pooled key width " +
+                         std::to_string(layout.n_kv_heads * layout.head_dim));
+  }
+  std::vector<int> slots;
+  for (int layer : c.target_layers) {
+    if (layer < 0 || layer >= model.n_layers || model.layer_is_local[layer]) {
+      return Status::error("indexer target layer " + std::to_string(layer) +
+                           " is not a global layer of this model");
+    }
+    int slot = 0;
+    for (int l = 0; l < layer; ++l) slot += model.layer_is_local[l] ? 0 : 1;
+    slots.push_back(slot);
+  }
+  LsaSelectionParams params;
+  params.max_fraction = budget.fraction;
+  params.sink_tokens = budget.sink_tokens;
+  params.recency_tokens = budget.recency_tokens;
+  return std::unique_ptr<Policy>(new LsaPolicy(indexer, slots, layout, params));
+}
+
+}  // namespace fm

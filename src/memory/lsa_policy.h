@@ -1,0 +1,51 @@
+// The `lsa` policy: Lookahead Sparse Attention's Level 1 (DESIGN.md). Every τ = 64 decode
+// steps the Memory Indexer scores every sealed history chunk from the latest hidden states
+// of its target layers, and lsa_select() turns the scores into the resident set for the
+// next cycle. Chunk keys of each target layer are computed as chunks seal (lazily, at the
+// next selection) and kept for the whole history.
+//
+// Level 2 (a per-step top-k inside the resident set) is not built yet.
+#pragma once
+
+#include <memory>
+
+#include "memory/indexer.h"
+#include "memory/lsa_selection.h"
+#include "memory/policy.h"
+#include "model/config.h"
+
+namespace fm {
+
+class LsaPolicy : public Policy {
+ public:
+  // target_global_slots[i]: the KvStore global-layer slot of the indexer's i-th target.
+  LsaPolicy(std::shared_ptr<const MemoryIndexer> indexer, std::vector<int> target_global_slots,
+            const KvLayout& layout, LsaSelectionParams params);
+
+  std::string name() const override { return "lsa"; }
+  std::vector<int> hidden_layers() const override { return indexer_->config().target_layers; }
+  void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
+
+  const LsaSelectionStats& last_stats() const { return last_stats_; }
+  int64_t low_confidence_cycles() const { return low_confidence_cycles_; }
+  // Chunk keys held, all target layers (they live in the device tier).
+  size_t chunk_key_bytes() const;
+
+ private:
+  std::shared_ptr<const MemoryIndexer> indexer_;
+  std::vector<int> slots_;
+  LsaSelectionParams params_;
+  std::vector<ChunkKeyStore> keys_;  // one per target layer
+  std::vector<float> scores_;
+  LsaSelectionStats last_stats_;
+  int64_t low_confidence_cycles_ = 0;
+};
+
+// Builds `lsa` for a model: from a weights file, or, when path is empty, an untrained
+// indexer with deterministic random weights (the policy runs and respects its budget,
+// but its choices carry no information; say so to the user).
+Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const KvLayout& layout,
+                                                const std::string& indexer_path,
+                                                const PolicyBudget& budget, uint64_t seed);
+
+}  // namespace fm
