@@ -17,7 +17,7 @@
 
 #include "core/fp16.h"
 #include "core/json.h"
-#include "memory/fp8.h"
+#include "core/fp8.h"
 
 namespace fm::safetensors {
 

@@ -124,9 +124,11 @@ void KvStore::record_error(const Status& status) const {
 
 std::string KvStore::describe_page(int64_t page) const {
   const int64_t cpp = options_.chunks_per_page, T = layout_.chunk_tokens;
-  return "page " + std::to_string(page) + " (chunks " + std::to_string(page * cpp) + "-" +
-         std::to_string((page + 1) * cpp - 1) + ", positions " + std::to_string(page * cpp * T) + "-" +
-         std::to_string((page + 1) * cpp * T - 1) + ")";
+  const std::string chunks = cpp == 1 ? "chunk " + std::to_string(page)
+                                      : "chunks " + std::to_string(page * cpp) + "-" +
+                                            std::to_string((page + 1) * cpp - 1);
+  return "page " + std::to_string(page) + " (" + chunks + ", positions " + std::to_string(page * cpp * T) +
+         "-" + std::to_string((page + 1) * cpp * T - 1) + ")";
 }
 
 uint8_t* KvStore::addressable_page_data(int64_t page) const {

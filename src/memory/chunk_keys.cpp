@@ -4,7 +4,7 @@
 
 #include "core/fp16.h"
 #include "core/status.h"
-#include "memory/fp8.h"
+#include "core/fp8.h"
 
 namespace fm {
 

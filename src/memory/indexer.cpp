@@ -149,8 +149,8 @@ Status MemoryIndexer::score_logits(const IndexerQuery& query, const ChunkKeyStor
   in.codes = keys.codes();
   in.scales = keys.scales();
   in.n_chunks = keys.n_chunks();
-  // Per-call scratch of n_heads + key_dim floats: kilobytes, once per cycle.
-  std::vector<float> scratch(static_cast<size_t>(config_.n_heads + config_.key_dim));
+  // Per-call scratch of a few kilobytes, once per cycle.
+  std::vector<float> scratch(score_chunks_scratch_floats(config_.n_heads, config_.key_dim));
   score_chunks(in, scratch.data(), logits.data());
   return Status::ok();
 }

@@ -3,7 +3,7 @@
 #include <array>
 
 #include "core/cpu_features.h"
-#include "memory/fp8.h"
+#include "core/fp8.h"
 #include "memory/indexer_score_impl.h"
 
 namespace fm {

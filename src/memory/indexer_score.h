@@ -20,7 +20,11 @@ struct ChunkScoringInputs {
   size_t n_chunks = 0;
 };
 
-// scratch holds n_heads + key_dim floats; logits has n_chunks entries.
+// Floats of scratch the kernels need.
+inline size_t score_chunks_scratch_floats(int n_heads, int key_dim) {
+  return 4 * (static_cast<size_t>(n_heads) + static_cast<size_t>(key_dim));
+}
+// scratch holds score_chunks_scratch_floats() floats; logits has n_chunks entries.
 void score_chunks_scalar(const ChunkScoringInputs& in, float* scratch, float* logits);
 void score_chunks_avx2(const ChunkScoringInputs& in, float* scratch, float* logits);
 // The best build for this CPU (FLASHMEM_ISA=scalar forces the scalar one).

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/fp16.h"
-#include "memory/fp8.h"
+#include "core/fp8.h"
 
 namespace fm::safetensors {
 namespace {

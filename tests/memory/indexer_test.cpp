@@ -143,7 +143,7 @@ TEST(IndexerScoreKernel, MatchesTheFormulaOnDecodedKeys) {
   const size_t n_chunks = 37;
   random_inputs(rng, n_heads, key_dim, n_chunks, q, w, codes, scales);
   ChunkScoringInputs in{q.data(), w.data(), n_heads, key_dim, codes.data(), scales.data(), n_chunks};
-  std::vector<float> scratch(n_heads + key_dim), logits(n_chunks);
+  std::vector<float> scratch(score_chunks_scratch_floats(n_heads, key_dim)), logits(n_chunks);
   score_chunks(in, scratch.data(), logits.data());
   for (size_t c = 0; c < n_chunks; ++c) {
     double want = 0;
@@ -169,7 +169,7 @@ TEST(IndexerScoreKernel, Avx2BuildMatchesScalarOverOddShapes) {
     std::vector<uint8_t> codes;
     random_inputs(rng, n_heads, key_dim, n_chunks, q, w, codes, scales);
     ChunkScoringInputs in{q.data(), w.data(), n_heads, key_dim, codes.data(), scales.data(), n_chunks};
-    std::vector<float> scratch(n_heads + key_dim), scalar(n_chunks), avx2(n_chunks);
+    std::vector<float> scratch(score_chunks_scratch_floats(n_heads, key_dim)), scalar(n_chunks), avx2(n_chunks);
     score_chunks_scalar(in, scratch.data(), scalar.data());
     score_chunks_avx2(in, scratch.data(), avx2.data());
     for (size_t c = 0; c < n_chunks; ++c) {
