@@ -14,7 +14,10 @@ void usage() {
                "            [--temp T] [--top-k K] [--top-p P] [--seed S] [--chunk TOKENS]\n"
                "  bench     -m MODEL [--context N[,N...]] [--decode N] [-t THREADS] [--json]\n"
                "  info      -m MODEL            model metadata and tensor summary\n"
-               "  tokenize  -m MODEL -p TEXT    token ids of a text\n");
+               "  tokenize  -m MODEL -p TEXT    token ids of a text\n"
+               "  recall    -m MODEL -f TEXT [--budget 10%] [--decode 128] [--indexer F]\n"
+               "            decode attention mass kept by each policy at the same budget\n"
+               "  logits    -m MODEL --ids \"ID ...\" -o FILE   raw next-token logits\n");
 }
 }  // namespace
 
@@ -29,6 +32,7 @@ int main(int argc, char** argv) {
   if (command == "info") return fm::cli::cmd_info(argc - 2, argv + 2);
   if (command == "tokenize") return fm::cli::cmd_tokenize(argc - 2, argv + 2);
   if (command == "logits") return fm::cli::cmd_logits(argc - 2, argv + 2);
+  if (command == "recall") return fm::cli::cmd_recall(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
   usage();
   return 2;

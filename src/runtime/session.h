@@ -51,6 +51,13 @@ class Session {
   const FootprintStats& footprint() const { return footprint_; }
   // An attention hook without a policy (e.g. recording attention mass for the oracle).
   void set_attention_hook(GlobalAttentionHook* hook) { state_.hook = hook; }
+  // Hidden states to keep (model layer indices), read back with captured_hidden():
+  // [layers.size(), n_embd] for the latest token processed.
+  void set_capture_layers(std::vector<int> layers) { state_.capture_layers = std::move(layers); }
+  std::span<const float> captured_hidden() const {
+    return {state_.captured_hidden.data(),
+            state_.capture_layers.size() * (size_t)model_.config().n_embd};
+  }
 
   std::span<const float> last_logits() const { return logits_; }
   int32_t n_past() const { return state_.kv.n_tokens(); }

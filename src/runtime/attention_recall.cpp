@@ -1,0 +1,123 @@
+#include "runtime/attention_recall.h"
+
+#include <algorithm>
+
+#include "memory/attention_mass_policies.h"
+#include "runtime/sampler.h"
+
+namespace fm {
+
+namespace {
+
+constexpr int kCycleSteps = 64;
+
+// Passes every call on to several hooks in turn (recording plus a policy's own watcher).
+class HookFanout : public GlobalAttentionHook {
+ public:
+  std::vector<GlobalAttentionHook*> hooks;
+  void before_attention(int layer, const kernels::AttentionParams& params, const float* q,
+                        const int32_t* q_pos, int n_q, std::vector<kernels::KvRun>& runs) override {
+    for (auto* h : hooks) h->before_attention(layer, params, q, q_pos, n_q, runs);
+  }
+};
+
+// Selections of one policy: at each boundary, the chosen chunks and the first chunk that
+// every policy attends anyway (the one being written, and later ones).
+struct Choices {
+  std::vector<std::vector<int64_t>> chunks;
+  std::vector<int64_t> always_from;
+};
+
+}  // namespace
+
+Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, ThreadPool& pool,
+                                                           const SessionOptions& options,
+                                                           const std::vector<int32_t>& prompt,
+                                                           int decode_steps,
+                                                           const std::vector<Policy*>& policies,
+                                                           const PolicyBudget& oracle_budget) {
+  Session session(model, pool, options);
+  AttentionMassRecorder recorder(options.chunk_tokens);
+  HookFanout fanout;
+  fanout.hooks.push_back(&recorder);
+  std::vector<int> capture;
+  for (Policy* p : policies) {
+    // Only the policies' observers (SnapKV); hooks that narrow attention (Quest) would
+    // change the run, so they are not supported here.
+    if (p->attention_hook() && p->name() != "quest") fanout.hooks.push_back(p->attention_hook());
+    for (int l : p->hidden_layers()) {
+      if (std::find(capture.begin(), capture.end(), l) == capture.end()) capture.push_back(l);
+    }
+  }
+  session.set_attention_hook(&fanout);
+  session.set_capture_layers(capture);
+  for (Policy* p : policies) p->begin_prefill(session.kv(), (int32_t)prompt.size());
+  FM_RETURN_IF_ERROR(session.prefill(prompt));
+
+  std::vector<Choices> choices(policies.size());
+  std::vector<float> hidden;
+  for (int step = 0; step < decode_steps; ++step) {
+    if (step % kCycleSteps == 0) {
+      const KvStore& kv = session.kv();
+      const int64_t always_from = kv.n_tokens() / kv.layout().chunk_tokens;
+      for (size_t i = 0; i < policies.size(); ++i) {
+        // Each policy sees the hidden states of its own layers, in its order.
+        hidden.clear();
+        for (int l : policies[i]->hidden_layers()) {
+          const size_t k = std::find(capture.begin(), capture.end(), l) - capture.begin();
+          const float* row = session.captured_hidden().data() + k * model.config().n_embd;
+          hidden.insert(hidden.end(), row, row + model.config().n_embd);
+        }
+        std::vector<int64_t> chosen;
+        policies[i]->select({kv, step, session.n_past(), hidden}, chosen);
+        choices[i].chunks.push_back(std::move(chosen));
+        choices[i].always_from.push_back(always_from);
+      }
+    }
+    FM_RETURN_IF_ERROR(session.decode(Sampler::argmax(session.last_logits())));
+  }
+
+  const AttentionMassTrace& trace = recorder.trace();
+  OraclePolicy oracle(oracle_budget, trace);
+  std::vector<PolicyRecall> out;
+  auto evaluate = [&](const std::string& name, const Choices& c) {
+    double kept = 0, total = 0, resident = 0;
+    for (size_t t = 0; t < trace.size(); ++t) {
+      const size_t cycle = t / kCycleSteps;
+      std::vector<char> in(trace[t].size(), 0);
+      for (int64_t i : c.chunks[cycle]) {
+        if (i < (int64_t)in.size()) in[i] = 1;
+      }
+      for (size_t i = (size_t)c.always_from[cycle]; i < in.size(); ++i) in[i] = 1;
+      int64_t n_in = 0;
+      for (size_t i = 0; i < in.size(); ++i) {
+        total += trace[t][i];
+        if (in[i]) kept += trace[t][i], ++n_in;
+      }
+      resident += in.empty() ? 1.0 : (double)n_in / (double)in.size();
+    }
+    out.push_back({name, total > 0 ? kept / total : 1.0,
+                   trace.empty() ? 1.0 : resident / (double)trace.size()});
+  };
+  for (size_t i = 0; i < policies.size(); ++i) evaluate(policies[i]->name(), choices[i]);
+
+  // The oracle chooses from the recording itself, in the same states.
+  Choices oc;
+  if (!policies.empty()) oc.always_from = choices[0].always_from;
+  for (size_t b = 0; b < oc.always_from.size(); ++b) {
+    const int64_t step = (int64_t)b * kCycleSteps;
+    // The history at that boundary: chunks before the one being written, plus it.
+    const int64_t n = oc.always_from[b] + 1;
+    std::vector<double> future(n, 0.0);
+    for (int64_t t = step; t < std::min<int64_t>(step + kCycleSteps, trace.size()); ++t) {
+      for (int64_t i = 0; i < n && i < (int64_t)trace[t].size(); ++i) future[i] += trace[t][i];
+    }
+    std::vector<int64_t> chosen;
+    top_chunks_plus_newest(future, n, budget_chunks(oracle_budget, n), chosen);
+    oc.chunks.push_back(std::move(chosen));
+  }
+  if (!oc.always_from.empty()) evaluate("oracle", oc);
+  return out;
+}
+
+}  // namespace fm
