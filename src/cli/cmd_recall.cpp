@@ -87,10 +87,11 @@ int cmd_recall(int argc, char** argv) {
               "%.1f%%%s; %.1f s\n",
               ids.size(), *decode, *chunk, 100 * budget.fraction,
               args.has("--indexer") ? "" : " (lsa: UNTRAINED random indexer)", now_seconds() - t0);
-  std::printf("| policy | resident chunks (mean) | decode attention mass kept |\n|---|---|---|\n");
+  std::printf("| policy | resident chunks (mean) | decode attention mass kept | of it, history "
+              "without sink and open chunk |\n|---|---|---|---|\n");
   for (const auto& r : *result) {
-    std::printf("| %s | %.1f%% | %.1f%% |\n", r.policy.c_str(), 100 * r.resident_fraction,
-                100 * r.mass_kept);
+    std::printf("| %s | %.1f%% | %.1f%% | %.1f%% |\n", r.policy.c_str(), 100 * r.resident_fraction,
+                100 * r.mass_kept, 100 * r.history_mass_kept);
   }
   return 0;
 }

@@ -81,7 +81,7 @@ Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, T
   OraclePolicy oracle(oracle_budget, trace);
   std::vector<PolicyRecall> out;
   auto evaluate = [&](const std::string& name, const Choices& c) {
-    double kept = 0, total = 0, resident = 0;
+    double kept = 0, total = 0, resident = 0, history_kept = 0, history_total = 0;
     for (size_t t = 0; t < trace.size(); ++t) {
       const size_t cycle = t / kCycleSteps;
       std::vector<char> in(trace[t].size(), 0);
@@ -93,11 +93,16 @@ Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, T
       for (size_t i = 0; i < in.size(); ++i) {
         total += trace[t][i];
         if (in[i]) kept += trace[t][i], ++n_in;
+        if (i >= 1 && (int64_t)i < c.always_from[cycle]) {
+          history_total += trace[t][i];
+          if (in[i]) history_kept += trace[t][i];
+        }
       }
       resident += in.empty() ? 1.0 : (double)n_in / (double)in.size();
     }
     out.push_back({name, total > 0 ? kept / total : 1.0,
-                   trace.empty() ? 1.0 : resident / (double)trace.size()});
+                   trace.empty() ? 1.0 : resident / (double)trace.size(),
+                   history_total > 0 ? history_kept / history_total : 1.0});
   };
   for (size_t i = 0; i < policies.size(); ++i) evaluate(policies[i]->name(), choices[i]);
 

@@ -21,7 +21,11 @@ namespace fm {
 struct PolicyRecall {
   std::string policy;
   double mass_kept = 0;          // fraction of all decode attention mass, in [0, 1]
+  // history_mass_kept (below): the same over the contested history only: without the first chunk (the attention
+  // sink, which holds most of the mass in many models) and without the chunks every
+  // policy attends (the one being written and later ones).
   double resident_fraction = 0;  // mean over steps of resident chunks / all chunks
+  double history_mass_kept = 0;
 };
 
 // policies: not owned; each is asked to select at every cycle boundary (64 steps). The
