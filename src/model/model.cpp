@@ -106,6 +106,9 @@ Status Model::forward(ForwardState& s, std::span<const int32_t> tokens, bool all
     const bool last_block = begin + n == tokens.size();
     float* out = all_logits ? logits.data() + begin * V : (last_block ? logits.data() : nullptr);
     forward_block(s, tokens.data() + begin, n, out, all_logits, pool);
+    // A tier error (unreadable disk page, device budget too small for a block) is kept
+    // by the store; nothing was lost, but the caller must hear of it.
+    FM_RETURN_IF_ERROR(s.kv.status());
   }
   return Status::ok();
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kv/residency_trace.h"
+
 namespace fm {
 
 Session::Session(const Model& model, ThreadPool& pool, const SessionOptions& options)
@@ -9,7 +11,25 @@ Session::Session(const Model& model, ThreadPool& pool, const SessionOptions& opt
       pool_(pool),
       state_(model.config(), options.chunk_tokens, std::max(1, options.max_block_tokens)),
       max_context_(options.max_context_tokens > 0 ? options.max_context_tokens
-                                                  : model.config().context_length) {}
+                                                  : model.config().context_length) {
+  init_status_ = state_.kv.configure_tiers(options.kv_tiers);
+  // Room on the device goes first to what the policy chose: when a page must move down,
+  // prefer the oldest sealed device page outside the resident set.
+  state_.kv.set_eviction_chooser([this](const KvStore& kv) -> int64_t {
+    if (!state_.restrict_history) return -1;
+    const int64_t per_page = kv.tier_options().chunks_per_page;
+    for (int64_t page = 1; page < kv.n_pages(); ++page) {
+      if (kv.residency(page).tier != Tier::kDevice || !kv.page_is_sealed(page)) continue;
+      bool chosen = false;
+      for (int64_t c = page * per_page; c < (page + 1) * per_page && !chosen; ++c) {
+        chosen = c >= state_.always_from_chunk ||
+                 std::binary_search(state_.resident_chunks.begin(), state_.resident_chunks.end(), c);
+      }
+      if (!chosen) return page;
+    }
+    return -1;
+  });
+}
 
 Status Session::check_room(size_t n_new) const {
   if ((int64_t)n_past() + (int64_t)n_new > max_context_) {
@@ -21,6 +41,7 @@ Status Session::check_room(size_t n_new) const {
 }
 
 Status Session::prefill(std::span<const int32_t> tokens, const Progress& progress) {
+  FM_RETURN_IF_ERROR(init_status_);
   FM_RETURN_IF_ERROR(check_room(tokens.size()));
   if (tokens.empty()) return Status::error("prefill: empty prompt");
   if (policy_) policy_->begin_prefill(state_.kv, n_past() + (int32_t)tokens.size());
@@ -41,9 +62,46 @@ void Session::reset() {
   state_.resident_chunks.clear();
   decode_step_ = 0;
   footprint_ = FootprintStats();
+  meter_.reset();
+}
+
+// Moves pages so that the resident set is on the device (as far as the budget allows)
+// and sealed pages outside it are not: the recall at a cycle boundary.
+Status Session::apply_residency() {
+  KvStore& kv = state_.kv;
+  const int64_t per_page = kv.tier_options().chunks_per_page;
+  auto chosen = [&](int64_t page) {
+    for (int64_t c = page * per_page; c < (page + 1) * per_page; ++c) {
+      if (c >= state_.always_from_chunk ||
+          std::binary_search(state_.resident_chunks.begin(), state_.resident_chunks.end(), c)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const bool bounded = kv.tier_options().device_budget_bytes > 0;
+  // Down first, to make room; then up.
+  for (int64_t page = 0; page < kv.n_pages(); ++page) {
+    if (bounded && !chosen(page) && kv.page_is_sealed(page) &&
+        kv.residency(page).tier == Tier::kDevice) {
+      FM_RETURN_IF_ERROR(kv.move_page(page, Tier::kHost));
+    }
+  }
+  for (int64_t page = 0; page < kv.n_pages(); ++page) {
+    if (chosen(page) && kv.residency(page).tier != Tier::kDevice) {
+      Status st = kv.move_page(page, Tier::kDevice);
+      // A full device leaves the page below, where attention still reads it exactly
+      // (host); a disk page must come up at least to the host.
+      if (!st && kv.residency(page).tier == Tier::kDisk) {
+        FM_RETURN_IF_ERROR(kv.move_page(page, Tier::kHost));
+      }
+    }
+  }
+  return Status::ok();
 }
 
 Status Session::decode(int32_t token) {
+  FM_RETURN_IF_ERROR(init_status_);
   FM_RETURN_IF_ERROR(check_room(1));
   const KvStore& kv = state_.kv;
   if (policy_ && decode_step_ % std::max(1, policy_->cycle_steps()) == 0) {
@@ -54,6 +112,7 @@ Status Session::decode(int32_t token) {
     // The chunk being filled, and any later one, is always attended.
     state_.always_from_chunk = kv.n_tokens() / kv.layout().chunk_tokens;
     state_.restrict_history = true;
+    FM_RETURN_IF_ERROR(apply_residency());
   }
   FM_RETURN_IF_ERROR(
       model_.forward(state_, std::span<const int32_t>(&token, 1), false, logits_, pool_));
@@ -74,6 +133,8 @@ Status Session::decode(int32_t token) {
   f.peak_resident_bytes = std::max(f.peak_resident_bytes, resident_bytes);
   f.peak_fraction = std::max(f.peak_fraction, fraction);
   ++f.steps;
+  meter_.record(kv);
+  if (trace_) FM_RETURN_IF_ERROR(trace_->record(decode_step_, kv));
   return Status::ok();
 }
 

@@ -8,6 +8,10 @@
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include <ostream>
+
+#include "kv/footprint.h"
+#include "kv/residency_trace.h"
 #include "memory/policy.h"
 #include "model/model.h"
 
@@ -17,6 +21,9 @@ struct SessionOptions {
   int chunk_tokens = 64;       // KV chunk size of the global layers
   int max_block_tokens = 256;  // prefill block (rows per matmul)
   int max_context_tokens = 0;  // 0: the model's trained context length
+  // Where the global layers' KV lives: device budget, host budget, disk directory.
+  // Default: everything on the device, unbounded.
+  KvTierOptions kv_tiers;
 };
 
 // Device footprint of the global layers' KV over decode, as chosen by the policy:
@@ -32,6 +39,9 @@ struct FootprintStats {
 class Session {
  public:
   Session(const Model& model, ThreadPool& pool, const SessionOptions& options);
+  // The store's eviction rule refers back to this session: it stays where it was built.
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // Called after each prefill block with (tokens done, tokens total).
   using Progress = std::function<void(int64_t, int64_t)>;
@@ -49,6 +59,13 @@ class Session {
     state_.capture_layers = policy ? policy->hidden_layers() : std::vector<int>();
   }
   const FootprintStats& footprint() const { return footprint_; }
+  // Physical placement over decode: device bytes of the global layers' KV (a) and of
+  // everything the device holds (b), against full attention (kv/footprint.h).
+  const FootprintMeter& device_footprint() const { return meter_; }
+  // Writes one JSON line per decode step (kv/residency_trace.h); not owned.
+  void set_residency_trace(std::ostream* out) {
+    trace_ = out ? std::make_unique<ResidencyTraceWriter>(*out) : nullptr;
+  }
   // An attention hook without a policy (e.g. recording attention mass for the oracle).
   void set_attention_hook(GlobalAttentionHook* hook) { state_.hook = hook; }
   // Hidden states to keep (model layer indices), read back with captured_hidden():
@@ -74,9 +91,14 @@ class Session {
   ForwardState state_;
   int max_context_;
   std::vector<float> logits_;
+  Status apply_residency();
+
   Policy* policy_ = nullptr;
   int64_t decode_step_ = 0;
   FootprintStats footprint_;
+  Status init_status_;
+  FootprintMeter meter_;
+  std::unique_ptr<ResidencyTraceWriter> trace_;
 };
 
 }  // namespace fm
