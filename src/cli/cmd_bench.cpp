@@ -67,7 +67,8 @@ int cmd_bench(int argc, char** argv) {
   if (!parsed) return fail(parsed.status());
   const Args& args = *parsed;
   for (const auto& u : args.unknown({"-m", "--context", "--decode", "-t", "--json", "--chunk",
-                                     "--block", "--ids", "--policy", "--budget", "--seed", "--indexer"})) {
+                                     "--block", "--ids", "--policy", "--budget", "--seed", "--indexer",
+                                     "--device-budget", "--host-budget", "--disk"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
@@ -124,6 +125,7 @@ int cmd_bench(int argc, char** argv) {
     options.chunk_tokens = (int)*chunk;
     options.max_block_tokens = (int)*block;
     options.max_context_tokens = (int)(n + *n_decode + 1);
+    if (Status st = apply_tier_args(args, options.kv_tiers); !st) return fail(st);
     Session session(m, pool, options);
     session.set_policy(policy->get());
     const double t0 = now_seconds();

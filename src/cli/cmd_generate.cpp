@@ -44,7 +44,8 @@ int cmd_generate(int argc, char** argv) {
   const Args& args = *parsed;
   const std::set<std::string> known = {"-m", "-p", "-f", "-n", "-t", "--temp", "--top-k",
                                        "--top-p", "--seed", "--chunk", "--chat", "--no-bos",
-                                       "--ctx", "--block", "--policy", "--budget", "--indexer"};
+                                       "--ctx", "--block", "--policy", "--budget", "--indexer",
+                                       "--device-budget", "--host-budget", "--disk", "--trace"};
   for (const auto& u : args.unknown(known)) return fail(Status::error("unknown option " + u));
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
 
@@ -108,6 +109,12 @@ int cmd_generate(int argc, char** argv) {
   options.chunk_tokens = (int)*chunk;
   options.max_context_tokens = (int)*ctx;
   options.max_block_tokens = (int)*block;
+  if (Status st = apply_tier_args(args, options.kv_tiers); !st) return fail(st);
+  std::ofstream trace_file;
+  if (args.has("--trace")) {
+    trace_file.open(args.get("--trace"));
+    if (!trace_file) return fail(Status::error("cannot write trace '" + args.get("--trace") + "'"));
+  }
   SamplerParams sp;
   sp.temperature = (float)*temp;
   sp.top_k = (int)*top_k;
@@ -118,6 +125,7 @@ int cmd_generate(int argc, char** argv) {
     Session session(**model, pool, options);
     session.set_policy(run_policy);
     if (hook) session.set_attention_hook(hook);
+    if (print && trace_file.is_open()) session.set_residency_trace(&trace_file);
     if ((int64_t)ids.size() + *n_predict > session.max_context_tokens()) {
       return Status::error("prompt of " + std::to_string(ids.size()) + " tokens plus " +
                            std::to_string(*n_predict) + " to generate exceeds the context of " +
@@ -166,6 +174,15 @@ int cmd_generate(int argc, char** argv) {
                    "of full attention\n",
                    run_policy->name().c_str(), 100 * f.mean_fraction,
                    format_bytes((int64_t)f.mean_resident_bytes).c_str(), 100 * f.peak_fraction);
+      const FootprintSummary a = session.device_footprint().global_layers();
+      const FootprintSummary b = session.device_footprint().whole_device();
+      std::fprintf(stderr,
+                   "device footprint: global layers' KV mean %.1f%% / peak %.1f%% of full "
+                   "attention (%s mean); whole device KV mean %.1f%%; pages recalled %lld, "
+                   "demoted %lld\n",
+                   a.mean_percent, a.peak_percent, format_bytes((int64_t)a.mean_bytes).c_str(),
+                   b.mean_percent, (long long)session.kv().pages_moved_to_device(),
+                   (long long)session.kv().pages_moved_from_device());
       if (run_policy->attended_fraction() >= 0) {
         std::fprintf(stderr, "policy %s: attention read %.1f%% of the resident history per step\n",
                      run_policy->name().c_str(), 100 * run_policy->attended_fraction());

@@ -42,3 +42,26 @@ inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
 }
 
 }  // namespace fm::cli
+
+namespace fm::cli {
+
+// `--device-budget MIB [--host-budget MIB] [--disk DIR]`: where the global layers' KV lives.
+inline Status apply_tier_args(const Args& args, KvTierOptions& tiers) {
+  auto mib = [&](const char* name, int64_t& out) -> Status {
+    if (!args.has(name)) return Status::ok();
+    auto v = args.get_float(name, 0);
+    if (!v) return v.status();
+    if (*v <= 0) return Status::error(std::string(name) + " must be positive (MiB)");
+    out = (int64_t)(*v * 1024 * 1024);
+    return Status::ok();
+  };
+  FM_RETURN_IF_ERROR(mib("--device-budget", tiers.device_budget_bytes));
+  FM_RETURN_IF_ERROR(mib("--host-budget", tiers.host_budget_bytes));
+  tiers.disk_directory = args.get("--disk");
+  if (tiers.host_budget_bytes > 0 && tiers.disk_directory.empty()) {
+    return Status::error("--host-budget needs --disk DIR for what does not fit");
+  }
+  return Status::ok();
+}
+
+}  // namespace fm::cli
