@@ -25,9 +25,12 @@ def main():
         words += len(s.split())
     sentences.insert(len(sentences) // 2, f"Important: the secret pass code for the vault is {code}.")
     text = " ".join(sentences)
-    question = "What is the secret pass code for the vault? Answer with the number only."
+    # A completion-style question, as RULER's needle tasks ask it: small base models answer
+    # this reliably at 2K-16K tokens, while they tend to echo the notes in chat form.
+    question = ("Question: What is the secret pass code for the vault?\n"
+                "Answer: The secret pass code for the vault is")
     with open(args.out, "w") as f:
-        f.write(f"Read the following notes.\n\n{text}\n\n{question}")
+        f.write(f"Read the following notes and remember the pass code.\n\n{text}\n\n{question}")
     print(f"demo: wrote {args.out} ({words} words); the answer is {code}")
 
 
