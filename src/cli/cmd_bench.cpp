@@ -111,7 +111,8 @@ int cmd_bench(int argc, char** argv) {
                 m.config().describe().c_str(), *threads, kernels::matmul_isa(), bandwidth);
     if (*policy) std::printf("policy %s\n", (*policy)->name().c_str());
     std::printf("| context | prefill tok/s | decode tok/s | bytes/token (MB) | roofline tok/s | "
-                "fraction | KV attended mean / peak |\n|---|---|---|---|---|---|---|\n");
+                "fraction | KV attended mean / peak | select + recall share of decode |\n"
+                "|---|---|---|---|---|---|---|---|\n");
   }
   for (long long n : contexts) {
     std::vector<int32_t> ids = given_ids;
@@ -159,9 +160,11 @@ int cmd_bench(int argc, char** argv) {
                   kernels::matmul_isa(), *policy ? (*policy)->name().c_str() : "none",
                   *policy ? f.mean_fraction : 1.0, *policy ? f.peak_fraction : 1.0);
     } else {
-      std::printf("| %lld | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f%% / %.1f%% |\n", n,
-                  prefill_tps, decode_tps, bytes / 1e6, roofline_tps, decode_tps / roofline_tps,
-                  100 * (*policy ? f.mean_fraction : 1.0), 100 * (*policy ? f.peak_fraction : 1.0));
+      const double decode_seconds = std::max(1e-9, t3 - t2);
+      std::printf("| %lld | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f%% / %.1f%% | %.2f%% + %.2f%% |\n",
+                  n, prefill_tps, decode_tps, bytes / 1e6, roofline_tps, decode_tps / roofline_tps,
+                  100 * (*policy ? f.mean_fraction : 1.0), 100 * (*policy ? f.peak_fraction : 1.0),
+                  100 * f.select_seconds / decode_seconds, 100 * f.recall_seconds / decode_seconds);
     }
     std::fflush(stdout);
   }

@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "kv/residency_trace.h"
 
@@ -108,11 +109,16 @@ Status Session::decode(int32_t token) {
     const std::span<const float> hidden(
         state_.captured_hidden.data(),
         state_.capture_layers.size() * (size_t)model_.config().n_embd);
+    using Clock = std::chrono::steady_clock;
+    const auto t0 = Clock::now();
     policy_->select({kv, decode_step_, n_past(), hidden}, state_.resident_chunks);
     // The chunk being filled, and any later one, is always attended.
     state_.always_from_chunk = kv.n_tokens() / kv.layout().chunk_tokens;
     state_.restrict_history = true;
+    const auto t1 = Clock::now();
     FM_RETURN_IF_ERROR(apply_residency());
+    footprint_.select_seconds += std::chrono::duration<double>(t1 - t0).count();
+    footprint_.recall_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
   }
   FM_RETURN_IF_ERROR(
       model_.forward(state_, std::span<const int32_t>(&token, 1), false, logits_, pool_));

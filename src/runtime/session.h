@@ -34,6 +34,10 @@ struct FootprintStats {
   int64_t peak_resident_bytes = 0;
   double mean_fraction = 0;  // mean over steps of resident / full bytes
   double peak_fraction = 0;
+  // Time spent choosing (policy select: indexer scoring) and recalling (tier moves) at
+  // cycle boundaries, synchronously on the decode path for now.
+  double select_seconds = 0;
+  double recall_seconds = 0;
 };
 
 class Session {
