@@ -67,7 +67,7 @@ int cmd_bench(int argc, char** argv) {
   if (!parsed) return fail(parsed.status());
   const Args& args = *parsed;
   for (const auto& u : args.unknown({"-m", "--context", "--decode", "-t", "--json", "--chunk",
-                                     "--block", "--ids", "--policy", "--budget", "--seed", "--indexer",
+                                     "--block", "--ids", "--policy", "--budget", "--seed", "--indexer", "--level2-top-k",
                                      "--device-budget", "--host-budget", "--disk"})) {
     return fail(Status::error("unknown option " + u));
   }

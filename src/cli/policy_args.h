@@ -35,8 +35,11 @@ inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
                    "flashmem: warning: --policy lsa without --indexer uses an untrained indexer "
                    "with random weights: it runs within its budget, but its choices are noise\n");
     }
+    auto level2 = args.get_int("--level2-top-k", 0);
+    if (!level2) return level2.status();
+    if (*level2 < 0) return Status::error("--level2-top-k must be >= 0");
     return make_lsa_policy(model, kv_layout_for(model, chunk_tokens), args.get("--indexer"),
-                           budget, (uint64_t)*seed);
+                           budget, (uint64_t)*seed, (int)*level2);
   }
   return make_policy(args.get("--policy"), budget, (uint64_t)*seed);
 }

@@ -1,5 +1,7 @@
 #include "memory/lsa_policy.h"
 
+#include <algorithm>
+#include <limits>
 #include <random>
 
 namespace fm {
@@ -19,17 +21,33 @@ size_t LsaPolicy::chunk_key_bytes() const {
   return bytes;
 }
 
+void LsaPolicy::update_keys(const KvStore& kv) {
+  const KvLayout& L = kv.layout();
+  chunk_tokens_ = L.chunk_tokens;
+  const int64_t sealed = kv.n_tokens() / L.chunk_tokens;
+  std::vector<kernels::KvRun> runs;
+  for (size_t t = 0; t < slots_.size(); ++t) {
+    if ((int64_t)keys_[t].n_chunks() >= sealed) continue;
+    // Every committed chunk wherever it lives (disk chunks are read back and checked),
+    // one run per chunk in order, so run i is chunk i.
+    kv.global_runs(slots_[t], runs);
+    while ((int64_t)keys_[t].n_chunks() < sealed && keys_[t].n_chunks() < runs.size()) {
+      const kernels::KvRun& run = runs[keys_[t].n_chunks()];
+      if (run.first_pos != (int64_t)keys_[t].n_chunks() * L.chunk_tokens) break;  // unreadable
+      keys_[t].append_from_token_keys(run.k, L.chunk_tokens);
+    }
+  }
+}
+
 void LsaPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
   const KvStore& kv = context.kv;
   const KvLayout& L = kv.layout();
   const int64_t sealed = kv.n_tokens() / L.chunk_tokens;
-  // Keys of the chunks sealed since the last selection.
-  for (size_t t = 0; t < slots_.size(); ++t) {
-    while ((int64_t)keys_[t].n_chunks() < sealed) {
-      const Chunk& c = kv.chunk((int64_t)keys_[t].n_chunks());
-      keys_[t].append_from_token_keys(c.k(L, slots_[t]), L.chunk_tokens);
-    }
-  }
+  update_keys(kv);
+  // Chunks whose keys could not be read (a disk error, kept in kv.status()) are not
+  // scored; they stay out unless the sink or tail holds them.
+  int64_t scored = sealed;
+  for (const auto& k : keys_) scored = std::min<int64_t>(scored, (int64_t)k.n_chunks());
   scores_.assign(sealed, 0.0f);
   const int n_embd = indexer_->config().d_model;
   std::vector<const float*> hidden;
@@ -38,13 +56,56 @@ void LsaPolicy::select(const SelectionContext& context, std::vector<int64_t>& ch
     hidden.push_back(context.hidden.data() + t * n_embd);
     keys.push_back(&keys_[t]);
   }
-  if (sealed > 0 && context.hidden.size() >= slots_.size() * (size_t)n_embd) {
+  if (scored > 0 && scored == sealed && context.hidden.size() >= slots_.size() * (size_t)n_embd) {
     Status st = indexer_->score(hidden, context.position, keys, scores_);
     FM_ASSERT(st.is_ok());  // shapes were checked when the policy was built
   }
   lsa_select(scores_, L.chunk_tokens, kv.n_tokens(), params_, chunks, &last_stats_);
   low_confidence_cycles_ += last_stats_.low_confidence;
   // The chunk being written (not scored) is always attended through the recency tail.
+}
+
+void LsaPolicy::before_attention(int global_layer, const kernels::AttentionParams& params,
+                                 const float* q, const int32_t* q_pos, int n_q,
+                                 std::vector<kernels::KvRun>& runs) {
+  if (n_q != 1 || level2_top_k_ <= 0 || (int64_t)runs.size() <= level2_top_k_ + 1) return;
+  // The indexer's target for this global layer, if it has one.
+  size_t target = slots_.size();
+  for (size_t t = 0; t < slots_.size(); ++t) {
+    if (slots_[t] == global_layer) target = t;
+  }
+  if (target == slots_.size() || chunk_tokens_ == 0) return;
+  const ChunkKeyStore& keys = keys_[target];
+  const int hd = params.head_dim, group = params.n_heads / params.n_kv_heads;
+  key_scratch_.resize((size_t)keys.key_dim());
+  ranked_.clear();
+  // The newest run (the chunk being written, unsealed, without a key) is always kept.
+  for (size_t r = 0; r + 1 < runs.size(); ++r) {
+    const size_t chunk = (size_t)(runs[r].first_pos / chunk_tokens_);
+    float best = std::numeric_limits<float>::infinity();  // keep when no key yet
+    if (chunk < keys.n_chunks()) {
+      keys.decode(chunk, key_scratch_.data());
+      best = -std::numeric_limits<float>::infinity();
+      for (int h = 0; h < params.n_heads; ++h) {
+        const float* qh = q + (size_t)h * hd;
+        const float* kh = key_scratch_.data() + (size_t)(h / group) * hd;
+        float dot = 0;
+        for (int d = 0; d < hd; ++d) dot += qh[d] * kh[d];
+        best = std::max(best, dot);
+      }
+    }
+    ranked_.push_back({best, r});
+  }
+  std::partial_sort(ranked_.begin(), ranked_.begin() + level2_top_k_, ranked_.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<size_t> chosen;
+  for (int i = 0; i < level2_top_k_; ++i) chosen.push_back(ranked_[i].second);
+  std::sort(chosen.begin(), chosen.end());
+  chosen.push_back(runs.size() - 1);
+  std::vector<kernels::KvRun> kept;
+  kept.reserve(chosen.size());
+  for (size_t r : chosen) kept.push_back(runs[r]);
+  runs.swap(kept);
 }
 
 namespace {
@@ -77,7 +138,8 @@ AlignedBuffer<float> random_buffer(size_t n, float scale, std::mt19937& rng) {
 
 Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const KvLayout& layout,
                                                 const std::string& indexer_path,
-                                                const PolicyBudget& budget, uint64_t seed) {
+                                                const PolicyBudget& budget, uint64_t seed,
+                                                int level2_top_k) {
   std::shared_ptr<const MemoryIndexer> indexer;
   if (!indexer_path.empty()) {
     auto loaded = MemoryIndexer::load(indexer_path);
@@ -124,7 +186,9 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
   params.max_fraction = budget.fraction;
   params.sink_tokens = budget.sink_tokens;
   params.recency_tokens = budget.recency_tokens;
-  return std::unique_ptr<Policy>(new LsaPolicy(indexer, slots, layout, params));
+  auto policy = std::make_unique<LsaPolicy>(indexer, slots, layout, params);
+  policy->set_level2_top_k(level2_top_k);
+  return std::unique_ptr<Policy>(std::move(policy));
 }
 
 }  // namespace fm

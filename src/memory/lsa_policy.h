@@ -4,7 +4,11 @@
 // next cycle. Chunk keys of each target layer are computed as chunks seal (lazily, at the
 // next selection) and kept for the whole history.
 //
-// Level 2 (a per-step top-k inside the resident set) is not built yet.
+// Level 2 (optional, level2_top_k > 0): at every decode step and global layer, attention
+// is further confined to the level2_top_k resident chunks whose pooled chunk key best
+// matches the step's query (max over heads of q_h · key), plus the chunk being written.
+// DS-V4 uses its own lightning indexer here; a dense model has none, so the chunk keys
+// that Level 1 already keeps serve as the per-step summary.
 #pragma once
 
 #include <memory>
@@ -16,7 +20,7 @@
 
 namespace fm {
 
-class LsaPolicy : public Policy {
+class LsaPolicy : public Policy, public GlobalAttentionHook {
  public:
   // target_global_slots[i]: the KvStore global-layer slot of the indexer's i-th target.
   LsaPolicy(std::shared_ptr<const MemoryIndexer> indexer, std::vector<int> target_global_slots,
@@ -25,6 +29,12 @@ class LsaPolicy : public Policy {
   std::string name() const override { return "lsa"; }
   std::vector<int> hidden_layers() const override { return indexer_->config().target_layers; }
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
+  GlobalAttentionHook* attention_hook() override { return level2_top_k_ > 0 ? this : nullptr; }
+  void before_attention(int global_layer, const kernels::AttentionParams& params, const float* q,
+                        const int32_t* q_pos, int n_q,
+                        std::vector<kernels::KvRun>& history_runs) override;
+  void set_level2_top_k(int k) { level2_top_k_ = k; }
+  void end_prefill(const KvStore& kv) override { update_keys(kv); }
 
   const LsaSelectionStats& last_stats() const { return last_stats_; }
   int64_t low_confidence_cycles() const { return low_confidence_cycles_; }
@@ -32,6 +42,9 @@ class LsaPolicy : public Policy {
   size_t chunk_key_bytes() const;
 
  private:
+  // Computes the keys of chunks sealed since the last call.
+  void update_keys(const KvStore& kv);
+
   std::shared_ptr<const MemoryIndexer> indexer_;
   std::vector<int> slots_;
   LsaSelectionParams params_;
@@ -39,6 +52,10 @@ class LsaPolicy : public Policy {
   std::vector<float> scores_;
   LsaSelectionStats last_stats_;
   int64_t low_confidence_cycles_ = 0;
+  int level2_top_k_ = 0;
+  int32_t chunk_tokens_ = 0;
+  std::vector<float> key_scratch_;
+  std::vector<std::pair<float, size_t>> ranked_;
 };
 
 // Builds `lsa` for a model: from a weights file, or, when path is empty, an untrained
@@ -46,6 +63,7 @@ class LsaPolicy : public Policy {
 // but its choices carry no information; say so to the user).
 Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const KvLayout& layout,
                                                 const std::string& indexer_path,
-                                                const PolicyBudget& budget, uint64_t seed);
+                                                const PolicyBudget& budget, uint64_t seed,
+                                                int level2_top_k = 0);
 
 }  // namespace fm

@@ -52,6 +52,9 @@ class Policy {
   virtual double attended_fraction() const { return -1.0; }
   // Told before a prefill where the prompt will end (SnapKV watches its last queries).
   virtual void begin_prefill(const KvStore& kv, int32_t end_position) {}
+  // Told after a prefill: work that belongs to sealing chunks (LSA's chunk keys) is done
+  // here, off the decode path.
+  virtual void end_prefill(const KvStore& kv) {}
 };
 
 // Chunks a budget allows out of n (at least 1 when n > 0).

@@ -53,6 +53,7 @@ Status Session::prefill(std::span<const int32_t> tokens, const Progress& progres
     FM_RETURN_IF_ERROR(model_.forward(state_, tokens.subspan(begin, n), false, logits_, pool_));
     if (progress) progress((int64_t)(begin + n), (int64_t)tokens.size());
   }
+  if (policy_) policy_->end_prefill(state_.kv);
   return Status::ok();
 }
 

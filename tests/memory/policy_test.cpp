@@ -157,3 +157,25 @@ TEST(LsaPolicy, IndexerThatDoesNotFitTheModelIsAnError) {
 
 }  // namespace
 }  // namespace fm
+
+namespace fm {
+namespace {
+
+TEST(LsaPolicy, LevelTwoNarrowsAttentionInsideTheResidentSet) {
+  auto tiny = test::load_tiny_model({});
+  PolicyBudget budget;
+  budget.fraction = 0.5;
+  auto level1 = make_lsa_policy(tiny.model->config(), kv_layout_for(tiny.model->config(), 4), "",
+                                budget, 1, 0);
+  auto level2 = make_lsa_policy(tiny.model->config(), kv_layout_for(tiny.model->config(), 4), "",
+                                budget, 1, 3);
+  ASSERT_TRUE(level1 && level2);
+  EXPECT_EQ((*level1)->attention_hook(), nullptr);
+  EXPECT_NE((*level2)->attention_hook(), nullptr);
+  const auto a = decode_logits(*tiny.model, level1->get(), 4, 120, 10);
+  const auto b = decode_logits(*tiny.model, level2->get(), 4, 120, 10);
+  EXPECT_NE(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+}
+
+}  // namespace
+}  // namespace fm
