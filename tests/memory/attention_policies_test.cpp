@@ -14,13 +14,6 @@
 namespace fm {
 namespace {
 
-std::vector<int32_t> tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = (int32_t)(rng() % vocab);
-  return t;
-}
-
 struct DecodeRun {
   std::vector<float> logits;  // every decode step's logits, concatenated
   FootprintStats footprint;
@@ -34,9 +27,9 @@ DecodeRun decode(const Model& m, Policy* policy, GlobalAttentionHook* hook, int 
   Session s(m, pool, opt);
   s.set_policy(policy);
   if (hook) s.set_attention_hook(hook);
-  EXPECT_TRUE(s.prefill(tokens(prompt, m.n_vocab(), 1)));
+  EXPECT_TRUE(s.prefill(test::random_tokens(prompt, m.n_vocab(), 1)));
   DecodeRun r;
-  for (int32_t t : tokens(steps, m.n_vocab(), 2)) {
+  for (int32_t t : test::random_tokens(steps, m.n_vocab(), 2)) {
     EXPECT_TRUE(s.decode(t));
     r.logits.insert(r.logits.end(), s.last_logits().begin(), s.last_logits().end());
   }

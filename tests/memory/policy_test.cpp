@@ -12,13 +12,6 @@
 namespace fm {
 namespace {
 
-std::vector<int32_t> some_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = (int32_t)(rng() % vocab);
-  return t;
-}
-
 // Logits of every decode step, under a policy (nullptr: none).
 std::vector<float> decode_logits(const Model& m, Policy* policy, int chunk, int prompt_len,
                                  int steps, FootprintStats* footprint = nullptr) {
@@ -28,9 +21,9 @@ std::vector<float> decode_logits(const Model& m, Policy* policy, int chunk, int 
   opt.max_block_tokens = 16;
   Session s(m, pool, opt);
   s.set_policy(policy);
-  EXPECT_TRUE(s.prefill(some_tokens(prompt_len, m.n_vocab(), 1)));
+  EXPECT_TRUE(s.prefill(test::random_tokens(prompt_len, m.n_vocab(), 1)));
   std::vector<float> all(s.last_logits().begin(), s.last_logits().end());
-  const auto next = some_tokens(steps, m.n_vocab(), 2);
+  const auto next = test::random_tokens(steps, m.n_vocab(), 2);
   for (int32_t t : next) {
     EXPECT_TRUE(s.decode(t));
     all.insert(all.end(), s.last_logits().begin(), s.last_logits().end());

@@ -9,13 +9,6 @@
 namespace fm {
 namespace {
 
-std::vector<int32_t> some_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = (int32_t)(rng() % vocab);
-  return t;
-}
-
 // Logits after each of `decode` single-token steps following a prefill.
 std::vector<std::vector<float>> run(const Model& m, int chunk, int block, const std::vector<int32_t>& prompt,
                                     const std::vector<int32_t>& next, int threads) {
@@ -52,7 +45,7 @@ TEST_P(ForwardInvariants, ChunkSizeDoesNotChangeTheLogits) {
   test::TinyModelSpec spec;
   spec.architecture = GetParam();
   auto tiny = test::load_tiny_model(spec);
-  const auto prompt = some_tokens(37, spec.n_vocab, 1), next = some_tokens(9, spec.n_vocab, 2);
+  const auto prompt = test::random_tokens(37, spec.n_vocab, 1), next = test::random_tokens(9, spec.n_vocab, 2);
   const auto reference = run(*tiny.model, 64, 16, prompt, next, 1);
   for (int chunk : {1, 3, 5, 16}) {
     EXPECT_LT(max_diff(reference, run(*tiny.model, chunk, 16, prompt, next, 1)), 2e-5) << chunk;
@@ -63,7 +56,7 @@ TEST_P(ForwardInvariants, BlockedPrefillAgreesWithTokenByTokenDecode) {
   test::TinyModelSpec spec;
   spec.architecture = GetParam();
   auto tiny = test::load_tiny_model(spec);
-  const auto tokens = some_tokens(30, spec.n_vocab, 3);
+  const auto tokens = test::random_tokens(30, spec.n_vocab, 3);
   ThreadPool pool(2);
   SessionOptions opt;
   opt.max_block_tokens = 7;  // blocks straddle the window (6) and chunk boundaries
@@ -82,7 +75,7 @@ TEST_P(ForwardInvariants, OneAndTwoThreadsAgree) {
   test::TinyModelSpec spec;
   spec.architecture = GetParam();
   auto tiny = test::load_tiny_model(spec);
-  const auto prompt = some_tokens(25, spec.n_vocab, 4), next = some_tokens(5, spec.n_vocab, 5);
+  const auto prompt = test::random_tokens(25, spec.n_vocab, 4), next = test::random_tokens(5, spec.n_vocab, 5);
   EXPECT_LT(max_diff(run(*tiny.model, 8, 8, prompt, next, 1), run(*tiny.model, 8, 8, prompt, next, 2)), 2e-5);
 }
 
@@ -94,7 +87,7 @@ TEST(Session, OverLongPromptIsAnErrorNotACrash) {
   auto tiny = test::load_tiny_model(spec);
   ThreadPool pool(1);
   Session s(*tiny.model, pool, {});
-  auto st = s.prefill(some_tokens(17, spec.n_vocab, 6));
+  auto st = s.prefill(test::random_tokens(17, spec.n_vocab, 6));
   EXPECT_FALSE(st);
   EXPECT_NE(st.message().find("exceeds the context"), std::string::npos);
   std::vector<int32_t> bad = {5, spec.n_vocab + 3};

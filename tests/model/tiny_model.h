@@ -68,6 +68,14 @@ inline std::vector<uint8_t> make_tiny_model(const TinyModelSpec& s) {
   return w.serialize();
 }
 
+// n token ids below `vocab`, deterministic from the seed.
+inline std::vector<int32_t> random_tokens(int n, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = (int32_t)(rng() % vocab);
+  return t;
+}
+
 // Keeps the bytes alive as long as the model.
 struct TinyModel {
   std::vector<uint8_t> bytes;
