@@ -13,4 +13,12 @@ for isa in avx2 scalar; do
   echo "test.sh: kernel tests with FLASHMEM_ISA=$isa"
   FLASHMEM_ISA=$isa ./build/flashmem_tests --gtest_brief=1 --gtest_filter="$kernel_tests"
 done
+# Parity with llama.cpp on the AVX2 kernels too: what a machine without AVX-512 computes.
+echo "test.sh: llama.cpp parity with FLASHMEM_ISA=avx2"
+if ! FLASHMEM_ISA=avx2 ./build/flashmem_tests --gtest_filter='E2ELlamaCppParity*' \
+    > build/parity_avx2.log 2>&1; then
+  cat build/parity_avx2.log
+  exit 1
+fi
+grep '^\[parity ' build/parity_avx2.log
 echo "test.sh: all tests passed"
