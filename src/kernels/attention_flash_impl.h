@@ -301,7 +301,8 @@ void decode_values(const float* probs, const float* alpha, const uint16_t* v, in
 // Keys [j0, j0 + n_keys) of run (all visible) for heads [first_head, first_head + kHeads).
 template <class V, class T, int kHeads>
 void decode_block(const Problem& problem, const DecodeScratch& s, const KvRun& run, int kv_head,
-                  int first_head, int64_t j0, int n_keys, int n_next) {
+                  int first_head, int64_t j0, int n_keys, const uint16_t* next_k_rows,
+                  const uint16_t* next_v_rows, int n_next) {
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth;
   static_assert(kDecodeKeyBlock % W == 0);
@@ -311,10 +312,12 @@ void decode_block(const Problem& problem, const DecodeScratch& s, const KvRun& r
   const int64_t row_stride = (int64_t)p.n_kv_heads * head_dim;
   const int64_t base = j0 * row_stride + (int64_t)kv_head * head_dim;
 
-  const int64_t next = n_next > 0 ? base + (int64_t)n_keys * row_stride : base;
+  // The rows to prefetch (the next block, possibly in the next run), at this KV head.
+  const int64_t head_offset = (int64_t)kv_head * head_dim;
   decode_scores<V, kHeads>(s.q + (int64_t)first_head * dim_padded, dim_padded, run.k + base,
-                           row_stride, n_keys, head_dim, s.scores, run.k + next, run.v + next,
-                           n_next);
+                           row_stride, n_keys, head_dim, s.scores,
+                           n_next > 0 ? next_k_rows + head_offset : run.k + base,
+                           n_next > 0 ? next_v_rows + head_offset : run.v + base, n_next);
 
   const int keys_padded = round_up(n_keys, W);
   const bool softcap = p.logit_softcap > 0.0f;
@@ -385,28 +388,46 @@ void decode_keys(const Problem& problem, int64_t key_begin, int64_t key_end,
     const int64_t first = key_begin > offset ? key_begin - offset : 0;
     const int64_t last = key_end - offset < n_visible ? key_end - offset : n_visible;
     offset += n_visible;
+    const int64_t row_stride = (int64_t)p.n_kv_heads * head_dim;
     for (int64_t j = first; j < last; j += kDecodeKeyBlock) {
       const int n_keys = (int)(last - j < kDecodeKeyBlock ? last - j : kDecodeKeyBlock);
-      // Rows of the next block in this run (prefetched by the first head group only).
+      // Rows of the next block, prefetched by the first head group only: in this run, or,
+      // at its end, the first rows of the next run this thread will read (with 64-token
+      // chunks every run is a single block, and without this each chunk starts cold).
       const int64_t after = last - j - n_keys;
-      const int n_next = (int)(after < kDecodeKeyBlock ? after : kDecodeKeyBlock);
+      int n_next = (int)(after < kDecodeKeyBlock ? after : kDecodeKeyBlock);
       const int64_t j0 = visible_begin + j;
+      const uint16_t* next_k = run.k + (j0 + n_keys) * row_stride;
+      const uint16_t* next_v = run.v + (j0 + n_keys) * row_stride;
+      if (n_next == 0 && i + 1 < problem.n_runs && offset < key_end) {
+        const KvRun& following = problem.runs[i + 1];
+        int64_t next_begin, next_end;
+        visible_range(following, q_pos, q_pos, p.window, &next_begin, &next_end);
+        const int64_t count = next_end - next_begin;
+        n_next = (int)(count < kDecodeKeyBlock ? count : kDecodeKeyBlock);
+        next_k = following.k + next_begin * row_stride;
+        next_v = following.v + next_begin * row_stride;
+      }
       for (int g = 0; g < p.n_kv_heads; ++g) {
         for (int h = 0; h < group; h += kDecodeHeads) {
           const int first_head = g * group + h;
           const int prefetch = h == 0 ? n_next : 0;
           switch (group - h < kDecodeHeads ? group - h : kDecodeHeads) {
             case 4:
-              decode_block<V, T, 4>(problem, s, run, g, first_head, j0, n_keys, prefetch);
+              decode_block<V, T, 4>(problem, s, run, g, first_head, j0, n_keys, next_k, next_v,
+                                        prefetch);
               break;
             case 3:
-              decode_block<V, T, 3>(problem, s, run, g, first_head, j0, n_keys, prefetch);
+              decode_block<V, T, 3>(problem, s, run, g, first_head, j0, n_keys, next_k, next_v,
+                                        prefetch);
               break;
             case 2:
-              decode_block<V, T, 2>(problem, s, run, g, first_head, j0, n_keys, prefetch);
+              decode_block<V, T, 2>(problem, s, run, g, first_head, j0, n_keys, next_k, next_v,
+                                        prefetch);
               break;
             default:
-              decode_block<V, T, 1>(problem, s, run, g, first_head, j0, n_keys, prefetch);
+              decode_block<V, T, 1>(problem, s, run, g, first_head, j0, n_keys, next_k, next_v,
+                                        prefetch);
               break;
           }
         }
