@@ -2,34 +2,10 @@
 
 #include <algorithm>
 
+#include "tokenizer/pair_merge.h"
 #include "tokenizer/unicode.h"
 
 namespace fm {
-
-namespace {
-
-struct Piece {
-  size_t start = 0;
-  size_t length = 0;  // 0 once merged into its left neighbour
-  int prev = -1;
-  int next = -1;
-};
-
-struct Candidate {
-  int left = 0;
-  int right = 0;
-  int32_t rank = 0;
-  size_t length = 0;  // bytes of the merged text, to recognise stale candidates
-};
-
-// Max-heap order: lowest rank first; on equal ranks the leftmost pair first.
-struct LowerPriority {
-  bool operator()(const Candidate& a, const Candidate& b) const {
-    return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-  }
-};
-
-}  // namespace
 
 Result<std::unique_ptr<BpeEncoder>> BpeEncoder::create(const Vocab& vocab,
                                                        const TokenLookup& lookup) {
@@ -81,49 +57,15 @@ void BpeEncoder::encode(std::string_view fragment, std::vector<int32_t>& out) co
 }
 
 void BpeEncoder::encode_word(std::string_view word, std::vector<int32_t>& out) const {
-  std::vector<Piece> pieces;
-  pieces.reserve(word.size());
-  for (size_t offset = 0; offset < word.size();) {
-    const size_t length = std::min(
-        unicode::utf8_sequence_length(static_cast<uint8_t>(word[offset])), word.size() - offset);
-    Piece piece;
-    piece.start = offset;
-    piece.length = length;
-    piece.prev = static_cast<int>(pieces.size()) - 1;
-    offset += length;
-    piece.next = offset == word.size() ? -1 : static_cast<int>(pieces.size()) + 1;
-    pieces.push_back(piece);
-  }
-
+  std::vector<MergePiece> pieces = split_into_characters(word);
   std::string key;
-  std::vector<Candidate> heap;
-  auto consider = [&](int left, int right) {
-    if (left < 0 || right < 0) return;
-    const Piece& l = pieces[left];
-    const Piece& r = pieces[right];
+  // Lower merge rank first: priority = -rank.
+  merge_adjacent_pieces(pieces, [&](const MergePiece& l, const MergePiece& r) -> std::optional<double> {
     const int32_t rank =
         merge_rank(word.substr(l.start, l.length), word.substr(r.start, r.length), key);
-    if (rank < 0) return;
-    heap.push_back(Candidate{left, right, rank, l.length + r.length});
-    std::push_heap(heap.begin(), heap.end(), LowerPriority{});
-  };
-  for (int i = 1; i < static_cast<int>(pieces.size()); ++i) consider(i - 1, i);
-
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), LowerPriority{});
-    const Candidate best = heap.back();
-    heap.pop_back();
-    Piece& left = pieces[best.left];
-    Piece& right = pieces[best.right];
-    if (left.length == 0 || right.length == 0 || left.length + right.length != best.length)
-      continue;
-    left.length += right.length;
-    right.length = 0;
-    left.next = right.next;
-    if (right.next >= 0) pieces[right.next].prev = best.left;
-    consider(left.prev, best.left);
-    consider(best.left, left.next);
-  }
+    if (rank < 0) return std::nullopt;
+    return -static_cast<double>(rank);
+  });
 
   for (int i = 0; i != -1; i = pieces[i].next) {
     const std::string_view piece_text = word.substr(pieces[i].start, pieces[i].length);

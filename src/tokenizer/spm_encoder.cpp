@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "tokenizer/pair_merge.h"
 #include "tokenizer/unicode.h"
 
 namespace fm {
@@ -11,29 +12,6 @@ namespace fm {
 namespace {
 
 constexpr std::string_view kEscapedSpace = "\xE2\x96\x81";  // U+2581 LOWER ONE EIGHTH BLOCK
-
-// A run of bytes of the text, linked to its neighbours that are still alive.
-struct Piece {
-  size_t start = 0;
-  size_t length = 0;  // 0 once merged into its left neighbour
-  int prev = -1;
-  int next = -1;
-};
-
-// A candidate merge of two adjacent pieces into a vocabulary token.
-struct Candidate {
-  int left = 0;
-  int right = 0;
-  float score = 0.0f;
-  size_t length = 0;  // bytes of the merged text, to recognise stale candidates
-};
-
-// Max-heap order: higher score first; on equal scores the leftmost pair first.
-struct LowerPriority {
-  bool operator()(const Candidate& a, const Candidate& b) const {
-    return a.score < b.score || (a.score == b.score && a.left > b.left);
-  }
-};
 
 }  // namespace
 
@@ -75,50 +53,13 @@ void SpmEncoder::encode(std::string_view fragment, bool at_sequence_start,
 
 void SpmEncoder::merge_pieces(std::string_view text, std::vector<int32_t>& out) const {
   if (text.empty()) return;
-  // One piece per UTF-8 character; the lead byte alone decides the length, clipped at
-  // the end of the text.
-  std::vector<Piece> pieces;
-  pieces.reserve(text.size());
-  for (size_t offset = 0; offset < text.size();) {
-    const size_t length = std::min(
-        unicode::utf8_sequence_length(static_cast<uint8_t>(text[offset])), text.size() - offset);
-    Piece piece;
-    piece.start = offset;
-    piece.length = length;
-    piece.prev = static_cast<int>(pieces.size()) - 1;
-    offset += length;
-    piece.next = offset == text.size() ? -1 : static_cast<int>(pieces.size()) + 1;
-    pieces.push_back(piece);
-  }
-
-  std::vector<Candidate> heap;
-  heap.reserve(pieces.size());
-  auto consider = [&](int left, int right) {
-    if (left < 0 || right < 0) return;
-    const size_t length = pieces[left].length + pieces[right].length;
-    const int32_t id = lookup_.find(text.substr(pieces[left].start, length));
-    if (id == kNoToken) return;
-    heap.push_back(Candidate{left, right, vocab_.scores[id], length});
-    std::push_heap(heap.begin(), heap.end(), LowerPriority{});
-  };
-  for (int i = 1; i < static_cast<int>(pieces.size()); ++i) consider(i - 1, i);
-
-  while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end(), LowerPriority{});
-    const Candidate best = heap.back();
-    heap.pop_back();
-    Piece& left = pieces[best.left];
-    Piece& right = pieces[best.right];
-    // Stale if either side was merged away or grew since this candidate was queued.
-    if (left.length == 0 || right.length == 0 || left.length + right.length != best.length)
-      continue;
-    left.length += right.length;
-    right.length = 0;
-    left.next = right.next;
-    if (right.next >= 0) pieces[right.next].prev = best.left;
-    consider(left.prev, best.left);
-    consider(best.left, left.next);
-  }
+  std::vector<MergePiece> pieces = split_into_characters(text);
+  // A pair may merge when the joined text is a token; higher vocabulary score first.
+  merge_adjacent_pieces(pieces, [&](const MergePiece& l, const MergePiece& r) -> std::optional<double> {
+    const int32_t id = lookup_.find(text.substr(l.start, l.length + r.length));
+    if (id == kNoToken) return std::nullopt;
+    return static_cast<double>(vocab_.scores[id]);
+  });
 
   // Every merged piece is a token by construction; a lone character may not be.
   for (int i = 0; i != -1; i = pieces[i].next) {
