@@ -60,7 +60,7 @@ int64_t KvStore::choose_device_victim(int64_t protected_page) const {
 int64_t KvStore::choose_host_victim(int64_t protected_page) const {
   auto movable = [&](int64_t p) {
     return p >= 0 && p < n_pages() && p != protected_page && pages_[p].tier == Tier::kHost &&
-           page_is_sealed(p);
+           page_is_sealed(p) && !is_staged(p);
   };
   for (int64_t p = 1; p < n_pages() && page_is_sealed(p); ++p) {
     if (movable(p)) return p;
@@ -170,6 +170,9 @@ Status KvStore::move_page(int64_t page, Tier target) {
   }
   const Tier from = pages_[page].tier;
   if (from == target) return Status::ok();
+  if (is_staged(page)) {
+    return Status::error("move_page: " + describe_page(page) + " has a staged upload in flight");
+  }
   if (target != Tier::kDevice && !page_is_sealed(page)) {
     return Status::error("move_page: " + describe_page(page) +
                          " holds positions not yet committed and stays on the device");

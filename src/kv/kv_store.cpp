@@ -107,6 +107,9 @@ void KvStore::release_page_memory(const Page& page) {
 }
 
 void KvStore::clear() {
+  // Staged uploads must be finished copying (the session drains its recall engine first).
+  for (const auto& [page, slot] : staged_) device_->release_slot(slot);
+  staged_.clear();
   for (const Page& page : pages_) release_page_memory(page);
   pages_.clear();
   chunks_.clear();

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,18 @@ struct KvTierOptions {
   int64_t host_budget_bytes = 0;    // 0: unbounded; beyond it pages go to disk
   std::string disk_directory;       // "" : no disk tier; else the spill file goes here
   int64_t disk_budget_bytes = 0;    // 0: unbounded (the file grows until a write fails)
+};
+
+// A host page being copied up to a device slot off the decode thread (the recall
+// engine's double buffer): the slot is reserved and both addresses fixed on the decode
+// thread, the bytes copied on a background thread, the page switched over on the decode
+// thread again. A CUDA arena would do the copy as an asynchronous upload on a stream.
+struct StagedUpload {
+  int64_t page = -1;
+  int32_t device_slot = -1;
+  uint8_t* device_data = nullptr;
+  const uint8_t* host_data = nullptr;
+  int64_t bytes = 0;
 };
 
 struct PageResidency {
@@ -113,6 +127,20 @@ class KvStore {
   using EvictionChooser = std::function<int64_t(const KvStore&)>;
   void set_eviction_chooser(EvictionChooser chooser) { chooser_ = std::move(chooser); }
 
+  // --- Background recall (runtime/recall_engine.h) -------------------------------------
+  // Reserves a free device slot for a sealed host page without moving any other page: the
+  // headroom the double buffer lives in, counted in the device's bytes. The page stays on
+  // the host, pinned (never chosen to go down to disk), until commit or cancel. nullopt
+  // when the page is not a sealed host page, is already staged, or no slot is free.
+  std::optional<StagedUpload> begin_staged_upload(int64_t page);
+  // The copy itself; touches nothing of the store, so it may run on another thread.
+  static void copy_staged_upload(const StagedUpload& staged);
+  // Decode thread, after the copy: the page now lives in the device slot.
+  void commit_staged_upload(const StagedUpload& staged);
+  // Decode thread: gives the slot back, the page stays on the host.
+  void cancel_staged_upload(const StagedUpload& staged);
+  int64_t staged_pages() const { return (int64_t)staged_.size(); }
+
   int64_t tier_bytes(Tier tier) const;
   int64_t tier_pages(Tier tier) const { return pages_in_tier_[(int)tier]; }
   int64_t device_budget_bytes() const;
@@ -145,6 +173,8 @@ class KvStore {
   Status relocate(int64_t page, Tier target, int32_t target_slot);
   void swap_host_and_device(int64_t host_page, int64_t device_page);
   void set_residency(int64_t page, Tier tier, int32_t slot);
+  // kv_staging.cpp
+  bool is_staged(int64_t page) const;
 
   KvLayout layout_;
   KvTierOptions options_;
@@ -154,6 +184,7 @@ class KvStore {
   int32_t pending_tokens_ = 0;
   std::vector<std::unique_ptr<Chunk>> chunks_;
   std::vector<Page> pages_;
+  std::vector<std::pair<int64_t, int32_t>> staged_;  // (page, device slot) of uploads in flight
   int64_t pages_in_tier_[kTierCount] = {0, 0, 0};
   std::unique_ptr<DeviceMemory> device_;
   std::unique_ptr<HostTier> host_;

@@ -40,29 +40,43 @@ void LsaPolicy::update_keys(const KvStore& kv) {
 }
 
 void LsaPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
+  prepare_select(context)(chunks);
+}
+
+SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
   const KvStore& kv = context.kv;
-  const KvLayout& L = kv.layout();
-  const int64_t sealed = kv.n_tokens() / L.chunk_tokens;
   update_keys(kv);
+  const int32_t chunk_tokens = kv.layout().chunk_tokens;
+  const int32_t n_tokens = kv.n_tokens();
+  const int64_t sealed = n_tokens / chunk_tokens;
   // Chunks whose keys could not be read (a disk error, kept in kv.status()) are not
   // scored; they stay out unless the sink or tail holds them.
   int64_t scored = sealed;
   for (const auto& k : keys_) scored = std::min<int64_t>(scored, (int64_t)k.n_chunks());
-  scores_.assign(sealed, 0.0f);
-  const int n_embd = indexer_->config().d_model;
-  std::vector<const float*> hidden;
-  std::vector<const ChunkKeyStore*> keys;
-  for (size_t t = 0; t < slots_.size(); ++t) {
-    hidden.push_back(context.hidden.data() + t * n_embd);
-    keys.push_back(&keys_[t]);
+  const size_t n_embd = (size_t)indexer_->config().d_model;
+  // [targets, n_embd]: the decode thread overwrites the captured states at the next step.
+  std::vector<float> hidden;
+  if (context.hidden.size() >= slots_.size() * n_embd) {
+    hidden.assign(context.hidden.begin(), context.hidden.begin() + slots_.size() * n_embd);
   }
-  if (scored > 0 && scored == sealed && context.hidden.size() >= slots_.size() * (size_t)n_embd) {
-    Status st = indexer_->score(hidden, context.position, keys, scores_);
-    FM_ASSERT(st.is_ok());  // shapes were checked when the policy was built
-  }
-  lsa_select(scores_, L.chunk_tokens, kv.n_tokens(), params_, chunks, &last_stats_);
-  low_confidence_cycles_ += last_stats_.low_confidence;
-  // The chunk being written (not scored) is always attended through the recency tail.
+  const int64_t position = context.position;
+  return [this, hidden = std::move(hidden), scored, sealed, chunk_tokens, n_tokens, position,
+          n_embd](std::vector<int64_t>& chunks) {
+    scores_.assign(sealed, 0.0f);
+    if (scored > 0 && scored == sealed && !hidden.empty()) {
+      std::vector<const float*> hidden_rows;
+      std::vector<const ChunkKeyStore*> keys;
+      for (size_t t = 0; t < slots_.size(); ++t) {
+        hidden_rows.push_back(hidden.data() + t * n_embd);
+        keys.push_back(&keys_[t]);
+      }
+      Status st = indexer_->score(hidden_rows, position, keys, scores_);
+      FM_ASSERT(st.is_ok());  // shapes were checked when the policy was built
+    }
+    lsa_select(scores_, chunk_tokens, n_tokens, params_, chunks, &last_stats_);
+    low_confidence_cycles_ += last_stats_.low_confidence;
+    // The chunk being written (not scored) is always attended through the recency tail.
+  };
 }
 
 void LsaPolicy::before_attention(int global_layer, const kernels::AttentionParams& params,

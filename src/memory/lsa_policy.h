@@ -29,6 +29,10 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
   std::string name() const override { return "lsa"; }
   std::vector<int> hidden_layers() const override { return indexer_->config().target_layers; }
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
+  // Decode thread: keys of newly sealed chunks (reads the KvStore). Job: indexer scoring
+  // and the selection rule, from a copy of the hidden states; it writes scores_ and the
+  // stats, which only it uses, and reads keys_, which Level 2 only reads meanwhile.
+  SelectionJob prepare_select(const SelectionContext& context) override;
   GlobalAttentionHook* attention_hook() override { return level2_top_k_ > 0 ? this : nullptr; }
   void before_attention(int global_layer, const kernels::AttentionParams& params, const float* q,
                         const int32_t* q_pos, int n_q,

@@ -16,6 +16,12 @@ int64_t budget_chunks(const PolicyBudget& budget, int64_t n_chunks) {
   return std::clamp<int64_t>(k, 1, n_chunks);
 }
 
+SelectionJob Policy::prepare_select(const SelectionContext& context) {
+  auto chosen = std::make_shared<std::vector<int64_t>>();
+  select(context, *chosen);
+  return [chosen](std::vector<int64_t>& chunks) { chunks = *chosen; };
+}
+
 std::vector<std::string> policy_names() {
   return {"full", "recency", "random", "streaming", "quest", "snapkv"};
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -35,6 +36,9 @@ struct SelectionContext {
   std::span<const float> hidden;
 };
 
+// The background half of a selection (see Policy::prepare_select): fills the resident set.
+using SelectionJob = std::function<void(std::vector<int64_t>& chunks)>;
+
 class Policy {
  public:
   virtual ~Policy() = default;
@@ -43,6 +47,12 @@ class Policy {
   virtual int cycle_steps() const { return 64; }
   // Fills `chunks` with the resident chunk indices, sorted and unique.
   virtual void select(const SelectionContext& context, std::vector<int64_t>& chunks) = 0;
+  // select() split in two for the background recall engine (runtime/recall_engine.h):
+  // this half runs on the decode thread and may read the KvStore; the job it returns runs
+  // on a background thread while decode goes on, so it may read only what it captured and
+  // state of this policy that the decode thread does not write until the job is done.
+  // Default: the whole selection now, the job only hands it over.
+  virtual SelectionJob prepare_select(const SelectionContext& context);
   // A per-step, per-layer view of attention (Quest, SnapKV, LSA level 2); may be null.
   virtual GlobalAttentionHook* attention_hook() { return nullptr; }
   // Model layers whose input hidden state select() wants (the Memory Indexer's targets).

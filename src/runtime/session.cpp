@@ -12,7 +12,9 @@ Session::Session(const Model& model, ThreadPool& pool, const SessionOptions& opt
       pool_(pool),
       state_(model.config(), options.chunk_tokens, std::max(1, options.max_block_tokens)),
       max_context_(options.max_context_tokens > 0 ? options.max_context_tokens
-                                                  : model.config().context_length) {
+                                                  : model.config().context_length),
+      background_recall_(options.background_recall),
+      recall_lead_steps_(options.recall_lead_steps) {
   init_status_ = state_.kv.configure_tiers(options.kv_tiers);
   // Room on the device goes first to what the policy chose: when a page must move down,
   // prefer the oldest sealed device page outside the resident set.
@@ -57,7 +59,10 @@ Status Session::prefill(std::span<const int32_t> tokens, const Progress& progres
   return Status::ok();
 }
 
+Session::~Session() { finish_background_work(); }
+
 void Session::reset() {
+  finish_background_work();
   state_.kv.clear();
   logits_.clear();
   state_.restrict_history = false;
@@ -106,21 +111,7 @@ Status Session::decode(int32_t token) {
   FM_RETURN_IF_ERROR(init_status_);
   FM_RETURN_IF_ERROR(check_room(1));
   const KvStore& kv = state_.kv;
-  if (policy_ && decode_step_ % std::max(1, policy_->cycle_steps()) == 0) {
-    const std::span<const float> hidden(
-        state_.captured_hidden.data(),
-        state_.capture_layers.size() * (size_t)model_.config().n_embd);
-    using Clock = std::chrono::steady_clock;
-    const auto t0 = Clock::now();
-    policy_->select({kv, decode_step_, n_past(), hidden}, state_.resident_chunks);
-    // The chunk being filled, and any later one, is always attended.
-    state_.always_from_chunk = kv.n_tokens() / kv.layout().chunk_tokens;
-    state_.restrict_history = true;
-    const auto t1 = Clock::now();
-    FM_RETURN_IF_ERROR(apply_residency());
-    footprint_.select_seconds += std::chrono::duration<double>(t1 - t0).count();
-    footprint_.recall_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
-  }
+  if (policy_) FM_RETURN_IF_ERROR(advance_cycle());
   FM_RETURN_IF_ERROR(
       model_.forward(state_, std::span<const int32_t>(&token, 1), false, logits_, pool_));
   ++decode_step_;

@@ -13,6 +13,7 @@
 #include "kv/footprint.h"
 #include "kv/residency_trace.h"
 #include "memory/policy.h"
+#include "runtime/recall_engine.h"
 #include "model/model.h"
 
 namespace fm {
@@ -24,6 +25,12 @@ struct SessionOptions {
   // Where the global layers' KV lives: device budget, host budget, disk directory.
   // Default: everything on the device, unbounded.
   KvTierOptions kv_tiers;
+  // Selection and recall off the decode thread (runtime/recall_engine.h): the set applied
+  // at a cycle boundary is chosen recall_lead_steps decode steps before it, and its host
+  // pages are copied up while those steps run. false: both happen at the boundary, on the
+  // decode thread, from the boundary's own hidden state.
+  bool background_recall = true;
+  int recall_lead_steps = 4;
 };
 
 // Device footprint of the global layers' KV over decode, as chosen by the policy:
@@ -34,16 +41,22 @@ struct FootprintStats {
   int64_t peak_resident_bytes = 0;
   double mean_fraction = 0;  // mean over steps of resident / full bytes
   double peak_fraction = 0;
-  // Time spent choosing (policy select: indexer scoring) and recalling (tier moves) at
-  // cycle boundaries, synchronously on the decode path for now.
+  // Decode-thread time at cycle boundaries: choosing (the part of the selection that
+  // runs there: all of it without background recall, new chunk keys with it), recalling
+  // (tier moves and commits of staged pages) and waiting for the background thread.
   double select_seconds = 0;
   double recall_seconds = 0;
+  double wait_seconds = 0;
+  // Background thread time (indexer scoring, staged copies), overlapped with decode.
+  double background_seconds = 0;
+  int64_t pages_staged = 0;  // pages copied up by the background thread
 };
 
 class Session {
  public:
   Session(const Model& model, ThreadPool& pool, const SessionOptions& options);
   // The store's eviction rule refers back to this session: it stays where it was built.
+  ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -58,6 +71,7 @@ class Session {
 
   // Residency policy for decode (not owned; nullptr = full attention, no selection).
   void set_policy(Policy* policy) {
+    finish_background_work();
     policy_ = policy;
     state_.hook = policy ? policy->attention_hook() : nullptr;
     state_.capture_layers = policy ? policy->hidden_layers() : std::vector<int>();
@@ -96,6 +110,13 @@ class Session {
   int max_context_;
   std::vector<float> logits_;
   Status apply_residency();
+  // session_recall.cpp: the cycle boundary and the background recall around it.
+  Status advance_cycle();
+  Status select_now();
+  void launch_selection(int64_t boundary_step);
+  void stage_recalled_pages();
+  Status finish_cycle();
+  void finish_background_work();
 
   Policy* policy_ = nullptr;
   int64_t decode_step_ = 0;
@@ -103,6 +124,17 @@ class Session {
   Status init_status_;
   FootprintMeter meter_;
   std::unique_ptr<ResidencyTraceWriter> trace_;
+
+  // Background recall: the set being prepared (the back buffer) and its pages in flight.
+  enum class RecallPhase { kIdle, kSelecting, kStaging };
+  bool background_recall_;
+  int recall_lead_steps_;
+  RecallPhase recall_phase_ = RecallPhase::kIdle;
+  std::vector<int64_t> next_resident_chunks_;
+  int64_t next_always_from_chunk_ = 0;
+  std::vector<StagedUpload> staged_uploads_;
+  // Last member: destroyed first, so its thread stops before anything it may touch.
+  std::unique_ptr<RecallWorker> worker_;
 };
 
 }  // namespace fm

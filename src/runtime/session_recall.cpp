@@ -1,0 +1,114 @@
+// Session: the cycle boundary. Without background recall the policy selects and the
+// pages move at the boundary itself; with it, selection starts recall_lead_steps before
+// the boundary on the recall worker, the chosen host pages are copied up while decode
+// goes on, and the boundary only commits them (runtime/recall_engine.h has the timeline).
+#include <algorithm>
+#include <chrono>
+
+#include "runtime/session.h"
+
+namespace fm {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+}  // namespace
+
+Status Session::advance_cycle() {
+  const int cycle = std::max(1, policy_->cycle_steps());
+  const int64_t in_cycle = decode_step_ % cycle;
+  const bool background = background_recall_ && recall_lead_steps_ >= 1 && cycle > recall_lead_steps_;
+  if (in_cycle == 0) {
+    return recall_phase_ == RecallPhase::kIdle ? select_now() : finish_cycle();
+  }
+  if (!background) return Status::ok();
+  if (in_cycle == cycle - recall_lead_steps_) {
+    launch_selection(decode_step_ + recall_lead_steps_);
+  } else if (recall_phase_ == RecallPhase::kSelecting && !worker_->busy()) {
+    stage_recalled_pages();
+  }
+  return Status::ok();
+}
+
+// The first boundary (nothing was prepared) and every boundary without background recall.
+Status Session::select_now() {
+  const KvStore& kv = state_.kv;
+  const auto t0 = Clock::now();
+  policy_->select({kv, decode_step_, n_past(), captured_hidden()}, state_.resident_chunks);
+  // The chunk being filled, and any later one, is always attended.
+  state_.always_from_chunk = kv.n_tokens() / kv.layout().chunk_tokens;
+  state_.restrict_history = true;
+  const auto t1 = Clock::now();
+  FM_RETURN_IF_ERROR(apply_residency());
+  footprint_.select_seconds += std::chrono::duration<double>(t1 - t0).count();
+  footprint_.recall_seconds += seconds_since(t1);
+  return Status::ok();
+}
+
+void Session::launch_selection(int64_t boundary_step) {
+  const KvStore& kv = state_.kv;
+  const auto t0 = Clock::now();
+  // decode_step names the boundary the set is for (the oracle replays from it); the
+  // hidden state and position are those of now.
+  SelectionJob job = policy_->prepare_select({kv, boundary_step, n_past(), captured_hidden()});
+  // Chunks sealed after this choice are attended until the next one: the recency tail.
+  next_always_from_chunk_ = kv.n_tokens() / kv.layout().chunk_tokens;
+  footprint_.select_seconds += seconds_since(t0);
+  if (!worker_) worker_ = std::make_unique<RecallWorker>();
+  worker_->submit([this, job = std::move(job)] { job(next_resident_chunks_); });
+  recall_phase_ = RecallPhase::kSelecting;
+}
+
+void Session::stage_recalled_pages() {
+  const auto t0 = Clock::now();
+  KvStore& kv = state_.kv;
+  const int64_t per_page = kv.chunks_per_page();
+  int64_t last_page = -1;
+  for (int64_t chunk : next_resident_chunks_) {
+    const int64_t page = chunk / per_page;
+    if (page == last_page || chunk >= next_always_from_chunk_) continue;
+    last_page = page;
+    if (page >= kv.n_pages() || kv.residency(page).tier != Tier::kHost) continue;
+    std::optional<StagedUpload> staged = kv.begin_staged_upload(page);
+    if (!staged) break;  // no free device slot left: the rest moves at the boundary
+    staged_uploads_.push_back(*staged);
+  }
+  recall_phase_ = RecallPhase::kStaging;
+  footprint_.recall_seconds += seconds_since(t0);
+  if (staged_uploads_.empty()) return;
+  worker_->submit([uploads = staged_uploads_] {
+    for (const StagedUpload& u : uploads) KvStore::copy_staged_upload(u);
+  });
+}
+
+Status Session::finish_cycle() {
+  const auto t0 = Clock::now();
+  worker_->wait();
+  const auto t1 = Clock::now();
+  footprint_.wait_seconds += std::chrono::duration<double>(t1 - t0).count();
+  footprint_.background_seconds = worker_->busy_seconds();
+  for (const StagedUpload& u : staged_uploads_) state_.kv.commit_staged_upload(u);
+  footprint_.pages_staged += (int64_t)staged_uploads_.size();
+  staged_uploads_.clear();
+  // The double buffer flips: the prepared set becomes the one attention reads.
+  state_.resident_chunks.swap(next_resident_chunks_);
+  state_.always_from_chunk = next_always_from_chunk_;
+  state_.restrict_history = true;
+  recall_phase_ = RecallPhase::kIdle;
+  Status st = apply_residency();
+  footprint_.recall_seconds += seconds_since(t1);
+  return st;
+}
+
+// Before the policy changes, the sequence is reset or the session ends: nothing may be
+// left running on the worker or holding a device slot.
+void Session::finish_background_work() {
+  if (worker_) worker_->wait();
+  for (const StagedUpload& u : staged_uploads_) state_.kv.cancel_staged_upload(u);
+  staged_uploads_.clear();
+  recall_phase_ = RecallPhase::kIdle;
+}
+
+}  // namespace fm
