@@ -9,5 +9,6 @@ int cmd_info(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_recall(int argc, char** argv);
+int cmd_dump(int argc, char** argv);
 
 }  // namespace fm::cli

@@ -20,6 +20,8 @@ void usage() {
                "  tokenize  -m MODEL -p TEXT    token ids of a text\n"
                "  recall    -m MODEL -f TEXT [--budget 10%] [--decode 128] [--indexer F]\n"
                "            decode attention mass kept by each policy at the same budget\n"
+               "  dump      -m MODEL --corpus DIR -o DUMP_DIR [--max-tokens 8192] [--tail 128]\n"
+               "            [--generate 128] [--sample-every 8]   indexer training shards\n"
                "  logits    -m MODEL --ids \"ID ...\" -o FILE   raw next-token logits\n");
 }
 }  // namespace
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
   if (command == "tokenize") return fm::cli::cmd_tokenize(argc - 2, argv + 2);
   if (command == "logits") return fm::cli::cmd_logits(argc - 2, argv + 2);
   if (command == "recall") return fm::cli::cmd_recall(argc - 2, argv + 2);
+  if (command == "dump") return fm::cli::cmd_dump(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
   usage();
   return 2;
