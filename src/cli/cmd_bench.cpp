@@ -68,7 +68,8 @@ int cmd_bench(int argc, char** argv) {
   const Args& args = *parsed;
   for (const auto& u : args.unknown({"-m", "--context", "--decode", "-t", "--json", "--chunk",
                                      "--block", "--ids", "--policy", "--budget", "--seed", "--indexer", "--level2-top-k",
-                                     "--device-budget", "--host-budget", "--disk"})) {
+                                     "--device-budget", "--host-budget", "--disk", "--recall-lead",
+                                     "--chunks-per-page"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
@@ -93,8 +94,21 @@ int cmd_bench(int argc, char** argv) {
   }
   auto model = Model::load(args.get("-m"));
   if (!model) return fail(model.status());
-  auto policy = make_policy_from_args(args, (*model)->config(), (int)*chunk);
-  if (!policy) return fail(policy.status());
+  // --policy a,b,c: every policy at every context, side by side in one run ("none" is the
+  // engine without a policy).
+  std::vector<std::string> policy_names{""};
+  if (args.has("--policy")) {
+    policy_names.clear();
+    std::stringstream ss(args.get("--policy"));
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      auto probe = make_policy_from_args(args, (*model)->config(), (int)*chunk, item);
+      if (!probe) return fail(probe.status());
+      policy_names.push_back(item);
+    }
+  }
+  auto recall_lead = args.get_int("--recall-lead", 4);
+  if (!recall_lead || *recall_lead < 0) return fail(Status::error("bad --recall-lead"));
   const Model& m = **model;
   ThreadPool pool((int)*threads);
   const double bandwidth = measure_read_bandwidth_gb_s(pool);
@@ -107,12 +121,12 @@ int cmd_bench(int argc, char** argv) {
   }
   const bool json = args.has("--json");
   if (!json) {
-    std::printf("model: %s\nthreads %lld, kernels %s, read bandwidth %.1f GB/s\n",
-                m.config().describe().c_str(), *threads, kernels::matmul_isa(), bandwidth);
-    if (*policy) std::printf("policy %s\n", (*policy)->name().c_str());
-    std::printf("| context | prefill tok/s | decode tok/s | bytes/token (MB) | roofline tok/s | "
-                "fraction | KV attended mean / peak | select + recall share of decode |\n"
-                "|---|---|---|---|---|---|---|---|\n");
+    std::printf("model: %s\nthreads %lld, kernels %s, read bandwidth %.1f GB/s, background recall %s\n",
+                m.config().describe().c_str(), *threads, kernels::matmul_isa(), bandwidth,
+                *recall_lead > 0 ? "on" : "off");
+    std::printf("| context | policy | prefill tok/s | decode tok/s | roofline | KV attended mean / peak "
+                "| device KV (a) mean / peak | device all (b) mean | decode-thread select + recall + wait "
+                "| background |\n|---|---|---|---|---|---|---|---|---|---|\n");
   }
   for (long long n : contexts) {
     std::vector<int32_t> ids = given_ids;
@@ -122,51 +136,69 @@ int cmd_bench(int argc, char** argv) {
       while ((long long)ids.size() < n) ids.push_back(dist(rng));
     }
     ids.resize(n);
-    SessionOptions options;
-    options.chunk_tokens = (int)*chunk;
-    options.max_block_tokens = (int)*block;
-    options.max_context_tokens = (int)(n + *n_decode + 1);
-    if (Status st = apply_tier_args(args, options.kv_tiers); !st) return fail(st);
-    Session session(m, pool, options);
-    session.set_policy(policy->get());
-    const double t0 = now_seconds();
-    Status st = session.prefill(ids);
-    if (!st) return fail(st);
-    const double t1 = now_seconds();
-    int32_t next = Sampler::argmax(session.last_logits());
-    const double t2 = now_seconds();
-    for (int i = 0; i < *n_decode; ++i) {
-      st = session.decode(next);
+    for (const std::string& name : policy_names) {
+      auto policy = make_policy_from_args(args, m.config(), (int)*chunk, name);
+      if (!policy) return fail(policy.status());
+      SessionOptions options;
+      options.chunk_tokens = (int)*chunk;
+      options.max_block_tokens = (int)*block;
+      options.max_context_tokens = (int)(n + *n_decode + 1);
+      options.background_recall = *recall_lead > 0;
+      options.recall_lead_steps = (int)std::max<int64_t>(1, *recall_lead);
+      if (Status st = apply_tier_args(args, options.kv_tiers); !st) return fail(st);
+      Session session(m, pool, options);
+      session.set_policy(policy->get());
+      const double t0 = now_seconds();
+      Status st = session.prefill(ids);
       if (!st) return fail(st);
-      next = Sampler::argmax(session.last_logits());
-    }
-    const double t3 = now_seconds();
-    const double prefill_tps = n / (t1 - t0);
-    const double decode_tps = *n_decode / std::max(1e-9, t3 - t2);
-    // A decode step reads every weight once, the attended part of the global layers' KV
-    // and the rings.
-    const FootprintStats& f = session.footprint();
-    const double global_read = *policy ? f.mean_resident_bytes : (double)session.kv().global_bytes();
-    const double bytes = (double)m.weight_bytes_per_token() + global_read +
-                         (double)session.kv().local_bytes();
-    const double roofline_tps = bandwidth * 1e9 / bytes;
-    if (json) {
-      std::printf("{\"context\": %lld, \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, "
-                  "\"bytes_per_token\": %.0f, \"bandwidth_gb_s\": %.3f, \"roofline_fraction\": "
-                  "%.4f, \"kv_bytes\": %lld, \"n_vocab\": %d, \"threads\": %lld, \"isa\": \"%s\", "
-                  "\"policy\": \"%s\", \"kv_attended_mean\": %.4f, \"kv_attended_peak\": %.4f}\n",
-                  n, prefill_tps, decode_tps, bytes, bandwidth, decode_tps / roofline_tps,
-                  (long long)session.kv().total_bytes(), m.n_vocab(), *threads,
-                  kernels::matmul_isa(), *policy ? (*policy)->name().c_str() : "none",
-                  *policy ? f.mean_fraction : 1.0, *policy ? f.peak_fraction : 1.0);
-    } else {
+      const double t1 = now_seconds();
+      int32_t next = Sampler::argmax(session.last_logits());
+      const double t2 = now_seconds();
+      for (int i = 0; i < *n_decode; ++i) {
+        st = session.decode(next);
+        if (!st) return fail(st);
+        next = Sampler::argmax(session.last_logits());
+      }
+      const double t3 = now_seconds();
+      const double prefill_tps = n / (t1 - t0);
       const double decode_seconds = std::max(1e-9, t3 - t2);
-      std::printf("| %lld | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f%% / %.1f%% | %.2f%% + %.2f%% |\n",
-                  n, prefill_tps, decode_tps, bytes / 1e6, roofline_tps, decode_tps / roofline_tps,
-                  100 * (*policy ? f.mean_fraction : 1.0), 100 * (*policy ? f.peak_fraction : 1.0),
-                  100 * f.select_seconds / decode_seconds, 100 * f.recall_seconds / decode_seconds);
+      const double decode_tps = *n_decode / decode_seconds;
+      // A decode step reads every weight once, the attended part of the global layers' KV
+      // and the rings.
+      const FootprintStats& f = session.footprint();
+      const double global_read = *policy ? f.mean_resident_bytes : (double)session.kv().global_bytes();
+      const double bytes = (double)m.weight_bytes_per_token() + global_read +
+                           (double)session.kv().local_bytes();
+      const double roofline_tps = bandwidth * 1e9 / bytes;
+      const FootprintSummary device_a = session.device_footprint().global_layers();
+      const FootprintSummary device_b = session.device_footprint().whole_device();
+      const std::string policy_label = *policy ? (*policy)->name() : "none";
+      const double on_thread = f.select_seconds + f.recall_seconds + f.wait_seconds;
+      if (json) {
+        std::printf("{\"context\": %lld, \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, "
+                    "\"bytes_per_token\": %.0f, \"bandwidth_gb_s\": %.3f, \"roofline_fraction\": "
+                    "%.4f, \"kv_bytes\": %lld, \"n_vocab\": %d, \"threads\": %lld, \"isa\": \"%s\", "
+                    "\"policy\": \"%s\", \"kv_attended_mean\": %.4f, \"kv_attended_peak\": %.4f, "
+                    "\"device_a_mean_percent\": %.3f, \"device_a_peak_percent\": %.3f, "
+                    "\"device_b_mean_percent\": %.3f, \"decode_thread_overhead\": %.5f, "
+                    "\"background_share\": %.5f}\n",
+                    n, prefill_tps, decode_tps, bytes, bandwidth, decode_tps / roofline_tps,
+                    (long long)session.kv().total_bytes(), m.n_vocab(), *threads,
+                    kernels::matmul_isa(), policy_label.c_str(), *policy ? f.mean_fraction : 1.0,
+                    *policy ? f.peak_fraction : 1.0, device_a.mean_percent, device_a.peak_percent,
+                    device_b.mean_percent, on_thread / decode_seconds,
+                    f.background_seconds / decode_seconds);
+      } else {
+        std::printf("| %lld | %s | %.1f | %.1f | %.2f | %.1f%% / %.1f%% | %.1f%% / %.1f%% | %.1f%% | "
+                    "%.2f%% + %.2f%% + %.2f%% | %.2f%% |\n",
+                    n, policy_label.c_str(), prefill_tps, decode_tps, decode_tps / roofline_tps,
+                    100 * (*policy ? f.mean_fraction : 1.0), 100 * (*policy ? f.peak_fraction : 1.0),
+                    device_a.mean_percent, device_a.peak_percent, device_b.mean_percent,
+                    100 * f.select_seconds / decode_seconds, 100 * f.recall_seconds / decode_seconds,
+                    100 * f.wait_seconds / decode_seconds, 100 * f.background_seconds / decode_seconds);
+      }
+      std::fflush(stdout);
     }
-    std::fflush(stdout);
   }
   return 0;
 }

@@ -14,11 +14,14 @@ namespace fm::cli {
 
 // nullptr (no policy: full attention, no selection) when --policy is absent.
 // `lsa` reads --indexer FILE (an untrained, random indexer without it).
+// name: the policy to build; by default the one --policy gives.
 inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
                                                              const ModelConfig& model,
-                                                             int chunk_tokens) {
-  if (!args.has("--policy")) {
-    if (args.has("--budget")) return Status::error("--budget needs --policy");
+                                                             int chunk_tokens,
+                                                             const std::string& name = "") {
+  const std::string policy_name = name.empty() ? args.get("--policy") : name;
+  if (policy_name.empty() || policy_name == "none") {
+    if (args.has("--budget") && !args.has("--policy")) return Status::error("--budget needs --policy");
     return std::unique_ptr<Policy>();
   }
   PolicyBudget budget;
@@ -29,7 +32,7 @@ inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
   }
   auto seed = args.get_int("--seed", 0);
   if (!seed) return seed.status();
-  if (args.get("--policy") == "lsa") {
+  if (policy_name == "lsa") {
     if (!args.has("--indexer")) {
       std::fprintf(stderr,
                    "flashmem: warning: --policy lsa without --indexer uses an untrained indexer "
@@ -41,14 +44,15 @@ inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
     return make_lsa_policy(model, kv_layout_for(model, chunk_tokens), args.get("--indexer"),
                            budget, (uint64_t)*seed, (int)*level2);
   }
-  return make_policy(args.get("--policy"), budget, (uint64_t)*seed);
+  return make_policy(policy_name, budget, (uint64_t)*seed);
 }
 
 }  // namespace fm::cli
 
 namespace fm::cli {
 
-// `--device-budget MIB [--host-budget MIB] [--disk DIR]`: where the global layers' KV lives.
+// `--device-budget MIB [--host-budget MIB] [--disk DIR] [--chunks-per-page N]`: where the
+// global layers' KV lives and in what units it moves.
 inline Status apply_tier_args(const Args& args, KvTierOptions& tiers) {
   auto mib = [&](const char* name, int64_t& out) -> Status {
     if (!args.has(name)) return Status::ok();
@@ -61,6 +65,10 @@ inline Status apply_tier_args(const Args& args, KvTierOptions& tiers) {
   FM_RETURN_IF_ERROR(mib("--device-budget", tiers.device_budget_bytes));
   FM_RETURN_IF_ERROR(mib("--host-budget", tiers.host_budget_bytes));
   tiers.disk_directory = args.get("--disk");
+  auto per_page = args.get_int("--chunks-per-page", tiers.chunks_per_page);
+  if (!per_page) return per_page.status();
+  if (*per_page < 1 || *per_page > 4096) return Status::error("--chunks-per-page must be in [1, 4096]");
+  tiers.chunks_per_page = (int)*per_page;
   if (tiers.host_budget_bytes > 0 && tiers.disk_directory.empty()) {
     return Status::error("--host-budget needs --disk DIR for what does not fit");
   }
