@@ -96,6 +96,10 @@ class KvStore {
   void write_local(int local_layer, const uint16_t* k, const uint16_t* v);
   void end_block();
 
+  // Makes this empty store hold the same committed sequence as `source` (same layout;
+  // any tiers): a fork for decoding one prefill under several policies. Bit-exact.
+  Status copy_contents_from(const KvStore& source);
+
   // Drops everything (a new sequence). Tier settings and move counters stay.
   void clear();
 

@@ -72,6 +72,11 @@ void Session::reset() {
   meter_.reset();
 }
 
+Status Session::fork_kv_from(const Session& source) {
+  reset();
+  return state_.kv.copy_contents_from(source.state_.kv);
+}
+
 // Moves pages so that the resident set is on the device (as far as the budget allows)
 // and sealed pages outside it are not: the recall at a cycle boundary.
 Status Session::apply_residency() {

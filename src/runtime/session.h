@@ -100,6 +100,10 @@ class Session {
   const KvStore& kv() const { return state_.kv; }
   const Model& model() const { return model_; }
   void reset();
+  // Starts this session's sequence as a copy of `source`'s KV (same model): decoding the
+  // same prefill under several policies. Logits and hidden states are not copied: prefill
+  // at least the last prompt token here next, which also lets the policy watch it.
+  Status fork_kv_from(const Session& source);
 
  private:
   Status check_room(size_t n_new) const;
