@@ -22,6 +22,10 @@ void usage() {
                "            decode attention mass kept by each policy at the same budget\n"
                "  dump      -m MODEL --corpus DIR -o DUMP_DIR [--max-tokens 8192] [--tail 128]\n"
                "            [--generate 128] [--sample-every 8]   indexer training shards\n"
+               "  eval      -m MODEL [--suite ruler|memqa] [--tasks T,...] [--lengths 4k,8k]\n"
+               "            [--policies full,lsa,...] [--budget 10%] [--samples N] [--out F.jsonl]\n"
+               "            every policy on generated tasks from one shared prefill; resumes\n"
+               "  eval      --report F.jsonl[,F2...]   the summary table from result files\n"
                "  logits    -m MODEL --ids \"ID ...\" -o FILE   raw next-token logits\n");
 }
 }  // namespace
@@ -39,6 +43,7 @@ int main(int argc, char** argv) {
   if (command == "logits") return fm::cli::cmd_logits(argc - 2, argv + 2);
   if (command == "recall") return fm::cli::cmd_recall(argc - 2, argv + 2);
   if (command == "dump") return fm::cli::cmd_dump(argc - 2, argv + 2);
+  if (command == "eval") return fm::cli::cmd_eval(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
   usage();
   return 2;

@@ -14,18 +14,22 @@ namespace fm::cli {
 
 // nullptr (no policy: full attention, no selection) when --policy is absent.
 // `lsa` reads --indexer FILE (an untrained, random indexer without it).
-// name: the policy to build; by default the one --policy gives.
+// name: the policy to build; by default the one --policy gives. budget_fraction > 0
+// overrides --budget.
 inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
                                                              const ModelConfig& model,
                                                              int chunk_tokens,
-                                                             const std::string& name = "") {
+                                                             const std::string& name = "",
+                                                             double budget_fraction = -1) {
   const std::string policy_name = name.empty() ? args.get("--policy") : name;
   if (policy_name.empty() || policy_name == "none") {
     if (args.has("--budget") && !args.has("--policy")) return Status::error("--budget needs --policy");
     return std::unique_ptr<Policy>();
   }
   PolicyBudget budget;
-  if (args.has("--budget")) {
+  if (budget_fraction > 0) {
+    budget.fraction = budget_fraction;
+  } else if (args.has("--budget")) {
     auto fraction = parse_budget_fraction(args.get("--budget"));
     if (!fraction) return fraction.status();
     budget.fraction = *fraction;

@@ -1,0 +1,256 @@
+// `flashmem eval`: accuracy of every policy side by side on generated long-context tasks,
+// with its KV footprint. Per sample: one shared full-attention prefill, one decode per
+// policy (eval/policy_decode.h); one JSON line per (sample, policy) appended to --out, so
+// a run resumes where it stopped; `flashmem eval --report FILE...` rebuilds the summary
+// from the files alone.
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/policy_args.h"
+#include "cli/report.h"
+#include "eval/memqa_generator.h"
+#include "eval/policy_decode.h"
+#include "eval/results_file.h"
+#include "eval/ruler_tasks.h"
+#include "eval/scoring.h"
+#include "tokenizer/chat_template.h"
+
+namespace fm::cli {
+
+namespace {
+
+int fail(const Status& s) {
+  std::fprintf(stderr, "flashmem eval: %s\n", s.message().c_str());
+  return 1;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+Result<int64_t> parse_length(const std::string& item) {
+  char* end = nullptr;
+  long long v = std::strtoll(item.c_str(), &end, 10);
+  if (end && (*end == 'k' || *end == 'K')) v *= 1024, ++end;
+  if (item.empty() || *end || v < 256) return Status::error("bad length '" + item + "' (e.g. 4k, 8192)");
+  return (int64_t)v;
+}
+
+// A sample of a suite's task at a length.
+Result<eval::TaskSample> make_sample(const std::string& suite, const std::string& task, int64_t target_tokens,
+                                     uint64_t seed, int64_t index, const eval::RulerData* ruler,
+                                     const eval::MemQaGenerator* memqa, const eval::TokenCounter& counter) {
+  if (suite == "ruler") {
+    const eval::RulerTaskConfig* config = eval::find_ruler_task(task);
+    if (!config) return Status::error("unknown RULER task '" + task + "'");
+    return eval::generate_ruler_sample(*config, (size_t)target_tokens, seed, (size_t)index, *ruler, counter);
+  }
+  for (eval::MemQaQuestionType type : eval::kAllMemQaQuestionTypes) {
+    if ("memqa_" + std::string(eval::memqa_type_name(type)) != task) continue;
+    eval::MemQaOptions options;
+    options.target_tokens = (size_t)target_tokens;
+    options.seed = seed;
+    // Evidence at depths spread over the history, deterministic per index.
+    options.evidence_depth = (double)((index * 7) % 11) / 10.0;
+    options.evidence_depth = std::min(1.0, options.evidence_depth);
+    auto s = memqa->generate(type, (size_t)index, options, counter);
+    if (!s) return s.status();
+    return s->sample;
+  }
+  return Status::error("unknown memqa task '" + task + "'");
+}
+
+int report(const std::vector<std::string>& files) {
+  std::vector<eval::ResultRow> rows;
+  for (const std::string& f : files) {
+    auto r = eval::read_result_rows(f);
+    if (!r) return fail(r.status());
+    rows.insert(rows.end(), r->begin(), r->end());
+  }
+  std::printf("%s", eval::summary_markdown(rows).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int cmd_eval(int argc, char** argv) {
+  auto parsed = Args::parse(argc, argv, {});
+  if (!parsed) return fail(parsed.status());
+  const Args& args = *parsed;
+  if (args.has("--report")) return report(split_list(args.get("--report")));
+  for (const auto& u : args.unknown({"-m", "-t", "--suite", "--tasks", "--lengths", "--policies", "--budget",
+                                     "--samples", "--seed", "--data", "--out", "--indexer", "--chunk",
+                                     "--suffix", "--max-new-tokens", "--report", "--level2-top-k"})) {
+    return fail(Status::error("unknown option " + u));
+  }
+  if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
+  const std::string suite = args.get("--suite", "ruler");
+  if (suite != "ruler" && suite != "memqa") return fail(Status::error("--suite is ruler or memqa"));
+  auto threads = args.get_int("-t", ThreadPool::default_threads());
+  auto samples = args.get_int("--samples", 5);
+  auto seed = args.get_int("--seed", 42);
+  auto chunk = args.get_int("--chunk", 64);
+  auto suffix = args.get_int("--suffix", 32);
+  auto max_new = args.get_int("--max-new-tokens", 0);
+  for (const Status* s : {&threads.status(), &samples.status(), &seed.status(), &chunk.status(), &suffix.status(),
+                          &max_new.status()}) {
+    if (!s->is_ok()) return fail(*s);
+  }
+  auto budget = parse_budget_fraction(args.get("--budget", "10%"));
+  if (!budget) return fail(budget.status());
+  std::vector<int64_t> lengths;
+  for (const std::string& item : split_list(args.get("--lengths", "4k"))) {
+    auto v = parse_length(item);
+    if (!v) return fail(v.status());
+    lengths.push_back(*v);
+  }
+  std::vector<std::string> tasks = split_list(args.get("--tasks"));
+  if (tasks.empty()) {
+    if (suite == "ruler") {
+      tasks = eval::ruler11_task_names();
+    } else {
+      for (auto type : eval::kAllMemQaQuestionTypes) tasks.push_back("memqa_" + std::string(eval::memqa_type_name(type)));
+    }
+  }
+  const std::vector<std::string> policies =
+      split_list(args.get("--policies", "full,lsa,recency,random,streaming,snapkv,quest,oracle"));
+  const std::string data_dir = args.get("--data", "../shared/data");
+  const std::string out_path = args.get("--out", "results/" + suite + ".jsonl");
+
+  auto model = Model::load(args.get("-m"));
+  if (!model) return fail(model.status());
+  const Model& m = **model;
+  auto vocab = load_vocab(m.file());
+  if (!vocab) return fail(vocab.status());
+  auto tok_result = Tokenizer::create(std::move(vocab.value()));
+  if (!tok_result) return fail(tok_result.status());
+  const Tokenizer& tok = **tok_result;
+  auto chat = chat_template_for(tok.vocab());
+  if (!chat) return fail(chat.status());
+  const eval::TokenCounter counter = [&](std::string_view text) { return tok.encode(text, false, false).size(); };
+
+  std::unique_ptr<eval::RulerData> ruler;
+  std::unique_ptr<eval::MemQaGenerator> memqa;
+  if (suite == "ruler") {
+    auto data = eval::load_ruler_data(data_dir);
+    if (!data) return fail(data.status().with_context("--data " + data_dir));
+    ruler = std::make_unique<eval::RulerData>(std::move(data.value()));
+  } else {
+    auto gen = eval::MemQaGenerator::load(data_dir);
+    if (!gen) return fail(gen.status().with_context("--data " + data_dir));
+    memqa = std::make_unique<eval::MemQaGenerator>(std::move(gen.value()));
+  }
+  // Policies are built per sample; --budget and the rest come from the same arguments as
+  // generate and bench.
+  const Args& policy_args = args;
+  eval::PolicyFactory factory = [&](const std::string& name,
+                                    const AttentionMassTrace* trace) -> Result<std::unique_ptr<Policy>> {
+    if (name == "oracle") {
+      if (!trace) return Status::error("oracle without a recording");
+      PolicyBudget b;
+      b.fraction = *budget;
+      return std::unique_ptr<Policy>(new OraclePolicy(b, *trace));
+    }
+    return make_policy_from_args(policy_args, m.config(), (int)*chunk, name, *budget);
+  };
+
+  auto done_rows = eval::read_result_rows(out_path);
+  if (!done_rows) return fail(done_rows.status());
+  std::set<std::string> done;
+  for (const auto& r : *done_rows) done.insert(r.key());
+  std::ofstream out(out_path, std::ios::app);
+  if (!out) return fail(Status::error("cannot append to " + out_path + " (does its folder exist?)"));
+
+  ThreadPool pool((int)*threads);
+  eval::SharedPrefillOptions options;
+  options.session.chunk_tokens = (int)*chunk;
+  options.suffix_tokens = (int)*suffix;
+  const int64_t total = (int64_t)(tasks.size() * lengths.size()) * *samples;
+  int64_t finished = 0, ran = 0;
+  const double t_start = now_seconds();
+  for (int64_t length : lengths) {
+    for (const std::string& task : tasks) {
+      for (int64_t index = 0; index < *samples; ++index, ++finished) {
+        eval::ResultRow key_row;
+        key_row.suite = suite;
+        key_row.task = task;
+        key_row.length = length;
+        key_row.index = index;
+        key_row.budget = *budget;
+        std::vector<std::string> todo;
+        for (const std::string& p : policies) {
+          key_row.policy = p;
+          if (!done.count(key_row.key())) todo.push_back(p);
+        }
+        if (todo.empty()) continue;
+        // The oracle needs full's recording: rerun full with it (its row is not rewritten).
+        bool rerun_full = false;
+        if (std::find(todo.begin(), todo.end(), "oracle") != todo.end() &&
+            std::find(todo.begin(), todo.end(), "full") == todo.end()) {
+          todo.insert(todo.begin(), "full");
+          rerun_full = true;
+        }
+        // The generator's budget leaves room for the template and the answer (RULER counts
+        // the whole prompt plus the tokens to generate).
+        const int64_t overhead = 64;
+        auto sample = make_sample(suite, task, length - overhead - 32, (uint64_t)*seed, index, ruler.get(),
+                                  memqa.get(), counter);
+        if (!sample) return fail(sample.status().with_context(task + " at " + std::to_string(length)));
+        options.max_new_tokens = *max_new > 0 ? (int)*max_new : std::min(sample->max_new_tokens, 64);
+        const ChatMessage message{"user", sample->context + sample->question};
+        auto rendered = render_chat(*chat, std::span<const ChatMessage>(&message, 1), true);
+        if (!rendered) return fail(rendered.status());
+        std::string prompt_text = *rendered + sample->answer_prefix;
+        const std::vector<int32_t> ids = tok.encode(prompt_text, chat->bos_text.empty(), /*parse_special=*/true);
+        auto result = eval::decode_under_policies(m, pool, tok, ids, todo, factory, options);
+        if (!result) return fail(result.status().with_context(sample->id));
+        const eval::PolicyOutcome* full = nullptr;
+        for (const auto& o : result->outcomes) {
+          if (o.policy == "full") full = &o;
+        }
+        for (const eval::PolicyOutcome& o : result->outcomes) {
+          if (o.policy == "full" && rerun_full) continue;
+          eval::ResultRow row = key_row;
+          row.policy = o.policy;
+          row.score = eval::score_prediction(*sample, o.text);
+          row.prediction = o.text;
+          row.answers = sample->answers;
+          row.prompt_tokens = (int64_t)ids.size();
+          row.kv_a_mean_percent = o.footprint.steps ? 100 * o.footprint.mean_fraction : 100;
+          row.kv_a_peak_percent = o.footprint.steps ? 100 * o.footprint.peak_fraction : 100;
+          row.kv_b_mean_percent = o.whole_device_mean_percent;
+          row.decode_tok_s = o.decode_seconds > 0 ? o.decode_steps / o.decode_seconds : 0;
+          row.ttft_s = result->shared_prefill_seconds + o.suffix_prefill_seconds;
+          if (full) {
+            const size_t n = std::max(o.tokens.size(), full->tokens.size());
+            size_t same = 0;
+            for (size_t i = 0; i < std::min(o.tokens.size(), full->tokens.size()); ++i) same += o.tokens[i] == full->tokens[i];
+            row.agreement_with_full = n ? (double)same / n : 1.0;
+          }
+          out << row.to_json() << "\n";
+          out.flush();
+          if (!out) return fail(Status::error("writing " + out_path + " failed (disk full?)"));
+        }
+        ++ran;
+        const double elapsed = now_seconds() - t_start;
+        const double eta = elapsed / ran * (double)(total - finished - 1);
+        std::fprintf(stderr, "\r[%lld/%lld] %s %lld #%lld  %.0f s elapsed, ETA %.0f s      ", (long long)(finished + 1),
+                     (long long)total, task.c_str(), (long long)length, (long long)index, elapsed, eta);
+      }
+    }
+  }
+  std::fprintf(stderr, "\n");
+  return report({out_path});
+}
+
+}  // namespace fm::cli

@@ -1,0 +1,97 @@
+#include "eval/policy_decode.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "memory/lsa_policy.h"
+#include "runtime/sampler.h"
+
+namespace fm::eval {
+
+namespace {
+
+double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool& pool,
+                                                  const Tokenizer& tokenizer,
+                                                  const std::vector<int32_t>& prompt,
+                                                  const std::vector<std::string>& policies,
+                                                  const PolicyFactory& make_policy,
+                                                  const SharedPrefillOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const bool wants_oracle = std::find(policies.begin(), policies.end(), "oracle") != policies.end();
+  const bool has_full = std::find(policies.begin(), policies.end(), "full") != policies.end();
+  if (wants_oracle && !has_full) return Status::error("the oracle replays what `full` records: list full too");
+  // Two or more suffix tokens: a one-token prefill would look like a decode step to the
+  // attention recorders.
+  const int suffix = std::clamp(options.suffix_tokens, 2, std::max(2, (int)prompt.size() - 1));
+  if ((int)prompt.size() <= suffix) return Status::error("prompt too short for a shared prefill");
+  SessionOptions session_options = options.session;
+  session_options.max_context_tokens = (int)prompt.size() + options.max_new_tokens + 1;
+
+  SharedPrefillResult result;
+  Session base(model, pool, session_options);
+  const auto t0 = Clock::now();
+  FM_RETURN_IF_ERROR(base.prefill(std::span<const int32_t>(prompt.data(), prompt.size() - suffix)));
+  result.shared_prefill_seconds = seconds_between(t0, Clock::now());
+
+  // Full first: the oracle needs its recording.
+  std::vector<std::string> order;
+  if (has_full) order.push_back("full");
+  for (const std::string& p : policies) {
+    if (p != "full") order.push_back(p);
+  }
+  AttentionMassTrace full_trace;
+  bool have_trace = false;
+  std::vector<PolicyOutcome> outcomes;
+  for (const std::string& name : order) {
+    auto policy = make_policy(name, have_trace ? &full_trace : nullptr);
+    if (!policy) return policy.status().with_context("policy " + name);
+    Session s(model, pool, session_options);
+    FM_RETURN_IF_ERROR(s.fork_kv_from(base));
+    s.set_policy(policy->get());
+    AttentionMassRecorder recorder(session_options.chunk_tokens);
+    if (name == "full" && wants_oracle) s.set_attention_hook(&recorder);
+    PolicyOutcome o;
+    o.policy = name;
+    const auto a = Clock::now();
+    FM_RETURN_IF_ERROR(s.prefill(std::span<const int32_t>(prompt.data() + prompt.size() - suffix, suffix)));
+    const auto b = Clock::now();
+    o.suffix_prefill_seconds = seconds_between(a, b);
+    for (int i = 0; i < options.max_new_tokens; ++i) {
+      const int32_t next = Sampler::argmax(s.last_logits());
+      if (tokenizer.is_end_of_generation(next)) break;
+      o.tokens.push_back(next);
+      if (i + 1 == options.max_new_tokens) break;
+      FM_RETURN_IF_ERROR(s.decode(next));
+      ++o.decode_steps;
+    }
+    o.decode_seconds = seconds_between(b, Clock::now());
+    o.text = tokenizer.decode(o.tokens, /*render_special=*/false);
+    o.footprint = s.footprint();
+    // Whole device (b): the global part scaled by what the policy kept, plus what every
+    // engine holds (rings) and what LSA adds (chunk keys).
+    const double global = (double)s.kv().global_bytes(), local = (double)s.kv().local_bytes();
+    double keys = 0;
+    if (auto* lsa = dynamic_cast<const LsaPolicy*>(policy->get())) keys = (double)lsa->chunk_key_bytes();
+    const double kept = o.footprint.steps > 0 ? o.footprint.mean_fraction : 1.0;
+    o.whole_device_mean_percent = global + local > 0 ? 100.0 * (kept * global + local + keys) / (global + local) : 100.0;
+    if (name == "full" && wants_oracle) {
+      full_trace = recorder.trace();
+      have_trace = true;
+    }
+    outcomes.push_back(std::move(o));
+  }
+  // Back to the caller's order.
+  for (const std::string& p : policies) {
+    auto it = std::find_if(outcomes.begin(), outcomes.end(), [&](const PolicyOutcome& o) { return o.policy == p; });
+    result.outcomes.push_back(*it);
+  }
+  return result;
+}
+
+}  // namespace fm::eval

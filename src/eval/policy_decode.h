@@ -1,0 +1,61 @@
+// Decoding one prompt under several residency policies from one shared prefill
+// (evaluation's "prefill once per sample, decode once per policy"): the prompt, less a
+// short suffix, is prefilled with full attention once; every policy gets a bit-exact copy
+// of that KV (Session::fork_kv_from), prefills the suffix itself (so prefill-time
+// policies such as SnapKV watch the prompt's last queries and LSA gets its hidden states),
+// then decodes greedily. The oracle replays the attention mass that `full` recorded.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "memory/attention_mass_policies.h"
+#include "memory/policy.h"
+#include "model/model.h"
+#include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
+
+namespace fm::eval {
+
+struct PolicyOutcome {
+  std::string policy;
+  std::vector<int32_t> tokens;  // generated, end-of-generation token excluded
+  std::string text;
+  double suffix_prefill_seconds = 0;
+  double decode_seconds = 0;
+  int64_t decode_steps = 0;
+  FootprintStats footprint;
+  // All device bytes the policy needs (resident global KV, the rings, chunk keys) as a
+  // percentage of what full attention holds (global KV and rings), mean over decode.
+  double whole_device_mean_percent = 100;
+};
+
+// Builds a policy by name; `full_trace` is the attention mass `full` recorded over this
+// prompt's decode (for the oracle), null when not (yet) available.
+using PolicyFactory =
+    std::function<Result<std::unique_ptr<Policy>>(const std::string& name, const AttentionMassTrace* full_trace)>;
+
+struct SharedPrefillOptions {
+  SessionOptions session;
+  int suffix_tokens = 32;   // prefilled per policy
+  int max_new_tokens = 32;
+};
+
+struct SharedPrefillResult {
+  double shared_prefill_seconds = 0;
+  std::vector<PolicyOutcome> outcomes;  // in the order of `policies`
+};
+
+// `policies` may name "oracle" only together with "full" (which then runs first).
+Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool& pool,
+                                                  const Tokenizer& tokenizer,
+                                                  const std::vector<int32_t>& prompt,
+                                                  const std::vector<std::string>& policies,
+                                                  const PolicyFactory& make_policy,
+                                                  const SharedPrefillOptions& options);
+
+}  // namespace fm::eval

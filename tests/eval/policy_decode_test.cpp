@@ -1,0 +1,97 @@
+// One shared prefill, one decode per policy: `full` from the fork must give the tokens of
+// a fresh run, and the oracle at a full budget must equal `full`.
+#include <gtest/gtest.h>
+
+#include "eval/policy_decode.h"
+#include "model/tiny_model.h"
+#include "runtime/sampler.h"
+#include "tokenizer/tiny_vocab.h"
+
+namespace fm {
+namespace {
+
+std::unique_ptr<Tokenizer> tiny_tokenizer(int n_vocab) {
+  Vocab vocab = test::make_spm_vocab();
+  while ((int)vocab.texts.size() < n_vocab) test::add_token(vocab, "w" + std::to_string(vocab.texts.size()));
+  auto tok = Tokenizer::create(std::move(vocab));
+  EXPECT_TRUE(tok);
+  return std::move(tok.value());
+}
+
+eval::PolicyFactory factory(double fraction) {
+  return [fraction](const std::string& name, const AttentionMassTrace* trace) -> Result<std::unique_ptr<Policy>> {
+    PolicyBudget budget;
+    budget.fraction = fraction;
+    if (name == "oracle") {
+      if (!trace) return Status::error("no recording");
+      return std::unique_ptr<Policy>(new OraclePolicy(budget, *trace));
+    }
+    return make_policy(name, budget, 7);
+  };
+}
+
+TEST(PolicyDecode, FullFromTheSharedPrefillGivesTheTokensOfAFreshRun) {
+  auto tiny = test::load_tiny_model({});
+  const Model& m = *tiny.model;
+  auto tok = tiny_tokenizer(m.n_vocab());
+  ThreadPool pool(1);
+  std::vector<int32_t> prompt(90);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = (int32_t)(3 + (i * 37 + 5) % (m.n_vocab() - 3));
+  eval::SharedPrefillOptions options;
+  options.session.chunk_tokens = 4;
+  options.suffix_tokens = 8;
+  options.max_new_tokens = 40;
+  auto result = eval::decode_under_policies(m, pool, *tok, prompt, {"recency", "full", "oracle"}, factory(1.0),
+                                            options);
+  ASSERT_TRUE(result) << result.status().message();
+  ASSERT_EQ(result->outcomes.size(), 3u);
+  EXPECT_EQ(result->outcomes[0].policy, "recency");  // the caller's order
+  const eval::PolicyOutcome& full = result->outcomes[1];
+
+  // A fresh session: one prefill of the whole prompt, greedy decode.
+  SessionOptions fresh_options;
+  fresh_options.chunk_tokens = 4;
+  Session fresh(m, pool, fresh_options);
+  ASSERT_TRUE(fresh.prefill(prompt));
+  std::vector<int32_t> expected;
+  for (int i = 0; i < options.max_new_tokens; ++i) {
+    const int32_t next = Sampler::argmax(fresh.last_logits());
+    if (tok->is_end_of_generation(next)) break;
+    expected.push_back(next);
+    if (i + 1 == options.max_new_tokens) break;
+    ASSERT_TRUE(fresh.decode(next));
+  }
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(full.tokens, expected);
+  // At a full budget every policy keeps everything: the same tokens.
+  EXPECT_EQ(result->outcomes[0].tokens, expected);
+  EXPECT_EQ(result->outcomes[2].tokens, expected);
+}
+
+TEST(PolicyDecode, SmallBudgetsKeepLessAndTheOracleNeedsFull) {
+  auto tiny = test::load_tiny_model({});
+  const Model& m = *tiny.model;
+  auto tok = tiny_tokenizer(m.n_vocab());
+  ThreadPool pool(1);
+  std::vector<int32_t> prompt(120);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = (int32_t)(3 + (i * 29 + 1) % (m.n_vocab() - 3));
+  eval::SharedPrefillOptions options;
+  options.session.chunk_tokens = 4;
+  options.max_new_tokens = 20;
+  EXPECT_FALSE(eval::decode_under_policies(m, pool, *tok, prompt, {"oracle"}, factory(0.1), options));
+  auto result = eval::decode_under_policies(m, pool, *tok, prompt, {"full", "oracle", "recency"}, factory(0.1),
+                                            options);
+  ASSERT_TRUE(result) << result.status().message();
+  for (const auto& o : result->outcomes) {
+    if (o.decode_steps == 0) continue;  // ended at once: nothing was decoded under the policy
+    if (o.policy == "full") {
+      EXPECT_NEAR(o.footprint.mean_fraction, 1.0, 1e-9);
+    } else {
+      EXPECT_LT(o.footprint.mean_fraction, 0.6) << o.policy;
+      EXPECT_LT(o.whole_device_mean_percent, 100.0) << o.policy;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fm

@@ -1,0 +1,59 @@
+// Result files: rows survive a write/read round trip (the resume key with them), a cut
+// line is skipped rather than fatal, and the summary's intervals follow the definition.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "eval/results_file.h"
+
+namespace fm::eval {
+namespace {
+
+ResultRow row(const std::string& policy, int64_t index, double score) {
+  ResultRow r;
+  r.suite = "ruler";
+  r.task = "niah_single_1";
+  r.length = 4096;
+  r.index = index;
+  r.policy = policy;
+  r.budget = 0.1;
+  r.score = score;
+  r.kv_a_mean_percent = policy == "full" ? 100 : 12.5;
+  r.prediction = "it is \"42\"\nand\ttabs \x01";
+  r.answers = {"42", "forty-two"};
+  return r;
+}
+
+TEST(ResultsFile, RowsRoundTripAndACutLineIsSkipped) {
+  const std::string path = ::testing::TempDir() + "/results_file_test.jsonl";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << row("full", 0, 1).to_json() << "\n" << row("lsa", 0, 0).to_json() << "\n";
+    out << "{\"suite\": \"ruler\", \"task\": ";  // an interrupted write
+  }
+  auto rows = read_result_rows(path);
+  ASSERT_TRUE(rows) << rows.status().message();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].key(), row("full", 0, 1).key());
+  EXPECT_EQ((*rows)[1].prediction, row("lsa", 0, 0).prediction);
+  EXPECT_EQ((*rows)[1].answers, row("lsa", 0, 0).answers);
+  EXPECT_EQ((*rows)[1].kv_a_mean_percent, 12.5);
+  EXPECT_NE(row("full", 0, 1).key(), row("full", 1, 1).key());
+  EXPECT_TRUE(read_result_rows(path + ".absent"));  // no file: nothing done yet
+}
+
+TEST(ResultsFile, SummaryGivesMeansAndNormalIntervals) {
+  std::vector<ResultRow> rows;
+  for (int i = 0; i < 4; ++i) rows.push_back(row("lsa", i, i < 3 ? 1.0 : 0.0));
+  const auto cells = summarize(rows);
+  const SummaryCell& c = cells.at({"ruler", "niah_single_1", 4096, "lsa"});
+  EXPECT_EQ(c.n, 4);
+  EXPECT_DOUBLE_EQ(c.mean, 0.75);
+  // sd = 0.5 (sample), half width = 1.96 * 0.5 / 2.
+  EXPECT_NEAR(c.half_width_95, 0.49, 1e-9);
+  EXPECT_EQ(cells.at({"ruler", "all", 4096, "lsa"}).n, 4);
+  EXPECT_NE(summary_markdown(rows).find("75.0 ± 49.0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fm::eval
