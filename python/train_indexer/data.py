@@ -104,8 +104,11 @@ class Document:
         self.n_samples, self.n_layers, self.n_chunks = S, T, C
 
 
-def load_documents(dump_dir, split=None, limit=None):
+def load_documents(dump_dir, split=None, limit=None, golden_mass=None):
+    """golden_mass, when given, replaces the dump's for the per-layer labels."""
     cfg = read_dump_config(dump_dir)
+    if golden_mass is not None:
+        cfg = dict(cfg, golden_mass=float(golden_mass))
     docs = []
     for entry in read_manifest(dump_dir):
         if split is not None and entry["split"] != split:

@@ -80,6 +80,8 @@ def main(argv=None):
     p.add_argument("--ensemble", choices=("max", "mean"), default="max")
     p.add_argument("--docs-per-batch", type=int, default=4)
     p.add_argument("--keep-fraction", type=float, default=0.1, help="kept fraction for validation recall")
+    p.add_argument("--golden-mass", type=float, default=None,
+                   help="per-layer label mass fraction (default: the dump's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit-docs", type=int, default=0, help="read at most this many documents per split")
@@ -91,8 +93,9 @@ def main(argv=None):
     generator = torch.Generator().manual_seed(a.seed)
 
     t0 = time.time()
-    dump_cfg, train_docs = load_documents(a.dump, split="train", limit=a.limit_docs or None)
-    _, val_docs = load_documents(a.dump, split="val", limit=a.limit_docs or None)
+    dump_cfg, train_docs = load_documents(a.dump, split="train", limit=a.limit_docs or None,
+                                          golden_mass=a.golden_mass)
+    _, val_docs = load_documents(a.dump, split="val", limit=a.limit_docs or None, golden_mass=a.golden_mass)
     if not train_docs or not val_docs:
         sys.exit(f"{a.dump}: need both train and val documents (have {len(train_docs)}, {len(val_docs)})")
     agreement = np.mean([d.golden_agreement for d in train_docs + val_docs])
@@ -159,7 +162,35 @@ def main(argv=None):
         print(f"{epoch:>5} {total / max(count, 1):>8.4f} {recall:>11.4f} {far:>7.4f} {mass:>9.4f} "
               f"{time.time() - t0:>7.1f}{marker}", flush=True)
     print(f"best mass@0.1 {best:.4f}; weights in {a.out}")
+    best_model = MemoryIndexer.load(a.out)
+    threshold, f1 = calibrate_threshold(best_model, val_docs)
+    best_model.cfg["threshold"] = threshold
+    best_model.save(a.out)
+    print(f"threshold {threshold:.4f} (F1 {f1:.3f} against the golden chunks outside sink and tail, "
+          f"validation documents), stored in the weights' config")
     return best
+
+
+def calibrate_threshold(model, docs):
+    """The score threshold with the best F1 against the golden union on the contested chunks
+    (history outside sink and recency tail): the published rule keeps chunks above 0.5,
+    which assumes calibrated probabilities; negative subsampling shifts them."""
+    from evaluate import model_scores
+    scores, labels = [], []
+    for doc, s in zip(docs, model_scores(model, docs)):
+        c = np.arange(doc.n_chunks)[None, :]
+        contested = (c < doc.history.numpy()[:, None]) & ~doc.always_kept.numpy()
+        scores.append(s[contested])
+        labels.append(doc.golden.numpy()[contested])
+    scores, labels = np.concatenate(scores), np.concatenate(labels)
+    order = np.argsort(-scores)
+    tp = np.cumsum(labels[order])
+    k = np.arange(1, len(order) + 1)
+    f1 = 2 * tp / (k + labels.sum())
+    i = int(np.argmax(f1))
+    # Between the last kept score and the next, clamped inside (0, 1) for the runtime.
+    t = scores[order[i]] if i + 1 == len(order) else 0.5 * (scores[order[i]] + scores[order[i + 1]])
+    return float(np.clip(t, 1e-6, 1 - 1e-6)), float(f1[i])
 
 
 if __name__ == "__main__":

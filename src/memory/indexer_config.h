@@ -47,6 +47,9 @@ struct IndexerConfig {
   // The published DS-V4 retriever rounds q to bf16 around RoPE (it runs RoPE in bf16);
   // true reproduces that, false keeps fp32 throughout.
   bool round_query_to_bf16 = false;
+  // The score above which LSA keeps a chunk: 0.5 in the published rule; a trainer may
+  // store the threshold it calibrated on held-out data ("threshold" in the JSON).
+  float threshold = 0.5f;
 
   bool has_key_projection() const { return key_dim != head_dim; }
   Status validate() const;

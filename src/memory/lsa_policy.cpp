@@ -197,6 +197,7 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
     slots.push_back(slot);
   }
   LsaSelectionParams params;
+  params.threshold = c.threshold;
   params.max_fraction = budget.fraction;
   params.sink_tokens = budget.sink_tokens;
   params.recency_tokens = budget.recency_tokens;
