@@ -11,5 +11,6 @@ int cmd_logits(int argc, char** argv);
 int cmd_recall(int argc, char** argv);
 int cmd_dump(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
+int cmd_score_dump(int argc, char** argv);
 
 }  // namespace fm::cli

@@ -26,6 +26,8 @@ void usage() {
                "            [--policies full,lsa,...] [--budget 10%] [--samples N] [--out F.jsonl]\n"
                "            every policy on generated tasks from one shared prefill; resumes\n"
                "  eval      --report F.jsonl[,F2...]   the summary table from result files\n"
+               "  score-dump --indexer W --dump DIR -o OUT [--split val]   C++ indexer scores\n"
+               "            of a dump's samples, for checking against the trainer\n"
                "  logits    -m MODEL --ids \"ID ...\" -o FILE   raw next-token logits\n");
 }
 }  // namespace
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   if (command == "recall") return fm::cli::cmd_recall(argc - 2, argv + 2);
   if (command == "dump") return fm::cli::cmd_dump(argc - 2, argv + 2);
   if (command == "eval") return fm::cli::cmd_eval(argc - 2, argv + 2);
+  if (command == "score-dump") return fm::cli::cmd_score_dump(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
   usage();
   return 2;

@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include <cstdio>
 
+#include "memory/default_indexer.h"
 #include "memory/lsa_policy.h"
 #include "memory/policy.h"
 #include "model/model.h"
@@ -37,15 +38,26 @@ inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
   auto seed = args.get_int("--seed", 0);
   if (!seed) return seed.status();
   if (policy_name == "lsa") {
-    if (!args.has("--indexer")) {
-      std::fprintf(stderr,
-                   "flashmem: warning: --policy lsa without --indexer uses an untrained indexer "
-                   "with random weights: it runs within its budget, but its choices are noise\n");
+    // --indexer FILE; without it the weights trained for this model's shape when they are
+    // found (memory/default_indexer.h); --indexer random forces the untrained indexer.
+    std::string indexer = args.get("--indexer");
+    if (indexer.empty()) indexer = find_default_indexer(model);
+    if (indexer == "random") indexer.clear();
+    if (indexer.empty()) {
+      static bool warned = false;
+      if (!warned) {
+        std::fprintf(stderr,
+                     "flashmem: warning: no trained indexer for this model (%s not found; see "
+                     "--indexer): lsa uses an untrained indexer with random weights, which runs "
+                     "within its budget but chooses at random\n",
+                     default_indexer_file_name(model).c_str());
+      }
+      warned = true;
     }
     auto level2 = args.get_int("--level2-top-k", 0);
     if (!level2) return level2.status();
     if (*level2 < 0) return Status::error("--level2-top-k must be >= 0");
-    return make_lsa_policy(model, kv_layout_for(model, chunk_tokens), args.get("--indexer"),
+    return make_lsa_policy(model, kv_layout_for(model, chunk_tokens), indexer,
                            budget, (uint64_t)*seed, (int)*level2);
   }
   return make_policy(policy_name, budget, (uint64_t)*seed);
