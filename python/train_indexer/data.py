@@ -23,12 +23,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import decode_chunk_keys  # noqa: E402
 
 
-def golden_per_layer(mass, history, golden_mass):
+def golden_per_layer(mass, history, golden_mass, excluded=None):
     """mass [S, T, C], history [S] -> bool [S, T, C]: per sample and layer the smallest set
     of history chunks whose mass, taken in decreasing order, reaches golden_mass of the
-    layer's history mass. Ties: the lower chunk index first (stable sort)."""
+    layer's history mass. Ties: the lower chunk index first (stable sort). excluded
+    (bool [S, C], optional): chunks left out of the choice and of the total (the sink and
+    recency tail the runtime keeps anyway): the golden set is then the contested one."""
     S, T, C = mass.shape
     in_history = np.arange(C)[None, None, :] < history[:, None, None]
+    if excluded is not None:
+        in_history = in_history & ~excluded[:, None, :]
     m = np.where(in_history, mass.astype(np.float64), 0.0)
     order = np.argsort(-m, axis=-1, kind="stable")
     sorted_mass = np.take_along_axis(m, order, axis=-1)
@@ -84,7 +88,11 @@ class Document:
         assert hidden.shape[:2] == (S, T) and codes.shape[:2] == (T, C), f"{d}: inconsistent shapes"
         assert (history <= C).all() and (history >= 0).all(), f"{d}: history_chunks out of range"
 
-        golden_layers = golden_per_layer(mass, history, float(cfg["golden_mass"]))
+        always_kept = always_kept_chunks(positions, history, C, cfg)
+        # Labels on the contested history: the sink alone holds about half of the history
+        # mass on Gemma 3, so a golden set over all of it would be little more than the sink.
+        golden_layers = golden_per_layer(mass, history, float(cfg["golden_mass"]),
+                                         always_kept if cfg.get("golden_contested", False) else None)
         indptr, indices = np.asarray(load("golden_indptr")), np.asarray(load("golden_indices"))
         golden = np.zeros((S, C), dtype=bool)
         rows = np.repeat(np.arange(S), np.diff(indptr))
@@ -100,7 +108,7 @@ class Document:
         self.mass = torch.from_numpy(mass)
         self.golden_layers = torch.from_numpy(golden_layers)
         self.golden = torch.from_numpy(golden)
-        self.always_kept = torch.from_numpy(always_kept_chunks(positions, history, C, cfg))
+        self.always_kept = torch.from_numpy(always_kept)
         self.n_samples, self.n_layers, self.n_chunks = S, T, C
 
 

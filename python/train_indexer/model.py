@@ -83,6 +83,8 @@ def default_config(dump_config, n_heads=8, head_dim=64, rope_dims=32, q_lora_ran
         "target_layers": [int(t) for t in dump_config["target_layers"]], "ensemble": ensemble,
         "rms_norm_eps": 1e-6, "rope_base": float(dump_config["rope_base"]), "max_position": 524288,
         "yarn": None, "round_query_to_bf16": False,
+        # Gemma's residual stream has norms ~1e4: normalise it before the projections.
+        "input_rms_norm": True,
     }
 
 
@@ -189,6 +191,9 @@ class MemoryIndexer(nn.Module):
         head_weights [..., n_layers, n_heads] (scale included)."""
         cfg = self.cfg
         nh, hd = cfg["n_heads"], cfg["head_dim"]
+        if cfg.get("input_rms_norm"):
+            hidden = hidden / torch.sqrt(torch.mean(hidden * hidden, dim=-1, keepdim=True)
+                                         + float(np.float32(cfg["rms_norm_eps"])))
         a = torch.einsum("...ld,lrd->...lr", hidden, self.wq_a)
         a = a / torch.sqrt(torch.mean(a * a, dim=-1, keepdim=True) + float(np.float32(cfg["rms_norm_eps"])))
         a = a * self.q_norm

@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import golden_per_layer  # noqa: E402
+from data import always_kept_chunks, golden_per_layer  # noqa: E402
 from model import decode_chunk_keys, e4m3_encode  # noqa: E402
 
 
@@ -69,7 +69,8 @@ def write_document(doc_dir, rng, cfg, projections, n_samples, n_chunks):
             w = np.exp(logit - logit.max())
             mass[s, t, :hist] = 0.8 * w / w.sum()                        # rest went to the open chunk
 
-    golden_layers = golden_per_layer(mass, history, cfg["golden_mass"])
+    excluded = always_kept_chunks(positions.astype(np.int64), history.astype(np.int64), C, cfg)
+    golden_layers = golden_per_layer(mass, history, cfg["golden_mass"], excluded)
     golden = golden_layers.sum(1) >= cfg["golden_min_layers"]         # [S, C]
     mean_mass = mass.mean(1)
     indptr = np.zeros(n_samples + 1, dtype=np.int64)
@@ -95,7 +96,7 @@ def make_dump(out, documents=200, samples=64, chunks=100, d_model=640, key_dim=2
     rng = np.random.default_rng(seed)
     cfg = {"model": "synthetic", "chunk_tokens": 64, "window_steps": 64,
            "target_layers": list(target_layers), "d_model": d_model, "key_dim": key_dim,
-           "n_kv_heads": 1, "kv_head_dim": key_dim, "golden_mass": 0.9, "golden_min_layers": 1,
+           "n_kv_heads": 1, "kv_head_dim": key_dim, "golden_mass": 0.9, "golden_min_layers": 1, "golden_contested": True,
            "sink_tokens": 4, "recency_tokens": 128, "rope_base": 1000000.0, "rms_eps": 1e-6}
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "dump_config.json"), "w") as f:

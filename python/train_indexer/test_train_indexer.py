@@ -164,13 +164,16 @@ def test_golden_recomputation_matches_dump(dump):
     agreement = min(d.golden_agreement for d in docs)
     assert agreement == 1.0, f"recomputed golden union differs from the dump's CSR ({agreement})"
     doc = docs[0]
-    # The definition, directly, on one (sample, layer): the smallest prefix by decreasing mass.
+    # The definition, directly, on one (sample, layer): the smallest prefix by decreasing mass
+    # of the contested history (sink and recency tail left out).
     s, t = doc.n_samples - 1, 0
     hist = int(doc.history[s])
-    m = doc.mass[s, t, :hist].double().numpy()
+    m = doc.mass[s, t, :hist].double().numpy().copy()
+    m[doc.always_kept[s, :hist].numpy()] = 0.0
     order = np.argsort(-m, kind="stable")
     need = np.searchsorted(np.cumsum(m[order]), cfg["golden_mass"] * m.sum() - 1e-15) + 1
-    assert set(order[:need].tolist()) == set(np.flatnonzero(doc.golden_layers[s, t].numpy()).tolist())
+    chosen = [c for c in order[:need].tolist() if m[c] > 0 or not doc.always_kept[s, c]]
+    assert set(chosen) == set(np.flatnonzero(doc.golden_layers[s, t].numpy()).tolist())
     # Always-kept: the sink chunk and the tail from (position - recency) / chunk_tokens.
     tail_from = max(0, (int(doc.positions[s]) - cfg["recency_tokens"]) // cfg["chunk_tokens"])
     kept = np.flatnonzero(doc.always_kept[s].numpy()).tolist()

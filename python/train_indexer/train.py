@@ -40,6 +40,21 @@ def per_element_loss(logits, targets, kind, gamma):
     return (1 - p_true).pow(gamma) * bce
 
 
+def listwise_loss(logits, batch):
+    """Cross-entropy between each layer's softmax over the contested chunks and that layer's
+    share of the window's attention mass on them: trains the ranking by mass directly,
+    without a golden cut-off. logits [D, S, T, C] -> mean over (sample, layer) with mass."""
+    contested = batch.chunk_valid & ~batch.always_kept                     # [D, S, C]
+    mask = contested[:, :, None, :].expand_as(logits)
+    mass = torch.where(mask, batch.mass, torch.zeros_like(batch.mass))
+    total = mass.sum(-1, keepdim=True)
+    target = mass / total.clamp(min=1e-12)
+    log_p = torch.log_softmax(logits.masked_fill(~mask, -1e9), dim=-1)
+    per_row = -(target * torch.where(mask, log_p, torch.zeros_like(log_p))).sum(-1)  # [D, S, T]
+    has = (total[..., 0] > 0) & batch.sample_valid[:, :, None]
+    return per_row[has].mean() if has.any() else per_row.sum() * 0
+
+
 @torch.no_grad()
 def calibrate_head_weights(model, docs, target_std=2.0, docs_per_batch=4):
     """Residual-stream hidden states are large and offset, so W_w h at random init can put
@@ -71,7 +86,7 @@ def main(argv=None):
     p.add_argument("--neg-ratio", type=float, default=4.0, help="negatives per positive; <= 0: all")
     p.add_argument("--always-kept-weight", type=float, default=0.0,
                    help="loss weight of sink and recency-tail chunks (0: excluded)")
-    p.add_argument("--loss", choices=("bce", "focal"), default="bce")
+    p.add_argument("--loss", choices=("bce", "focal", "listwise"), default="listwise")
     p.add_argument("--focal-gamma", type=float, default=2.0)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--head-dim", type=int, default=64)
@@ -142,9 +157,12 @@ def main(argv=None):
         total, count = 0.0, 0
         for batch in batches(train_docs, a.docs_per_batch, generator):
             logits = model.logits_grouped(batch.hidden, batch.positions, batch.keys)   # [D, S, T, C]
-            weights = loss_weights(batch, a.neg_ratio, a.always_kept_weight, generator)
-            losses = per_element_loss(logits, batch.golden_layers.float(), a.loss, a.focal_gamma)
-            loss = (losses * weights).sum() / weights.sum().clamp(min=1.0)
+            if a.loss == "listwise":
+                loss = listwise_loss(logits, batch)
+            else:
+                weights = loss_weights(batch, a.neg_ratio, a.always_kept_weight, generator)
+                losses = per_element_loss(logits, batch.golden_layers.float(), a.loss, a.focal_gamma)
+                loss = (losses * weights).sum() / weights.sum().clamp(min=1.0)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -172,7 +190,7 @@ def main(argv=None):
 
 
 def calibrate_threshold(model, docs):
-    """The score threshold with the best F1 against the golden union on the contested chunks
+    """The score threshold with the best F1 against the labels' union on the contested chunks
     (history outside sink and recency tail): the published rule keeps chunks above 0.5,
     which assumes calibrated probabilities; negative subsampling shifts them."""
     from evaluate import model_scores
@@ -181,7 +199,7 @@ def calibrate_threshold(model, docs):
         c = np.arange(doc.n_chunks)[None, :]
         contested = (c < doc.history.numpy()[:, None]) & ~doc.always_kept.numpy()
         scores.append(s[contested])
-        labels.append(doc.golden.numpy()[contested])
+        labels.append(doc.golden_layers.numpy().any(axis=1)[contested])  # the training labels' union
     scores, labels = np.concatenate(scores), np.concatenate(labels)
     order = np.argsort(-scores)
     tp = np.cumsum(labels[order])

@@ -40,6 +40,7 @@ struct DumpSettings {
   int generate_tokens = 128;
   int sample_every = 8;
   int max_tokens = 8192;
+  int recency_tokens = 128;  // the runtime's recency tail (PolicyBudget), kept outside labels
   GoldenRule golden;
 };
 
@@ -174,7 +175,11 @@ Result<DocumentDump> dump_document(const Model& model, ThreadPool& pool, const T
       for (int l = 0; l < targets[t]; ++l) slot += cfg.layer_is_local[l] ? 0 : 1;
       std::copy(window[slot].begin(), window[slot].end(), mass.begin() + (i * targets.size() + t) * n_chunks);
     }
-    const GoldenSet g = golden_chunks(window, s.golden);
+    // The sink chunk and the recency tail (as lsa_select keeps them) are not contested.
+    std::vector<bool> always_kept((size_t)history[i], false);
+    const int64_t tail_from = std::max<int64_t>(0, ((int64_t)positions[i] - s.recency_tokens) / s.chunk_tokens);
+    for (int64_t c = 0; c < history[i]; ++c) always_kept[c] = c == 0 || c >= tail_from;
+    const GoldenSet g = golden_chunks(window, s.golden, &always_kept);
     indices.insert(indices.end(), g.chunks.begin(), g.chunks.end());
     scores.insert(scores.end(), g.scores.begin(), g.scores.end());
     indptr.push_back((int64_t)indices.size());
@@ -281,7 +286,8 @@ int cmd_dump(int argc, char** argv) {
            << "], \"d_model\": " << cfg.n_embd << ", \"key_dim\": " << layout.n_kv_heads * layout.head_dim
            << ", \"n_kv_heads\": " << layout.n_kv_heads << ", \"kv_head_dim\": " << layout.head_dim
            << ", \"golden_mass\": " << s.golden.mass_fraction << ", \"golden_min_layers\": "
-           << s.golden.min_layers << ", \"sink_tokens\": 4, \"recency_tokens\": 128, \"rope_base\": "
+           << s.golden.min_layers << ", \"golden_contested\": true, \"sink_tokens\": 4, \"recency_tokens\": "
+           << s.recency_tokens << ", \"rope_base\": "
            << cfg.rope_base_global << ", \"rms_eps\": " << cfg.rms_eps << ", \"tail_tokens\": "
            << s.tail_tokens << ", \"generate_tokens\": " << s.generate_tokens << ", \"sample_every\": "
            << s.sample_every << "}\n";

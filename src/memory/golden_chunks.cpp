@@ -38,14 +38,20 @@ std::vector<std::vector<float>> window_mass(const LayerMassTrace& trace, int64_t
   return out;
 }
 
-GoldenSet golden_chunks(const std::vector<std::vector<float>>& layer_mass, const GoldenRule& rule) {
+GoldenSet golden_chunks(const std::vector<std::vector<float>>& layer_mass, const GoldenRule& rule,
+                        const std::vector<bool>* excluded) {
   GoldenSet g;
   if (layer_mass.empty()) return g;
   const size_t n = layer_mass[0].size();
+  auto out = [&](size_t c) { return excluded && c < excluded->size() && (*excluded)[c]; };
   std::vector<int> votes(n, 0);
   std::vector<float> mean_share(n, 0.0f);
   std::vector<size_t> order(n);
-  for (const std::vector<float>& mass : layer_mass) {
+  for (const std::vector<float>& full_mass : layer_mass) {
+    std::vector<float> mass = full_mass;
+    for (size_t c = 0; c < n; ++c) {
+      if (out(c)) mass[c] = 0.0f;
+    }
     const double total = std::accumulate(mass.begin(), mass.end(), 0.0);
     if (total <= 0) continue;
     std::iota(order.begin(), order.end(), 0);
@@ -53,7 +59,7 @@ GoldenSet golden_chunks(const std::vector<std::vector<float>>& layer_mass, const
     std::sort(order.begin(), order.end(),
               [&](size_t a, size_t b) { return mass[a] > mass[b] || (mass[a] == mass[b] && a > b); });
     double held = 0;
-    for (size_t i = 0; i < n && held < rule.mass_fraction * total; ++i) {
+    for (size_t i = 0; i < n && held < rule.mass_fraction * total && !out(order[i]); ++i) {
       held += mass[order[i]];
       ++votes[order[i]];
     }

@@ -53,6 +53,10 @@ struct GoldenSet {
   double mass_held = 0;
 };
 
-GoldenSet golden_chunks(const std::vector<std::vector<float>>& layer_mass, const GoldenRule& rule);
+// excluded (optional, [history_chunks]): chunks left out of the choice and of the totals,
+// the sink and recency tail that the runtime keeps anyway; the golden set is then the
+// contested one (docs/indexer-training.md says why).
+GoldenSet golden_chunks(const std::vector<std::vector<float>>& layer_mass, const GoldenRule& rule,
+                        const std::vector<bool>* excluded = nullptr);
 
 }  // namespace fm

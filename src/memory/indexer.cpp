@@ -82,6 +82,15 @@ void MemoryIndexer::compute_query(size_t layer, const float* hidden, int64_t pos
   std::vector<float> low_rank(static_cast<size_t>(c.q_lora_rank));
   std::vector<float> heads(static_cast<size_t>(n_heads) * head_dim);
 
+  std::vector<float> normalized;
+  if (c.input_rms_norm) {
+    float squares = 0.0f;
+    for (int i = 0; i < c.d_model; ++i) squares += hidden[i] * hidden[i];
+    const float rms = std::sqrt(squares / static_cast<float>(c.d_model) + c.rms_norm_eps);
+    normalized.resize(static_cast<size_t>(c.d_model));
+    for (int i = 0; i < c.d_model; ++i) normalized[i] = hidden[i] / rms;
+    hidden = normalized.data();
+  }
   matvec_transposed(w.wq_a_t.data(), hidden, c.d_model, c.q_lora_rank, low_rank.data());
   // RMSNorm: x / sqrt(mean(x^2) + eps) * weight.
   float sum_squares = 0.0f;

@@ -120,6 +120,7 @@ Result<IndexerConfig> parse_indexer_config(const json::Value& object) {
   }
   c.rms_norm_eps = static_cast<float>(eps);
   FM_RETURN_IF_ERROR(read_bool(object, "round_query_to_bf16", c.round_query_to_bf16));
+  FM_RETURN_IF_ERROR(read_bool(object, "input_rms_norm", c.input_rms_norm));
   if (const json::Value* v = object.get("threshold"); v && !v->is_null()) {
     if (!v->is_number() || !(v->number > 0.0 && v->number < 1.0)) {
       return config_error("'threshold' must be a number in (0, 1)");
@@ -179,10 +180,10 @@ std::string indexer_config_to_json(const IndexerConfig& c) {
   std::string out = std::string(buffer) + layers;
   std::snprintf(buffer, sizeof buffer,
                 "], \"ensemble\": \"%s\", \"rms_norm_eps\": %.9g, \"rope_base\": %.17g, "
-                "\"max_position\": %lld, \"round_query_to_bf16\": %s, \"threshold\": %.9g, \"yarn\": ",
+                "\"max_position\": %lld, \"round_query_to_bf16\": %s, \"threshold\": %.9g, \"input_rms_norm\": %s, \"yarn\": ",
                 ensemble_name(c.ensemble), static_cast<double>(c.rms_norm_eps), c.rope_base,
                 static_cast<long long>(c.max_position), c.round_query_to_bf16 ? "true" : "false",
-                static_cast<double>(c.threshold));
+                static_cast<double>(c.threshold), c.input_rms_norm ? "true" : "false");
   out += buffer;
   if (c.yarn.enabled) {
     std::snprintf(buffer, sizeof buffer,

@@ -50,6 +50,10 @@ struct IndexerConfig {
   // The score above which LSA keeps a chunk: 0.5 in the published rule; a trainer may
   // store the threshold it calibrated on held-out data ("threshold" in the JSON).
   float threshold = 0.5f;
+  // Our addition for dense models: divide the hidden state by its RMS before both input
+  // projections ("input_rms_norm" in the JSON). Gemma's residual stream reaches norms of
+  // ~1e4, which the head-weight projection W_w h would pass straight into the logits.
+  bool input_rms_norm = false;
 
   bool has_key_projection() const { return key_dim != head_dim; }
   Status validate() const;

@@ -51,3 +51,21 @@ TEST(GoldenChunks, WindowMassAveragesStepsAndStopsAtTheHistory) {
 
 }  // namespace
 }  // namespace fm
+
+namespace fm {
+namespace {
+
+TEST(GoldenChunks, ExcludedChunksAreLeftOutOfTheChoiceAndTheTotal) {
+  // The sink (chunk 0) holds most of the mass; without it, chunks 2 and 3 share the rest.
+  const std::vector<std::vector<float>> mass{{0.6f, 0.02f, 0.2f, 0.18f}};
+  const std::vector<bool> excluded{true, false, false, false};
+  GoldenRule rule;
+  rule.mass_fraction = 0.5;
+  EXPECT_EQ(golden_chunks(mass, rule).chunks, (std::vector<int32_t>{0}));
+  const GoldenSet g = golden_chunks(mass, rule, &excluded);
+  EXPECT_EQ(g.chunks, (std::vector<int32_t>{2}));
+  EXPECT_NEAR(g.scores[0], 0.2 / 0.4, 1e-6);  // its share of the contested mass
+}
+
+}  // namespace
+}  // namespace fm
