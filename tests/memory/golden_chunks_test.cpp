@@ -60,7 +60,7 @@ TEST(GoldenChunks, ExcludedChunksAreLeftOutOfTheChoiceAndTheTotal) {
   const std::vector<std::vector<float>> mass{{0.6f, 0.02f, 0.2f, 0.18f}};
   const std::vector<bool> excluded{true, false, false, false};
   GoldenRule rule;
-  rule.mass_fraction = 0.5;
+  rule.mass_fraction = 0.45;
   EXPECT_EQ(golden_chunks(mass, rule).chunks, (std::vector<int32_t>{0}));
   const GoldenSet g = golden_chunks(mass, rule, &excluded);
   EXPECT_EQ(g.chunks, (std::vector<int32_t>{2}));
