@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/policy_args.h"
 #include "cli/report.h"
+#include "eval/fidelity.h"
 #include "eval/memqa_generator.h"
 #include "eval/policy_decode.h"
 #include "eval/results_file.h"
@@ -90,18 +91,23 @@ int cmd_eval(int argc, char** argv) {
   if (args.has("--report")) return report(split_list(args.get("--report")));
   for (const auto& u : args.unknown({"-m", "-t", "--suite", "--tasks", "--lengths", "--policies", "--budget",
                                      "--samples", "--seed", "--data", "--out", "--indexer", "--chunk",
-                                     "--suffix", "--max-new-tokens", "--report", "--level2-top-k"})) {
+                                     "--suffix", "--max-new-tokens", "--report", "--level2-top-k",
+                                     "--continuation"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
   const std::string suite = args.get("--suite", "ruler");
-  if (suite != "ruler" && suite != "memqa") return fail(Status::error("--suite is ruler or memqa"));
+  if (suite != "ruler" && suite != "memqa" && suite != "fidelity") {
+    return fail(Status::error("--suite is ruler, memqa or fidelity"));
+  }
   auto threads = args.get_int("-t", ThreadPool::default_threads());
   auto samples = args.get_int("--samples", 5);
   auto seed = args.get_int("--seed", 42);
   auto chunk = args.get_int("--chunk", 64);
   auto suffix = args.get_int("--suffix", 32);
   auto max_new = args.get_int("--max-new-tokens", 0);
+  auto continuation = args.get_int("--continuation", 256);
+  if (!continuation || *continuation < 1) return fail(Status::error("bad --continuation"));
   for (const Status* s : {&threads.status(), &samples.status(), &seed.status(), &chunk.status(), &suffix.status(),
                           &max_new.status()}) {
     if (!s->is_ok()) return fail(*s);
@@ -118,6 +124,8 @@ int cmd_eval(int argc, char** argv) {
   if (tasks.empty()) {
     if (suite == "ruler") {
       tasks = eval::ruler11_task_names();
+    } else if (suite == "fidelity") {
+      tasks = {"fidelity"};
     } else {
       for (auto type : eval::kAllMemQaQuestionTypes) tasks.push_back("memqa_" + std::string(eval::memqa_type_name(type)));
     }
@@ -145,7 +153,7 @@ int cmd_eval(int argc, char** argv) {
     auto data = eval::load_ruler_data(data_dir);
     if (!data) return fail(data.status().with_context("--data " + data_dir));
     ruler = std::make_unique<eval::RulerData>(std::move(data.value()));
-  } else {
+  } else if (suite == "memqa") {
     auto gen = eval::MemQaGenerator::load(data_dir);
     if (!gen) return fail(gen.status().with_context("--data " + data_dir));
     memqa = std::make_unique<eval::MemQaGenerator>(std::move(gen.value()));
@@ -199,6 +207,42 @@ int cmd_eval(int argc, char** argv) {
             std::find(todo.begin(), todo.end(), "full") == todo.end()) {
           todo.insert(todo.begin(), "full");
           rerun_full = true;
+        }
+        if (suite == "fidelity") {
+          // Text `index` starts at essay 3 * index: different texts, real prose.
+          auto text = eval::essay_text(data_dir, (size_t)(3 * index), (size_t)(length + *continuation) * 8);
+          if (!text) return fail(text.status());
+          std::vector<int32_t> ids = tok.encode(*text, true, false);
+          if ((int64_t)ids.size() < length + *continuation) return fail(Status::error("essay text too short"));
+          ids.resize((size_t)(length + *continuation));
+          std::vector<std::string> fidelity_policies = todo;
+          if (std::find(todo.begin(), todo.end(), "full") == todo.end()) {
+            fidelity_policies.insert(fidelity_policies.begin(), "full");
+            rerun_full = true;
+          }
+          auto outcomes = eval::measure_fidelity(m, pool, tok, ids, (int)length, fidelity_policies, factory, options);
+          if (!outcomes) return fail(outcomes.status().with_context("fidelity text " + std::to_string(index)));
+          for (const eval::FidelityOutcome& f : *outcomes) {
+            if (f.policy == "full" && rerun_full) continue;
+            eval::ResultRow row = key_row;
+            row.policy = f.policy;
+            row.score = f.top1_agreement;
+            row.agreement_with_full = f.top1_agreement;
+            row.mean_nll = f.mean_nll;
+            row.mean_kl = f.mean_kl;
+            row.prompt_tokens = length;
+            row.kv_a_mean_percent = f.decode.footprint.steps ? 100 * f.decode.footprint.mean_fraction : 100;
+            row.kv_a_peak_percent = f.decode.footprint.steps ? 100 * f.decode.footprint.peak_fraction : 100;
+            row.kv_b_mean_percent = f.decode.whole_device_mean_percent;
+            row.decode_tok_s = f.decode.decode_seconds > 0 ? f.decode.decode_steps / f.decode.decode_seconds : 0;
+            out << row.to_json() << "\n";
+          }
+          out.flush();
+          if (!out) return fail(Status::error("writing " + out_path + " failed (disk full?)"));
+          ++ran;
+          std::fprintf(stderr, "\r[%lld/%lld] fidelity %lld #%lld  %.0f s elapsed      ", (long long)(finished + 1),
+                       (long long)total, (long long)length, (long long)index, now_seconds() - t_start);
+          continue;
         }
         // The generator's budget leaves room for the template and the answer (RULER counts
         // the whole prompt plus the tokens to generate).

@@ -31,7 +31,8 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
   const int suffix = std::clamp(options.suffix_tokens, 2, std::max(2, (int)prompt.size() - 1));
   if ((int)prompt.size() <= suffix) return Status::error("prompt too short for a shared prefill");
   SessionOptions session_options = options.session;
-  session_options.max_context_tokens = (int)prompt.size() + options.max_new_tokens + 1;
+  session_options.max_context_tokens =
+      (int)prompt.size() + std::max(options.max_new_tokens, (int)options.forced_tokens.size()) + 1;
 
   SharedPrefillResult result;
   Session base(model, pool, session_options);
@@ -62,11 +63,14 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
     FM_RETURN_IF_ERROR(s.prefill(std::span<const int32_t>(prompt.data() + prompt.size() - suffix, suffix)));
     const auto b = Clock::now();
     o.suffix_prefill_seconds = seconds_between(a, b);
-    for (int i = 0; i < options.max_new_tokens; ++i) {
-      const int32_t next = Sampler::argmax(s.last_logits());
-      if (tokenizer.is_end_of_generation(next)) break;
+    const bool forced = !options.forced_tokens.empty();
+    const int steps = forced ? (int)options.forced_tokens.size() : options.max_new_tokens;
+    for (int i = 0; i < steps; ++i) {
+      if (options.on_logits) options.on_logits(name, i, s.last_logits());
+      const int32_t next = forced ? options.forced_tokens[i] : Sampler::argmax(s.last_logits());
+      if (!forced && tokenizer.is_end_of_generation(next)) break;
       o.tokens.push_back(next);
-      if (i + 1 == options.max_new_tokens) break;
+      if (i + 1 == steps) break;
       FM_RETURN_IF_ERROR(s.decode(next));
       ++o.decode_steps;
     }

@@ -43,6 +43,13 @@ struct SharedPrefillOptions {
   SessionOptions session;
   int suffix_tokens = 32;   // prefilled per policy
   int max_new_tokens = 32;
+  // Teacher forcing (long-text fidelity): when not empty, these tokens are fed in turn
+  // instead of the greedy choice (max_new_tokens is then their count, end-of-generation
+  // tokens included).
+  std::vector<int32_t> forced_tokens;
+  // Called with every next-token distribution a policy produces, step 0 being the one
+  // after the prompt; policies run in the order full first, then the caller's order.
+  std::function<void(const std::string& policy, int step, std::span<const float> logits)> on_logits;
 };
 
 struct SharedPrefillResult {

@@ -58,7 +58,8 @@ std::string ResultRow::to_json() const {
          ", \"kv_a_peak_percent\": " + number(kv_a_peak_percent) + ", \"kv_b_mean_percent\": " +
          number(kv_b_mean_percent) + ", \"decode_tok_s\": " + number(decode_tok_s) + ", \"ttft_s\": " +
          number(ttft_s) + ", \"agreement_with_full\": " + number(agreement_with_full) + ", \"prompt_tokens\": " +
-         std::to_string(prompt_tokens) + ", \"prediction\": " + quote(prediction) + ", \"answers\": " +
+         std::to_string(prompt_tokens) + ", \"mean_nll\": " + number(mean_nll) + ", \"mean_kl\": " +
+         number(mean_kl) + ", \"prediction\": " + quote(prediction) + ", \"answers\": " +
          answers_json + "}";
 }
 
@@ -93,6 +94,8 @@ Result<std::vector<ResultRow>> read_result_rows(const std::string& path) {
     r.ttft_s = v->at("ttft_s").number;
     r.agreement_with_full = v->has("agreement_with_full") ? v->at("agreement_with_full").number : -1;
     r.prompt_tokens = (int64_t)v->at("prompt_tokens").number;
+    r.mean_nll = v->has("mean_nll") ? v->at("mean_nll").number : -1;
+    r.mean_kl = v->has("mean_kl") ? v->at("mean_kl").number : -1;
     r.prediction = v->at("prediction").string;
     for (const json::Value& a : v->at("answers").array) r.answers.push_back(a.string);
     if (r.suite.empty() || r.task.empty() || r.policy.empty()) {

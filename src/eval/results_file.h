@@ -22,6 +22,9 @@ struct ResultRow {
   double decode_tok_s = 0, ttft_s = 0;
   double agreement_with_full = -1;  // share of generated tokens equal to full's; -1 unknown
   int64_t prompt_tokens = 0;
+  // Long-text fidelity only (score is then the top-1 agreement with full): nats per token
+  // of the true text and KL(full || policy); -1 elsewhere.
+  double mean_nll = -1, mean_kl = -1;
   std::string prediction;
   std::vector<std::string> answers;
 

@@ -38,7 +38,24 @@ void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_t
     if (stats) *stats = st;
     return;
   }
-  const int64_t cap = std::max<int64_t>(1, (int64_t)std::ceil(p.max_fraction * n - 1e-9));
+  // Sink and recency tail: always resident. With budget_covers_fixed they count against
+  // the budget, like everything the other policies keep, and the indexer chooses among the
+  // rest (the contested chunks) only.
+  const int64_t T = std::max(1, chunk_tokens);
+  std::vector<char> fixed(n, 0);
+  for (int64_t i = 0; i < std::min<int64_t>(n, (p.sink_tokens + T - 1) / T); ++i) fixed[i] = 1;
+  const int64_t tail_from = std::max<int64_t>(0, (int64_t)(n_tokens - p.recency_tokens) / T);
+  for (int64_t i = tail_from; i < n; ++i) fixed[i] = 1;
+  const int64_t n_fixed = std::count(fixed.begin(), fixed.end(), 1);
+  const int64_t budget = std::max<int64_t>(1, (int64_t)std::ceil(p.max_fraction * n - 1e-9));
+  const int64_t cap = p.budget_covers_fixed ? std::max<int64_t>(0, budget - n_fixed) : budget;
+  std::vector<float> contested_scores(scores.begin(), scores.end());
+  if (p.budget_covers_fixed) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (fixed[i]) contested_scores[i] = -1.0f;  // below any threshold, ranked last
+    }
+    scores = contested_scores;
+  }
   std::vector<char> keep(n, 0);
 
   // Level 1 proper: threshold, top-K or page recall.
@@ -62,7 +79,11 @@ void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_t
   }
 
   // Low confidence: widen (see the header for the rule).
-  st.flat = n >= 4 && quantile(scores, 0.9) - quantile(scores, 0.1) < p.flat_spread;
+  std::vector<float> contested;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!p.budget_covers_fixed || !fixed[i]) contested.push_back(scores[i]);
+  }
+  st.flat = contested.size() >= 4 && quantile(contested, 0.9) - quantile(contested, 0.1) < p.flat_spread;
   const int64_t min_chunks = (int64_t)std::ceil(p.fallback_min_fraction * n - 1e-9);
   if (st.flat) {
     st.low_confidence = true;
@@ -79,13 +100,10 @@ void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_t
     });
     chosen.resize(cap);
   }
-  for (int64_t i : chosen) keep[i] = 1;
-
-  // Sink and recency tail are always resident.
-  const int64_t T = std::max(1, chunk_tokens);
-  for (int64_t i = 0; i < std::min<int64_t>(n, (p.sink_tokens + T - 1) / T); ++i) keep[i] = 1;
-  const int64_t tail_from = std::max<int64_t>(0, (int64_t)(n_tokens - p.recency_tokens) / T);
-  for (int64_t i = tail_from; i < n; ++i) keep[i] = 1;
+  for (int64_t i : chosen) {
+    if (!p.budget_covers_fixed || !fixed[i]) keep[i] = 1;
+  }
+  for (int64_t i = 0; i < n; ++i) keep[i] |= fixed[i];
 
   for (int64_t i = 0; i < n; ++i) {
     if (keep[i]) out.push_back(i);

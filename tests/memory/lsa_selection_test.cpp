@@ -61,9 +61,10 @@ TEST(LsaSelection, FlatScoresWidenToTheWholeBudget) {
   EXPECT_EQ(out.size(), 40u);
 }
 
-TEST(LsaSelection, BudgetCapsWhatTheIndexerChoosesButNotSinkOrTail) {
+TEST(LsaSelection, BudgetCanLeaveSinkAndTailOnTop) {
   std::vector<float> scores(50, 0.9f);
   LsaSelectionParams p;
+  p.budget_covers_fixed = false;
   p.max_fraction = 0.1;  // 5 chunks
   p.flat_spread = 0.0f;
   p.sink_tokens = 1;
@@ -72,6 +73,22 @@ TEST(LsaSelection, BudgetCapsWhatTheIndexerChoosesButNotSinkOrTail) {
   lsa_select(scores, 16, 50 * 16, p, out);
   // 5 best (ties to the newest: 45..49) + sink 0; the tail 48, 49 is among them.
   EXPECT_EQ(out, (std::vector<int64_t>{0, 45, 46, 47, 48, 49}));
+}
+
+TEST(LsaSelection, ByDefaultTheBudgetCoversSinkAndTailAndTheIndexerFillsTheRest) {
+  std::vector<float> scores(50, 0.2f);
+  for (int i : {0, 10, 20, 30, 49}) scores[i] = 0.9f;  // 0 and 49 are fixed anyway
+  scores[21] = 0.8f;
+  LsaSelectionParams p;
+  p.max_fraction = 0.1;   // 5 chunks in all
+  p.sink_tokens = 1;      // chunk 0
+  p.recency_tokens = 32;  // chunks 48, 49
+  std::vector<int64_t> out;
+  LsaSelectionStats st;
+  lsa_select(scores, 16, 50 * 16, p, out, &st);
+  // 3 fixed, so 2 chosen: the best contested scores, 10/20/30 tie at 0.9 (newest first).
+  EXPECT_EQ(out, (std::vector<int64_t>{0, 20, 30, 48, 49}));
+  EXPECT_EQ(st.passing, 4);  // contested chunks over the threshold: 10, 20, 21, 30
 }
 
 TEST(LsaSelection, PageRecallTakesTheDensestPagesWhole) {
