@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/report.h"
+#include "cli/policy_args.h"
 #include "memory/lsa_policy.h"
 #include "model/model.h"
 #include "runtime/attention_recall.h"
@@ -21,6 +22,14 @@ int fail(const Status& s) {
   return 1;
 }
 }  // namespace
+
+// Which indexer `lsa` runs with, for the report line.
+std::string lsa_indexer_label(const ModelConfig& model, const Args& args) {
+  std::string path = args.get("--indexer");
+  if (path.empty()) path = find_default_indexer(model);
+  if (path.empty() || path == "random") return " (lsa: UNTRAINED random indexer)";
+  return " (lsa: " + path + ")";
+}
 
 int cmd_recall(int argc, char** argv) {
   auto parsed = Args::parse(argc, argv, {});
@@ -63,13 +72,9 @@ int cmd_recall(int argc, char** argv) {
   std::stringstream names(args.get("--policies", "recency,random,streaming,snapkv,lsa"));
   std::string name;
   while (std::getline(names, name, ',')) {
-    Result<std::unique_ptr<Policy>> p = std::unique_ptr<Policy>();
-    if (name == "lsa") {
-      p = make_lsa_policy((*model)->config(), kv_layout_for((*model)->config(), (int)*chunk),
-                          args.get("--indexer"), budget, (uint64_t)*seed);
-    } else {
-      p = make_policy(name, budget, (uint64_t)*seed);
-    }
+    // The same construction as generate/bench: lsa finds the shipped indexer by default.
+    Result<std::unique_ptr<Policy>> p =
+        make_policy_from_args(args, (*model)->config(), (int)*chunk, name, budget.fraction);
     if (!p) return fail(p.status());
     owned.push_back(std::move(p.value()));
   }
@@ -86,7 +91,7 @@ int cmd_recall(int argc, char** argv) {
   std::printf("%zu prompt tokens, %lld decode steps (greedy, full attention), chunk %lld, budget "
               "%.1f%%%s; %.1f s\n",
               ids.size(), *decode, *chunk, 100 * budget.fraction,
-              args.has("--indexer") ? "" : " (lsa: UNTRAINED random indexer)", now_seconds() - t0);
+              lsa_indexer_label((*model)->config(), args).c_str(), now_seconds() - t0);
   std::printf("| policy | resident chunks (mean) | decode attention mass kept | of it, history "
               "without sink and open chunk |\n|---|---|---|---|\n");
   for (const auto& r : *result) {
