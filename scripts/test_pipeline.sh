@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 MODEL=models/gemma3-270m-q4_k_m.gguf
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# The shared data (essays, word lists) lives beside the repository, not in it.
+DATA=""
+for d in "${FLASHMEM_DATA:-}" ../shared/data /work/shared/data; do
+  if [ -n "$d" ] && [ -d "$d/haystack" ]; then DATA=$(cd "$d" && pwd); break; fi
+done
+if [ -z "$DATA" ]; then
+  echo "test_pipeline: SKIPPED: no shared data folder (../shared/data or \$FLASHMEM_DATA)"
+  exit 0
+fi
+export FLASHMEM_DATA="$DATA"
 
 echo "test_pipeline: corpus -> dump -> train -> C++ vs PyTorch"
 python3 python/indexer_data/make_corpus.py --out "$TMP/corpus" --documents 4 --min-tokens 600 \

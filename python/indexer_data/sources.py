@@ -17,7 +17,17 @@ import re
 import shutil
 import subprocess
 
-SHARED_DATA = "/work/shared/data"
+def _shared_data():
+    """$FLASHMEM_DATA, else ../shared/data beside the repository, else /work/shared/data."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (os.environ.get("FLASHMEM_DATA"), os.path.join(here, "..", "..", "..", "shared", "data"),
+                      "/work/shared/data"):
+        if candidate and os.path.isdir(os.path.join(candidate, "haystack")):
+            return os.path.normpath(candidate)
+    return "/work/shared/data"
+
+
+SHARED_DATA = _shared_data()
 ESSAY_DIR = os.path.join(SHARED_DATA, "haystack", "paul_graham_essays")
 WORDS_DIR = os.path.join(SHARED_DATA, "words")
 MAN_ROOT = "/usr/share/man"

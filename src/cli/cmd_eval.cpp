@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/policy_args.h"
 #include "cli/report.h"
+#include "eval/data_dir.h"
 #include "eval/fidelity.h"
 #include "eval/memqa_generator.h"
 #include "eval/policy_decode.h"
@@ -132,7 +133,11 @@ int cmd_eval(int argc, char** argv) {
   }
   const std::vector<std::string> policies =
       split_list(args.get("--policies", "full,lsa,recency,random,streaming,snapkv,quest,oracle"));
-  const std::string data_dir = args.get("--data", "../shared/data");
+  const std::string data_dir = args.has("--data") ? args.get("--data") : eval::find_shared_data_dir();
+  if (data_dir.empty()) {
+    return fail(Status::error("no shared data folder (haystack essays, word lists): give --data DIR or set "
+                              "FLASHMEM_DATA (it is ../shared/data next to the repository)"));
+  }
   const std::string out_path = args.get("--out", "results/" + suite + ".jsonl");
 
   auto model = Model::load(args.get("-m"));

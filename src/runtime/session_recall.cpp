@@ -26,7 +26,12 @@ Status Session::advance_cycle() {
   if (!background) return Status::ok();
   if (in_cycle == cycle - recall_lead_steps_) {
     launch_selection(decode_step_ + recall_lead_steps_);
-  } else if (recall_phase_ == RecallPhase::kSelecting && !worker_->busy()) {
+  } else if (recall_phase_ == RecallPhase::kSelecting && (!worker_->busy() || in_cycle == cycle - 1)) {
+    // On the last step before the boundary a selection still running is waited for, so
+    // that its pages are staged during that step (the boundary would wait anyway).
+    const auto t0 = Clock::now();
+    worker_->wait();
+    footprint_.wait_seconds += seconds_since(t0);
     stage_recalled_pages();
   }
   return Status::ok();

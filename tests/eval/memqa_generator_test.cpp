@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "eval/ruler_test_data.h"
+
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
@@ -15,7 +17,7 @@
 namespace fm::eval {
 namespace {
 
-std::string data_dir() { return fm::test::source_dir() + "/../shared/data"; }
+std::string data_dir() { return fm::eval::test::ruler_data_dir(); }
 
 std::size_t count_words(std::string_view text) {
   std::size_t n = 0;

@@ -7,11 +7,19 @@
 #include <string>
 #include <vector>
 
+#include <cstdlib>
+#include <fstream>
+
 #include "eval/ruler_tasks.h"
 
 namespace fm::eval::test {
 
-inline std::string ruler_data_dir() { return std::string(FLASHMEM_SOURCE_DIR) + "/../shared/data"; }
+inline std::string ruler_data_dir() {
+  if (const char* env = std::getenv("FLASHMEM_DATA"); env && *env) return env;
+  const std::string beside = std::string(FLASHMEM_SOURCE_DIR) + "/../shared/data";
+  std::ifstream probe(beside + "/words/nounlist.txt");
+  return probe ? beside : std::string("/work/shared/data");
+}
 
 // The data is loaded once for the whole test binary; nullptr when it is not present.
 inline const RulerData* ruler_data() {
