@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "core/json.h"
+#include "core/text_file.h"
 #include "format/npy_writer.h"
 #include "memory/chunk_keys.h"
 #include "memory/golden_chunks.h"
@@ -44,20 +45,12 @@ struct DumpSettings {
   GoldenRule golden;
 };
 
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error("cannot open '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The token ids of one manifest document: plain text, or a chat whose last user message
 // the model answers.
 Result<std::vector<int32_t>> document_ids(const Tokenizer& tok, const json::Value& entry,
                                           const std::string& corpus_dir, int max_tokens) {
   const std::string path = corpus_dir + "/" + entry.at("path").string;
-  auto text = read_file(path);
+  auto text = read_text_file(path);
   if (!text) return text.status();
   std::vector<int32_t> ids;
   if (entry.at("format").string == "chat") {
@@ -152,9 +145,15 @@ Result<DocumentDump> dump_document(const Model& model, ThreadPool& pool, const T
   std::vector<uint8_t> codes;
   std::vector<float> scales;
   std::vector<kernels::KvRun> runs;
-  for (size_t t = 0; t < targets.size(); ++t) {
+  // KvStore global-layer slot of each target layer.
+  std::vector<int> slots;
+  for (int target : targets) {
     int slot = 0;
-    for (int l = 0; l < targets[t]; ++l) slot += cfg.layer_is_local[l] ? 0 : 1;
+    for (int l = 0; l < target; ++l) slot += cfg.layer_is_local[l] ? 0 : 1;
+    slots.push_back(slot);
+  }
+  for (size_t t = 0; t < targets.size(); ++t) {
+    const int slot = slots[t];
     ChunkKeyStore keys(ChunkKeyShape{layout.n_kv_heads, layout.head_dim});
     kv.global_runs(slot, runs);
     for (int64_t c = 0; c < n_chunks; ++c) keys.append_from_token_keys(runs[c].k, s.chunk_tokens);
@@ -171,8 +170,7 @@ Result<DocumentDump> dump_document(const Model& model, ThreadPool& pool, const T
   for (size_t i = 0; i < n_samples; ++i) {
     const auto window = window_mass(recorder.trace(), steps[i], s.window_steps, history[i]);
     for (size_t t = 0; t < targets.size(); ++t) {
-      int slot = 0;
-      for (int l = 0; l < targets[t]; ++l) slot += cfg.layer_is_local[l] ? 0 : 1;
+      const int slot = slots[t];
       std::copy(window[slot].begin(), window[slot].end(), mass.begin() + (i * targets.size() + t) * n_chunks);
     }
     // The sink chunk and the recency tail (as lsa_select keeps them) are not contested.
@@ -262,7 +260,7 @@ int cmd_dump(int argc, char** argv) {
   s.golden.min_layers = (int)*min_layers;
 
   const std::string corpus = args.get("--corpus"), out = args.get("-o");
-  auto manifest_text = read_file(corpus + "/manifest.jsonl");
+  auto manifest_text = read_text_file(corpus + "/manifest.jsonl");
   if (!manifest_text) return fail(manifest_text.status());
   auto model = Model::load(args.get("-m"));
   if (!model) return fail(model.status());

@@ -1,3 +1,4 @@
+#include "core/text_file.h"
 #include "eval/longbench_v2.h"
 
 #include <fstream>
@@ -111,11 +112,9 @@ Result<std::vector<LongBenchV2Item>> parse_longbench_v2(std::string_view text) {
 }
 
 Result<std::vector<LongBenchV2Item>> load_longbench_v2_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error("longbench_v2: cannot open " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto items = parse_longbench_v2(ss.str());
+  auto text = read_text_file(path);
+  if (!text) return text.status().with_context("longbench_v2");
+  auto items = parse_longbench_v2(*text);
   if (!items) return items.status().with_context(path);
   return items;
 }

@@ -1,3 +1,4 @@
+#include "core/text_file.h"
 #include "eval/longmemeval_loader.h"
 
 #include <algorithm>
@@ -229,11 +230,9 @@ Result<std::vector<LongMemEvalItem>> parse_longmemeval(std::string_view json_tex
 }
 
 Result<std::vector<LongMemEvalItem>> load_longmemeval_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error("longmemeval: cannot open " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto items = parse_longmemeval(ss.str());
+  auto text = read_text_file(path);
+  if (!text) return text.status().with_context("longmemeval");
+  auto items = parse_longmemeval(*text);
   if (!items) return items.status().with_context(path);
   return items;
 }
