@@ -2,7 +2,9 @@
 // roofline (bytes that one decode step must read / measured memory bandwidth).
 // Side-by-side numbers against llama.cpp come from bench/bench_vs_llamacpp.py, which
 // runs this command and llama-cpp-python on the same token ids.
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -51,6 +53,12 @@ double measure_read_bandwidth_gb_s(ThreadPool& pool) {
   return best;
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 Result<std::vector<int32_t>> read_ids(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::error("cannot open ids file '" + path + "'");
@@ -69,7 +77,7 @@ int cmd_bench(int argc, char** argv) {
   for (const auto& u : args.unknown({"-m", "--context", "--decode", "-t", "--json", "--chunk",
                                      "--block", "--ids", "--policy", "--budget", "--seed", "--indexer", "--level2-top-k",
                                      "--device-budget", "--host-budget", "--disk", "--recall-lead",
-                                     "--chunks-per-page"})) {
+                                     "--chunks-per-page", "--rounds"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
@@ -109,6 +117,10 @@ int cmd_bench(int argc, char** argv) {
   }
   auto recall_lead = args.get_int("--recall-lead", 4);
   if (!recall_lead || *recall_lead < 0) return fail(Status::error("bad --recall-lead"));
+  auto rounds = args.get_int("--rounds", 1);
+  if (!rounds || *rounds < 1 || *n_decode % *rounds != 0 || *n_decode < *rounds) {
+    return fail(Status::error("--rounds must be at least 1 and divide --decode"));
+  }
   const Model& m = **model;
   ThreadPool pool((int)*threads);
   const double bandwidth = measure_read_bandwidth_gb_s(pool);
@@ -124,10 +136,25 @@ int cmd_bench(int argc, char** argv) {
     std::printf("model: %s\nthreads %lld, kernels %s, read bandwidth %.1f GB/s, background recall %s\n",
                 m.config().describe().c_str(), *threads, kernels::matmul_isa(), bandwidth,
                 *recall_lead > 0 ? "on" : "off");
-    std::printf("| context | policy | prefill tok/s | decode tok/s | roofline | KV attended mean / peak "
+    std::printf("| context | policy | prefill tok/s | decode tok/s (min-max over rounds) | roofline | KV attended mean / peak "
                 "| device KV (a) mean / peak | device all (b) mean | decode-thread select + recall + wait "
                 "| background |\n|---|---|---|---|---|---|---|---|---|---|\n");
   }
+  // Phase 1: prefill one session per (context, policy). Phase 2: decode them in
+  // interleaved rounds, every session a slice per round, and report the median round.
+  // A shared 2-core machine drifts by 10-20% over minutes; interleaving puts every
+  // session through the same drift, so ratios between rows are what the run measures.
+  struct Run {
+    long long context = 0;
+    std::string policy_name;
+    std::unique_ptr<Policy> policy;
+    std::unique_ptr<Session> session;
+    double prefill_seconds = 0;
+    double decode_seconds = 0;
+    std::vector<double> round_tps;
+    int32_t next = 0;
+  };
+  std::vector<Run> runs;
   for (long long n : contexts) {
     std::vector<int32_t> ids = given_ids;
     if ((long long)ids.size() < n) {
@@ -146,60 +173,91 @@ int cmd_bench(int argc, char** argv) {
       options.background_recall = *recall_lead > 0;
       options.recall_lead_steps = (int)std::max<int64_t>(1, *recall_lead);
       if (Status st = apply_tier_args(args, options.kv_tiers); !st) return fail(st);
-      Session session(m, pool, options);
-      session.set_policy(policy->get());
+      Run run;
+      run.context = n;
+      run.policy_name = name;
+      run.policy = std::move(policy.value());
+      run.session = std::make_unique<Session>(m, pool, options);
+      run.session->set_policy(run.policy.get());
       const double t0 = now_seconds();
-      Status st = session.prefill(ids);
-      if (!st) return fail(st);
-      const double t1 = now_seconds();
-      int32_t next = Sampler::argmax(session.last_logits());
-      const double t2 = now_seconds();
-      for (int i = 0; i < *n_decode; ++i) {
-        st = session.decode(next);
-        if (!st) return fail(st);
-        next = Sampler::argmax(session.last_logits());
-      }
-      const double t3 = now_seconds();
-      const double prefill_tps = n / (t1 - t0);
-      const double decode_seconds = std::max(1e-9, t3 - t2);
-      const double decode_tps = *n_decode / decode_seconds;
-      // A decode step reads every weight once, the attended part of the global layers' KV
-      // and the rings.
-      const FootprintStats& f = session.footprint();
-      const double global_read = *policy ? f.mean_resident_bytes : (double)session.kv().global_bytes();
-      const double bytes = (double)m.weight_bytes_per_token() + global_read +
-                           (double)session.kv().local_bytes();
-      const double roofline_tps = bandwidth * 1e9 / bytes;
-      const FootprintSummary device_a = session.device_footprint().global_layers();
-      const FootprintSummary device_b = session.device_footprint().whole_device();
-      const std::string policy_label = *policy ? (*policy)->name() : "none";
-      const double on_thread = f.select_seconds + f.recall_seconds + f.wait_seconds;
-      if (json) {
-        std::printf("{\"context\": %lld, \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, "
-                    "\"bytes_per_token\": %.0f, \"bandwidth_gb_s\": %.3f, \"roofline_fraction\": "
-                    "%.4f, \"kv_bytes\": %lld, \"n_vocab\": %d, \"threads\": %lld, \"isa\": \"%s\", "
-                    "\"policy\": \"%s\", \"kv_attended_mean\": %.4f, \"kv_attended_peak\": %.4f, "
-                    "\"device_a_mean_percent\": %.3f, \"device_a_peak_percent\": %.3f, "
-                    "\"device_b_mean_percent\": %.3f, \"decode_thread_overhead\": %.5f, "
-                    "\"background_share\": %.5f}\n",
-                    n, prefill_tps, decode_tps, bytes, bandwidth, decode_tps / roofline_tps,
-                    (long long)session.kv().total_bytes(), m.n_vocab(), *threads,
-                    kernels::matmul_isa(), policy_label.c_str(), *policy ? f.mean_fraction : 1.0,
-                    *policy ? f.peak_fraction : 1.0, device_a.mean_percent, device_a.peak_percent,
-                    device_b.mean_percent, on_thread / decode_seconds,
-                    f.background_seconds / decode_seconds);
-      } else {
-        std::printf("| %lld | %s | %.1f | %.1f | %.2f | %.1f%% / %.1f%% | %.1f%% / %.1f%% | %.1f%% | "
-                    "%.2f%% + %.2f%% + %.2f%% | %.2f%% |\n",
-                    n, policy_label.c_str(), prefill_tps, decode_tps, decode_tps / roofline_tps,
-                    100 * (*policy ? f.mean_fraction : 1.0), 100 * (*policy ? f.peak_fraction : 1.0),
-                    device_a.mean_percent, device_a.peak_percent, device_b.mean_percent,
-                    100 * f.select_seconds / decode_seconds, 100 * f.recall_seconds / decode_seconds,
-                    100 * f.wait_seconds / decode_seconds, 100 * f.background_seconds / decode_seconds);
-      }
-      std::fflush(stdout);
+      if (Status st = run.session->prefill(ids); !st) return fail(st);
+      run.prefill_seconds = now_seconds() - t0;
+      run.next = Sampler::argmax(run.session->last_logits());
+      runs.push_back(std::move(run));
     }
   }
+  for (int64_t round = 0; round < *rounds; ++round) {
+    for (Run& run : runs) {
+      const int64_t steps = *n_decode / *rounds;
+      const double t0 = now_seconds();
+      for (int64_t i = 0; i < steps; ++i) {
+        if (Status st = run.session->decode(run.next); !st) return fail(st);
+        run.next = Sampler::argmax(run.session->last_logits());
+      }
+      const double seconds = std::max(1e-9, now_seconds() - t0);
+      run.decode_seconds += seconds;
+      run.round_tps.push_back(steps / seconds);
+    }
+  }
+  for (Run& run : runs) {
+    const long long n = run.context;
+    Session& session = *run.session;
+    const bool has_policy = run.policy != nullptr;
+    const double prefill_tps = n / run.prefill_seconds;
+    const double decode_seconds = run.decode_seconds;
+    const double decode_tps = median(run.round_tps);
+    // A decode step reads every weight once, the attended part of the global layers' KV
+    // and the rings.
+    const FootprintStats& f = session.footprint();
+    const double global_read = has_policy ? f.mean_resident_bytes : (double)session.kv().global_bytes();
+    const double bytes = (double)m.weight_bytes_per_token() + global_read + (double)session.kv().local_bytes();
+    const double roofline_tps = bandwidth * 1e9 / bytes;
+    const FootprintSummary device_a = session.device_footprint().global_layers();
+    const FootprintSummary device_b = session.device_footprint().whole_device();
+    const std::string policy_label = has_policy ? run.policy->name() : "none";
+    const double on_thread = f.select_seconds + f.recall_seconds + f.wait_seconds;
+    const auto [low, high] = std::minmax_element(run.round_tps.begin(), run.round_tps.end());
+    if (json) {
+      std::printf("{\"context\": %lld, \"prefill_tok_s\": %.3f, \"decode_tok_s\": %.3f, "
+                  "\"decode_tok_s_min\": %.3f, \"decode_tok_s_max\": %.3f, \"rounds\": %lld, "
+                  "\"bytes_per_token\": %.0f, \"bandwidth_gb_s\": %.3f, \"roofline_fraction\": "
+                  "%.4f, \"kv_bytes\": %lld, \"n_vocab\": %d, \"threads\": %lld, \"isa\": \"%s\", "
+                  "\"policy\": \"%s\", \"kv_attended_mean\": %.4f, \"kv_attended_peak\": %.4f, "
+                  "\"device_a_mean_percent\": %.3f, \"device_a_peak_percent\": %.3f, "
+                  "\"device_b_mean_percent\": %.3f, \"decode_thread_overhead\": %.5f, "
+                  "\"background_share\": %.5f}\n",
+                  n, prefill_tps, decode_tps, *low, *high, (long long)*rounds, bytes, bandwidth,
+                  decode_tps / roofline_tps, (long long)session.kv().total_bytes(), m.n_vocab(),
+                  *threads, kernels::matmul_isa(), policy_label.c_str(),
+                  has_policy ? f.mean_fraction : 1.0, has_policy ? f.peak_fraction : 1.0,
+                  device_a.mean_percent, device_a.peak_percent, device_b.mean_percent,
+                  on_thread / decode_seconds, f.background_seconds / decode_seconds);
+    } else {
+      std::printf("| %lld | %s | %.1f | %.1f (%.1f-%.1f) | %.2f | %.1f%% / %.1f%% | %.1f%% / %.1f%% | %.1f%% | "
+                  "%.2f%% + %.2f%% + %.2f%% | %.2f%% |\n",
+                  n, policy_label.c_str(), prefill_tps, decode_tps, *low, *high, decode_tps / roofline_tps,
+                  100 * (has_policy ? f.mean_fraction : 1.0), 100 * (has_policy ? f.peak_fraction : 1.0),
+                  device_a.mean_percent, device_a.peak_percent, device_b.mean_percent,
+                  100 * f.select_seconds / decode_seconds, 100 * f.recall_seconds / decode_seconds,
+                  100 * f.wait_seconds / decode_seconds, 100 * f.background_seconds / decode_seconds);
+    }
+  }
+  // Each policy's decode speed at every context against its own at the first context:
+  // the long-context slowdown, from the same interleaved rounds.
+  if (!json && contexts.size() > 1) {
+    std::printf("\ndecode speed against the same policy at context %lld (median of per-round ratios):\n",
+                contexts.front());
+    for (const Run& base : runs) {
+      if (base.context != contexts.front()) continue;
+      for (const Run& run : runs) {
+        if (run.context == base.context || run.policy_name != base.policy_name) continue;
+        std::vector<double> ratios;
+        for (size_t r = 0; r < run.round_tps.size(); ++r) ratios.push_back(run.round_tps[r] / base.round_tps[r]);
+        std::printf("  %s at %lld: %.2fx\n", run.policy_name.c_str(), run.context, median(ratios));
+      }
+    }
+  }
+  std::fflush(stdout);
   return 0;
 }
 

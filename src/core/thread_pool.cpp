@@ -105,4 +105,21 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   });
 }
 
+void ThreadPool::parallel_for_dynamic(int64_t n, int64_t claim,
+                                      const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  claim = std::max<int64_t>(1, claim);
+  if (n_threads_ == 1 || n <= claim) {
+    fn(0, n);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  run([&](int, int) {
+    for (int64_t begin = next.fetch_add(claim, std::memory_order_relaxed); begin < n;
+         begin = next.fetch_add(claim, std::memory_order_relaxed)) {
+      fn(begin, std::min(n, begin + claim));
+    }
+  });
+}
+
 }  // namespace fm

@@ -33,6 +33,13 @@ class ThreadPool {
   void parallel_for(int64_t n, int64_t grain,
                     const std::function<void(int64_t begin, int64_t end)>& fn);
 
+  // Hands out [0, n) in ranges of `claim` elements to whichever thread asks next, so a
+  // thread that the OS preempts (another process, the recall worker) delays the loop by
+  // at most one range instead of its whole static share. claim should be a multiple of
+  // the caller's alignment (e.g. 16 fp32 outputs per cache line).
+  void parallel_for_dynamic(int64_t n, int64_t claim,
+                            const std::function<void(int64_t begin, int64_t end)>& fn);
+
   // Default thread count: the physical cores this process may use.
   static int default_threads();
 

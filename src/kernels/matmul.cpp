@@ -1,8 +1,8 @@
 // matmul: quantize the activations once, then split output rows across threads.
 //
 // Decode (one token) streams the weight matrix once and is bound by memory bandwidth:
-// the rows are split into one contiguous range per thread so each core streams its own
-// part. Prefill (many tokens) is bound by arithmetic: each thread walks its rows in
+// threads claim contiguous ranges of rows, each large enough to stream well, from a
+// shared counter. Prefill (many tokens) is bound by arithmetic: each thread walks its rows in
 // chunks small enough to stay in L1, and for every chunk runs through all tokens in
 // tiles of kMaxTokenTile, so each weight row is read from memory once and unpacked once
 // per tile rather than once per token.
@@ -29,6 +29,8 @@ constexpr int64_t kChunkBytes = 16 * 1024;
 // 270M decode, 2 threads: none 44 tok/s, 1 KiB 66, 2 KiB 68-73, 4 KiB 70, 8 KiB 61;
 // hints other than T0 (prefetcht1/t2/nta) were slower.
 constexpr int64_t kPrefetchBytes = 2048;
+// Smallest share of a decode matrix one thread claims at a time (see matmul()).
+constexpr int64_t kMinClaimBytes = 64 * 1024;
 
 struct Kernel {
   VecDotFn fn;
@@ -84,7 +86,15 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   const int64_t rows = w.rows, cols = w.cols, stride = w.row_stride_bytes;
   const VecDotFn dot = kernel.fn;
   if (n_tokens == 1) {
-    pool.parallel_for(rows, kRowGrain, [&](int64_t begin, int64_t end) {
+    // Rows are handed out in claims of about 1/32 of a thread's share (at least 64 KiB of
+    // weights, a multiple of kRowGrain) rather than one static range per thread: on a
+    // machine where every core decodes, a thread preempted for a scheduler slice would
+    // otherwise hold up the whole step.
+    const int64_t per_thread_share = rows / (32 * (int64_t)pool.size());
+    const int64_t min_claim_rows = (kMinClaimBytes / stride + kRowGrain - 1) / kRowGrain * kRowGrain;
+    const int64_t claim_rows =
+        std::max<int64_t>({kRowGrain, per_thread_share / kRowGrain * kRowGrain, min_claim_rows});
+    pool.parallel_for_dynamic(rows, claim_rows, [&](int64_t begin, int64_t end) {
       const uint8_t* row = w.data + begin * stride;
       const uint8_t* end_of_range = w.data + end * stride;
       // Ask for the weights kPrefetchBytes ahead of the row being used: with the hardware
@@ -102,7 +112,10 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   }
 
   const int64_t chunk_rows = std::max<int64_t>(1, kChunkBytes / stride);
-  pool.parallel_for(rows, kRowGrain, [&](int64_t begin, int64_t end) {
+  // One claim is one L1-sized chunk of rows (rounded to kRowGrain), handed out
+  // dynamically for the same reason as in decode.
+  const int64_t claim_rows = (chunk_rows + kRowGrain - 1) / kRowGrain * kRowGrain;
+  pool.parallel_for_dynamic(rows, claim_rows, [&](int64_t begin, int64_t end) {
     for (int64_t chunk = begin; chunk < end; chunk += chunk_rows) {
       const int64_t chunk_end = std::min(end, chunk + chunk_rows);
       for (int64_t t = 0; t < n_tokens; t += kMaxTokenTile) {
