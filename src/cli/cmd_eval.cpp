@@ -72,6 +72,17 @@ Result<eval::TaskSample> make_sample(const std::string& suite, const std::string
   return Status::error("unknown memqa task '" + task + "'");
 }
 
+// The text whose likelihood each policy is scored on: every answer when the metric asks
+// for all of them (RULER's multi-value needles), else the first accepted one. It follows
+// the answer prefix after one space.
+std::string reference_answer(const eval::TaskSample& sample) {
+  if (sample.answers.empty()) return "";
+  if (sample.metric != eval::Metric::kStringMatchAll) return sample.answers.front();
+  std::string joined;
+  for (const std::string& a : sample.answers) joined += (joined.empty() ? "" : ", ") + a;
+  return joined;
+}
+
 int report(const std::vector<std::string>& files) {
   std::vector<eval::ResultRow> rows;
   for (const std::string& f : files) {
@@ -261,6 +272,9 @@ int cmd_eval(int argc, char** argv) {
         if (!rendered) return fail(rendered.status());
         std::string prompt_text = *rendered + sample->answer_prefix;
         const std::vector<int32_t> ids = tok.encode(prompt_text, chat->bos_text.empty(), /*parse_special=*/true);
+        const std::string reference = reference_answer(*sample);
+        options.reference_tokens.clear();
+        if (!reference.empty()) options.reference_tokens = tok.encode(" " + reference, false, false);
         auto result = eval::decode_under_policies(m, pool, tok, ids, todo, factory, options);
         if (!result) return fail(result.status().with_context(sample->id));
         const eval::PolicyOutcome* full = nullptr;
@@ -280,6 +294,8 @@ int cmd_eval(int argc, char** argv) {
           row.kv_b_mean_percent = o.whole_device_mean_percent;
           row.decode_tok_s = o.decode_seconds > 0 ? o.decode_steps / o.decode_seconds : 0;
           row.ttft_s = result->shared_prefill_seconds + o.suffix_prefill_seconds;
+          row.answer_logprob = o.reference_logprob;
+          row.answer_tokens = o.reference_count;
           if (full) {
             const size_t n = std::max(o.tokens.size(), full->tokens.size());
             size_t same = 0;

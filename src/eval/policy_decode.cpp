@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "memory/lsa_policy.h"
 #include "runtime/sampler.h"
@@ -12,6 +13,31 @@ namespace {
 
 double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
+}
+
+// ln softmax(logits)[token], computed stably.
+double log_softmax_at(std::span<const float> logits, int32_t token) {
+  const float top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float v : logits) sum += std::exp((double)v - top);
+  return (double)logits[(size_t)token] - top - std::log(sum);
+}
+
+// Teacher-forces `reference` after the prompt under `policy`, from a fresh copy of the
+// shared prefill; returns the sum of ln p over the reference tokens.
+Result<double> reference_logprob(const Model& model, ThreadPool& pool, const Session& base,
+                                 const SessionOptions& options, Policy* policy,
+                                 std::span<const int32_t> suffix, std::span<const int32_t> reference) {
+  Session s(model, pool, options);
+  FM_RETURN_IF_ERROR(s.fork_kv_from(base));
+  s.set_policy(policy);
+  FM_RETURN_IF_ERROR(s.prefill(suffix));
+  double total = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    total += log_softmax_at(s.last_logits(), reference[i]);
+    if (i + 1 < reference.size()) FM_RETURN_IF_ERROR(s.decode(reference[i]));
+  }
+  return total;
 }
 
 }  // namespace
@@ -32,7 +58,9 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
   if ((int)prompt.size() <= suffix) return Status::error("prompt too short for a shared prefill");
   SessionOptions session_options = options.session;
   session_options.max_context_tokens =
-      (int)prompt.size() + std::max(options.max_new_tokens, (int)options.forced_tokens.size()) + 1;
+      (int)prompt.size() +
+      std::max({options.max_new_tokens, (int)options.forced_tokens.size(), (int)options.reference_tokens.size()}) + 1;
+  const std::span<const int32_t> suffix_ids(prompt.data() + prompt.size() - suffix, suffix);
 
   SharedPrefillResult result;
   Session base(model, pool, session_options);
@@ -60,7 +88,7 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
     PolicyOutcome o;
     o.policy = name;
     const auto a = Clock::now();
-    FM_RETURN_IF_ERROR(s.prefill(std::span<const int32_t>(prompt.data() + prompt.size() - suffix, suffix)));
+    FM_RETURN_IF_ERROR(s.prefill(suffix_ids));
     const auto b = Clock::now();
     o.suffix_prefill_seconds = seconds_between(a, b);
     const bool forced = !options.forced_tokens.empty();
@@ -87,6 +115,17 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
     if (name == "full" && wants_oracle) {
       full_trace = recorder.trace();
       have_trace = true;
+    }
+    if (!forced && !options.reference_tokens.empty()) {
+      // A fresh policy: selection state from the greedy run must not carry over. The
+      // oracle replays full's greedy decode, the closest recording there is.
+      auto fresh = make_policy(name, have_trace ? &full_trace : nullptr);
+      if (!fresh) return fresh.status().with_context("policy " + name);
+      auto lp = reference_logprob(model, pool, base, session_options, fresh->get(), suffix_ids,
+                                  options.reference_tokens);
+      if (!lp) return lp.status().with_context("reference answer under " + name);
+      o.reference_logprob = *lp;
+      o.reference_count = (int64_t)options.reference_tokens.size();
     }
     outcomes.push_back(std::move(o));
   }

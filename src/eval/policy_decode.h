@@ -29,6 +29,11 @@ struct PolicyOutcome {
   double decode_seconds = 0;
   int64_t decode_steps = 0;
   FootprintStats footprint;
+  // Log-likelihood of SharedPrefillOptions::reference_tokens under this policy, teacher-
+  // forced after the prompt from a fresh copy of the prefill: the sum of ln p in nats,
+  // over reference_count tokens (0 when no reference was given).
+  double reference_logprob = 0;
+  int64_t reference_count = 0;
   // All device bytes the policy needs (resident global KV, the rings, chunk keys) as a
   // percentage of what full attention holds (global KV and rings), mean over decode.
   double whole_device_mean_percent = 100;
@@ -47,6 +52,9 @@ struct SharedPrefillOptions {
   // instead of the greedy choice (max_new_tokens is then their count, end-of-generation
   // tokens included).
   std::vector<int32_t> forced_tokens;
+  // When not empty (and not teacher forcing), every policy is also scored on these
+  // tokens (a reference answer): PolicyOutcome::reference_logprob.
+  std::vector<int32_t> reference_tokens;
   // Called with every next-token distribution a policy produces, step 0 being the one
   // after the prompt; policies run in the order full first, then the caller's order.
   std::function<void(const std::string& policy, int step, std::span<const float> logits)> on_logits;

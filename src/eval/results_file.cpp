@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -59,7 +61,8 @@ std::string ResultRow::to_json() const {
          number(kv_b_mean_percent) + ", \"decode_tok_s\": " + number(decode_tok_s) + ", \"ttft_s\": " +
          number(ttft_s) + ", \"agreement_with_full\": " + number(agreement_with_full) + ", \"prompt_tokens\": " +
          std::to_string(prompt_tokens) + ", \"mean_nll\": " + number(mean_nll) + ", \"mean_kl\": " +
-         number(mean_kl) + ", \"prediction\": " + quote(prediction) + ", \"answers\": " +
+         number(mean_kl) + ", \"answer_logprob\": " + number(answer_logprob) +
+         ", \"answer_tokens\": " + std::to_string(answer_tokens) + ", \"prediction\": " + quote(prediction) + ", \"answers\": " +
          answers_json + "}";
 }
 
@@ -96,6 +99,8 @@ Result<std::vector<ResultRow>> read_result_rows(const std::string& path) {
     r.prompt_tokens = (int64_t)v->at("prompt_tokens").number;
     r.mean_nll = v->has("mean_nll") ? v->at("mean_nll").number : -1;
     r.mean_kl = v->has("mean_kl") ? v->at("mean_kl").number : -1;
+    r.answer_logprob = v->has("answer_logprob") ? v->at("answer_logprob").number : 0;
+    r.answer_tokens = v->has("answer_tokens") ? (int64_t)v->at("answer_tokens").number : 0;
     r.prediction = v->at("prediction").string;
     for (const json::Value& a : v->at("answers").array) r.answers.push_back(a.string);
     if (r.suite.empty() || r.task.empty() || r.policy.empty()) {
@@ -106,20 +111,51 @@ Result<std::vector<ResultRow>> read_result_rows(const std::string& path) {
   return rows;
 }
 
-std::map<std::tuple<std::string, std::string, int64_t, std::string>, SummaryCell> summarize(
-    const std::vector<ResultRow>& rows) {
+namespace {
+
+struct MeanAcc {
+  int64_t n = 0;
+  double sum = 0, sum_sq = 0;
+  void add(double v) {
+    ++n;
+    sum += v;
+    sum_sq += v * v;
+  }
+  MeanInterval get() const {
+    MeanInterval m;
+    m.n = n;
+    if (n == 0) return m;
+    m.mean = sum / n;
+    const double var = n > 1 ? std::max(0.0, (sum_sq - n * m.mean * m.mean) / (n - 1)) : 0.0;
+    // One sample says nothing about spread: the widest interval a score in [0, 1] can have.
+    m.half_width_95 = n > 1 ? 1.96 * std::sqrt(var / n) : 1.0;
+    return m;
+  }
+};
+
+// suite|task|length|index|budget: the sample a row belongs to, whatever its policy.
+std::string sample_key(const ResultRow& r) {
+  return r.suite + "|" + r.task + "|" + std::to_string(r.length) + "|" + std::to_string(r.index) + "|" +
+         number(r.budget);
+}
+
+}  // namespace
+
+std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) {
   struct Acc {
-    int64_t n = 0;
-    double sum = 0, sum_sq = 0, kv_a = 0, kv_b = 0, tps = 0, agree = 0;
+    MeanAcc score, answer_diff;
+    double kv_a = 0, kv_b = 0, tps = 0, agree = 0;
     int64_t n_agree = 0;
   };
-  std::map<std::tuple<std::string, std::string, int64_t, std::string>, Acc> acc;
+  std::map<std::string, const ResultRow*> full_rows;
+  for (const ResultRow& r : rows) {
+    if (r.policy == "full") full_rows[sample_key(r)] = &r;
+  }
+  std::map<SummaryKey, Acc> acc;
   for (const ResultRow& r : rows) {
     for (const std::string& task : {r.task, std::string("all")}) {
-      Acc& a = acc[{r.suite, task, r.length, r.policy}];
-      ++a.n;
-      a.sum += r.score;
-      a.sum_sq += r.score * r.score;
+      Acc& a = acc[{r.suite, task, r.length, r.budget, r.policy}];
+      a.score.add(r.score);
       a.kv_a += r.kv_a_mean_percent;
       a.kv_b += r.kv_b_mean_percent;
       a.tps += r.decode_tok_s;
@@ -127,56 +163,88 @@ std::map<std::tuple<std::string, std::string, int64_t, std::string>, SummaryCell
         a.agree += r.agreement_with_full;
         ++a.n_agree;
       }
+      auto full = full_rows.find(sample_key(r));
+      if (r.answer_tokens > 0 && full != full_rows.end() && full->second->answer_tokens == r.answer_tokens) {
+        a.answer_diff.add((r.answer_logprob - full->second->answer_logprob) / (double)r.answer_tokens);
+      }
     }
   }
-  std::map<std::tuple<std::string, std::string, int64_t, std::string>, SummaryCell> out;
+  std::map<SummaryKey, SummaryCell> out;
   for (const auto& [key, a] : acc) {
     SummaryCell c;
-    c.n = a.n;
-    c.mean = a.sum / a.n;
-    const double var = a.n > 1 ? std::max(0.0, (a.sum_sq - a.n * c.mean * c.mean) / (a.n - 1)) : 0.0;
-    c.half_width_95 = a.n > 1 ? 1.96 * std::sqrt(var / a.n) : 1.0;
-    c.kv_a_mean_percent = a.kv_a / a.n;
-    c.kv_b_mean_percent = a.kv_b / a.n;
-    c.decode_tok_s = a.tps / a.n;
+    const MeanInterval score = a.score.get();
+    c.n = score.n;
+    c.mean = score.mean;
+    c.half_width_95 = score.half_width_95;
+    c.kv_a_mean_percent = a.kv_a / c.n;
+    c.kv_b_mean_percent = a.kv_b / c.n;
+    c.decode_tok_s = a.tps / c.n;
     c.agreement = a.n_agree ? a.agree / a.n_agree : -1;
+    c.answer_logprob_diff = a.answer_diff.get();
     out[key] = c;
   }
   return out;
 }
 
-std::string summary_markdown(const std::vector<ResultRow>& rows) {
-  const auto cells = summarize(rows);
+namespace {
+
+// One markdown table over every (suite, task, length, budget) with a cell for which
+// `has` holds; `format` writes a cell.
+std::string markdown_table(const std::map<SummaryKey, SummaryCell>& cells,
+                           const std::function<bool(const SummaryCell&)>& has,
+                           const std::function<std::string(const SummaryCell&)>& format) {
   std::vector<std::string> policies;
+  std::set<std::tuple<std::string, std::string, int64_t, double>> row_keys;
   for (const auto& [key, c] : cells) {
-    const std::string& p = std::get<3>(key);
+    if (!has(c)) continue;
+    const std::string& p = std::get<4>(key);
     if (std::find(policies.begin(), policies.end(), p) == policies.end()) policies.push_back(p);
+    row_keys.insert({std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key)});
   }
+  if (row_keys.empty()) return "";
   std::ostringstream md;
-  md << "| suite | task | length |";
+  md << "| suite | task | length | budget |";
   for (const auto& p : policies) md << " " << p << " |";
-  md << "\n|---|---|---|";
+  md << "\n|---|---|---|---|";
   for (size_t i = 0; i < policies.size(); ++i) md << "---|";
   md << "\n";
-  std::set<std::tuple<std::string, std::string, int64_t>> row_keys;
-  for (const auto& [key, c] : cells) row_keys.insert({std::get<0>(key), std::get<1>(key), std::get<2>(key)});
-  char buf[128];
-  for (const auto& [suite, task, length] : row_keys) {
-    md << "| " << suite << " | " << task << " | " << length << " |";
+  for (const auto& [suite, task, length, budget] : row_keys) {
+    md << "| " << suite << " | " << task << " | " << length << " | " << number(100 * budget) << "% |";
     for (const auto& p : policies) {
-      auto it = cells.find({suite, task, length, p});
-      if (it == cells.end()) {
-        md << " - |";
-        continue;
-      }
-      const SummaryCell& c = it->second;
-      std::snprintf(buf, sizeof buf, " %.1f ± %.1f (n=%lld, kv %.1f%%) |", 100 * c.mean, 100 * c.half_width_95,
-                    (long long)c.n, c.kv_a_mean_percent);
-      md << buf;
+      auto it = cells.find({suite, task, length, budget, p});
+      md << " " << (it == cells.end() || !has(it->second) ? "-" : format(it->second)) << " |";
     }
     md << "\n";
   }
   return md.str();
+}
+
+}  // namespace
+
+std::string summary_markdown(const std::vector<ResultRow>& rows) {
+  const auto cells = summarize(rows);
+  char buf[128];
+  std::string md = markdown_table(
+      cells, [](const SummaryCell&) { return true; },
+      [&](const SummaryCell& c) {
+        std::snprintf(buf, sizeof buf, "%.1f ± %.1f (n=%lld, kv %.1f%%)", 100 * c.mean, 100 * c.half_width_95,
+                      (long long)c.n, c.kv_a_mean_percent);
+        return std::string(buf);
+      });
+  const std::string answers = markdown_table(
+      cells, [](const SummaryCell& c) { return c.answer_logprob_diff.n > 0; },
+      [&](const SummaryCell& c) {
+        std::snprintf(buf, sizeof buf, "%+.3f ± %.3f (n=%lld)", c.answer_logprob_diff.mean,
+                      c.answer_logprob_diff.half_width_95, (long long)c.answer_logprob_diff.n);
+        return std::string(buf);
+      });
+  if (!answers.empty()) {
+    md += "\nAnswer-token log-likelihood against full: per sample, (ln p of the reference answer under the "
+          "policy - under full) / answer tokens, in nats per token (0 = as likely as under full, negative = "
+          "less likely), mean ± 95% half-width over the samples that measured it.\n\n" +
+          answers;
+  }
+  return md;
 }
 
 }  // namespace fm::eval

@@ -25,6 +25,10 @@ struct ResultRow {
   // Long-text fidelity only (score is then the top-1 agreement with full): nats per token
   // of the true text and KL(full || policy); -1 elsewhere.
   double mean_nll = -1, mean_kl = -1;
+  // Question answering: ln p of the reference answer's tokens under this policy, teacher-
+  // forced after the prompt (sum in nats over answer_tokens tokens; 0 tokens = not measured).
+  double answer_logprob = 0;
+  int64_t answer_tokens = 0;
   std::string prediction;
   std::vector<std::string> answers;
 
@@ -34,19 +38,31 @@ struct ResultRow {
 
 Result<std::vector<ResultRow>> read_result_rows(const std::string& path);
 
-struct SummaryCell {
+struct MeanInterval {
   int64_t n = 0;
   double mean = 0;
   double half_width_95 = 0;  // normal approximation, 1.96 * sd / sqrt(n)
-  double kv_a_mean_percent = 0, kv_b_mean_percent = 0, decode_tok_s = 0, agreement = -1;
 };
 
-// (suite, task, length, policy) -> cell; plus an "all tasks" row per (suite, length, policy).
-std::map<std::tuple<std::string, std::string, int64_t, std::string>, SummaryCell> summarize(
-    const std::vector<ResultRow>& rows);
+struct SummaryCell {
+  int64_t n = 0;
+  double mean = 0;
+  double half_width_95 = 0;
+  double kv_a_mean_percent = 0, kv_b_mean_percent = 0, decode_tok_s = 0, agreement = -1;
+  // Per sample: (ln p of the answer under the policy - under full) / answer tokens, over
+  // the samples where both were measured (n = 0 when none).
+  MeanInterval answer_logprob_diff;
+};
 
-// A markdown table: one row per (suite, task, length), one column per policy:
-// "accuracy ± half-width (kv a%)".
+// (suite, task, length, budget, policy)
+using SummaryKey = std::tuple<std::string, std::string, int64_t, double, std::string>;
+
+// One cell per key; plus an "all tasks" row per (suite, length, budget, policy).
+std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows);
+
+// Markdown tables, one row per (suite, task, length, budget), one column per policy:
+// "accuracy ± half-width (n, kv a%)"; then, where measured, the answer-token
+// log-likelihood difference from full.
 std::string summary_markdown(const std::vector<ResultRow>& rows);
 
 }  // namespace fm::eval

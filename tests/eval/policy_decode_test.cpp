@@ -2,6 +2,8 @@
 // a fresh run, and the oracle at a full budget must equal `full`.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "eval/policy_decode.h"
 #include "model/tiny_model.h"
 #include "runtime/sampler.h"
@@ -66,6 +68,47 @@ TEST(PolicyDecode, FullFromTheSharedPrefillGivesTheTokensOfAFreshRun) {
   // At a full budget every policy keeps everything: the same tokens.
   EXPECT_EQ(result->outcomes[0].tokens, expected);
   EXPECT_EQ(result->outcomes[2].tokens, expected);
+}
+
+// The reference answer's log-likelihood under `full` is what a fresh session gives when
+// it is teacher-forced after the whole prompt; a policy at a tiny budget differs.
+TEST(PolicyDecode, ReferenceLogprobUnderFullIsAFreshSessionsLikelihood) {
+  auto tiny = test::load_tiny_model({});
+  const Model& m = *tiny.model;
+  auto tok = tiny_tokenizer(m.n_vocab());
+  ThreadPool pool(1);
+  std::vector<int32_t> prompt(100);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = (int32_t)(3 + (i * 41 + 3) % (m.n_vocab() - 3));
+  const std::vector<int32_t> reference{5, 9, 17, 5, 30, 11};
+  eval::SharedPrefillOptions options;
+  options.session.chunk_tokens = 4;
+  options.suffix_tokens = 8;
+  options.max_new_tokens = 12;
+  options.reference_tokens = reference;
+  auto result = eval::decode_under_policies(m, pool, *tok, prompt, {"full", "recency"}, factory(0.05), options);
+  ASSERT_TRUE(result) << result.status().message();
+
+  SessionOptions fresh_options;
+  fresh_options.chunk_tokens = 4;
+  Session fresh(m, pool, fresh_options);
+  ASSERT_TRUE(fresh.prefill(prompt));
+  double expected = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    std::span<const float> logits = fresh.last_logits();
+    double sum = 0;
+    for (float v : logits) sum += std::exp((double)v);
+    expected += (double)logits[(size_t)reference[i]] - std::log(sum);
+    if (i + 1 < reference.size()) ASSERT_TRUE(fresh.decode(reference[i]));
+  }
+  const eval::PolicyOutcome& full = result->outcomes[0];
+  EXPECT_EQ(full.reference_count, (int64_t)reference.size());
+  EXPECT_LT(full.reference_logprob, 0.0);
+  EXPECT_NEAR(full.reference_logprob, expected, 1e-3 * std::abs(expected));
+  const eval::PolicyOutcome& recency = result->outcomes[1];
+  EXPECT_EQ(recency.reference_count, (int64_t)reference.size());
+  EXPECT_NE(recency.reference_logprob, full.reference_logprob);
+  // The greedy decode is unaffected by the extra pass.
+  EXPECT_FALSE(full.tokens.empty());
 }
 
 TEST(PolicyDecode, SmallBudgetsKeepLessAndTheOracleNeedsFull) {

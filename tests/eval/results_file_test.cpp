@@ -2,6 +2,7 @@
 // line is skipped rather than fatal, and the summary's intervals follow the definition.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "eval/results_file.h"
@@ -46,13 +47,55 @@ TEST(ResultsFile, SummaryGivesMeansAndNormalIntervals) {
   std::vector<ResultRow> rows;
   for (int i = 0; i < 4; ++i) rows.push_back(row("lsa", i, i < 3 ? 1.0 : 0.0));
   const auto cells = summarize(rows);
-  const SummaryCell& c = cells.at({"ruler", "niah_single_1", 4096, "lsa"});
+  const SummaryCell& c = cells.at({"ruler", "niah_single_1", 4096, 0.1, "lsa"});
   EXPECT_EQ(c.n, 4);
   EXPECT_DOUBLE_EQ(c.mean, 0.75);
   // sd = 0.5 (sample), half width = 1.96 * 0.5 / 2.
   EXPECT_NEAR(c.half_width_95, 0.49, 1e-9);
-  EXPECT_EQ(cells.at({"ruler", "all", 4096, "lsa"}).n, 4);
+  EXPECT_EQ(cells.at({"ruler", "all", 4096, 0.1, "lsa"}).n, 4);
   EXPECT_NE(summary_markdown(rows).find("75.0 ± 49.0"), std::string::npos);
+  EXPECT_EQ(c.answer_logprob_diff.n, 0);  // nothing measured it
+}
+
+TEST(ResultsFile, BudgetsAreSummarizedApart) {
+  std::vector<ResultRow> rows{row("lsa", 0, 1.0), row("lsa", 0, 0.0)};
+  rows[1].budget = 0.2;
+  const auto cells = summarize(rows);
+  EXPECT_DOUBLE_EQ(cells.at({"ruler", "niah_single_1", 4096, 0.1, "lsa"}).mean, 1.0);
+  EXPECT_DOUBLE_EQ(cells.at({"ruler", "niah_single_1", 4096, 0.2, "lsa"}).mean, 0.0);
+  const std::string md = summary_markdown(rows);
+  EXPECT_NE(md.find("| 10% |"), std::string::npos);
+  EXPECT_NE(md.find("| 20% |"), std::string::npos);
+}
+
+// Per sample (policy - full) / answer tokens, paired by sample; the field round-trips.
+TEST(ResultsFile, AnswerLogprobDifferenceIsPairedWithFullPerSample) {
+  std::vector<ResultRow> rows;
+  const double full_lp[] = {-2.0, -4.0, -1.0}, lsa_lp[] = {-3.0, -4.0, -4.0};
+  for (int i = 0; i < 3; ++i) {
+    rows.push_back(row("full", i, 1));
+    rows.back().answer_logprob = full_lp[i];
+    rows.back().answer_tokens = 2;
+    rows.push_back(row("lsa", i, 0));
+    rows.back().answer_logprob = lsa_lp[i];
+    rows.back().answer_tokens = 2;
+  }
+  rows.push_back(row("lsa", 3, 0));  // no full row for sample 3: left out
+  rows.back().answer_logprob = -9;
+  rows.back().answer_tokens = 2;
+  const std::string path = ::testing::TempDir() + "/results_answer_test.jsonl";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    for (const ResultRow& r : rows) out << r.to_json() << "\n";
+  }
+  auto back = read_result_rows(path);
+  ASSERT_TRUE(back);
+  const SummaryCell& c = summarize(*back).at({"ruler", "niah_single_1", 4096, 0.1, "lsa"});
+  // Differences per token: -0.5, 0, -1.5 -> mean -2/3, sample sd sqrt(7/12).
+  EXPECT_EQ(c.answer_logprob_diff.n, 3);
+  EXPECT_NEAR(c.answer_logprob_diff.mean, -2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(c.answer_logprob_diff.half_width_95, 1.96 * std::sqrt(7.0 / 12.0 / 3.0), 1e-12);
+  EXPECT_NE(summary_markdown(*back).find("-0.667"), std::string::npos);
 }
 
 }  // namespace
