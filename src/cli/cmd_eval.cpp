@@ -103,7 +103,7 @@ int cmd_eval(int argc, char** argv) {
   if (args.has("--report")) return report(split_list(args.get("--report")));
   for (const auto& u : args.unknown({"-m", "-t", "--suite", "--tasks", "--lengths", "--policies", "--budget",
                                      "--samples", "--seed", "--data", "--out", "--indexer", "--chunk",
-                                     "--suffix", "--max-new-tokens", "--report", "--level2-top-k",
+                                     "--suffix", "--max-new-tokens", "--report", "--level2-top-k", "--lsa-prompt-share",
                                      "--continuation"})) {
     return fail(Status::error("unknown option " + u));
   }
@@ -217,9 +217,10 @@ int cmd_eval(int argc, char** argv) {
           if (!done.count(key_row.key())) todo.push_back(p);
         }
         if (todo.empty()) continue;
-        // The oracle needs full's recording: rerun full with it (its row is not rewritten).
+        // The oracle needs full's recording, and every policy's agreement with full needs
+        // full's tokens: rerun full with them (its row is not rewritten).
         bool rerun_full = false;
-        if (std::find(todo.begin(), todo.end(), "oracle") != todo.end() &&
+        if (std::find(policies.begin(), policies.end(), "full") != policies.end() &&
             std::find(todo.begin(), todo.end(), "full") == todo.end()) {
           todo.insert(todo.begin(), "full");
           rerun_full = true;

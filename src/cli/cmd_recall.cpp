@@ -36,7 +36,8 @@ int cmd_recall(int argc, char** argv) {
   if (!parsed) return fail(parsed.status());
   const Args& args = *parsed;
   for (const auto& u : args.unknown({"-m", "-f", "-t", "--budget", "--decode", "--chunk",
-                                     "--indexer", "--policies", "--seed", "--max-tokens"})) {
+                                     "--indexer", "--policies", "--seed", "--max-tokens",
+                                     "--lsa-prompt-share"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m") || !args.has("-f")) return fail(Status::error("give -m MODEL -f TEXT_FILE"));

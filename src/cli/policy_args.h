@@ -37,7 +37,8 @@ inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
   }
   auto seed = args.get_int("--seed", 0);
   if (!seed) return seed.status();
-  if (policy_name == "lsa") {
+  // `lsa-indexer`: lsa by the published rule alone, without prompt pins (an ablation).
+  if (policy_name == "lsa" || policy_name == "lsa-indexer") {
     // --indexer FILE; without it the weights trained for this model's shape when they are
     // found (memory/default_indexer.h); --indexer random forces the untrained indexer.
     std::string indexer = args.get("--indexer");
@@ -57,8 +58,14 @@ inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
     auto level2 = args.get_int("--level2-top-k", 0);
     if (!level2) return level2.status();
     if (*level2 < 0) return Status::error("--level2-top-k must be >= 0");
-    return make_lsa_policy(model, kv_layout_for(model, chunk_tokens), indexer,
-                           budget, (uint64_t)*seed, (int)*level2);
+    // --lsa-prompt-share S: the share of the budget pinned to the prompt's votes (0: off).
+    auto prompt_share = args.get_float("--lsa-prompt-share", -1);
+    if (!prompt_share) return prompt_share.status();
+    if (args.has("--lsa-prompt-share") && (*prompt_share < 0 || *prompt_share > 1)) {
+      return Status::error("--lsa-prompt-share must be between 0 and 1");
+    }
+    return make_lsa_policy(model, kv_layout_for(model, chunk_tokens), indexer, budget, (uint64_t)*seed,
+                           (int)*level2, policy_name == "lsa-indexer" ? 0.0 : *prompt_share);
   }
   return make_policy(policy_name, budget, (uint64_t)*seed);
 }

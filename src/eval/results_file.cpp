@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -114,6 +115,9 @@ Result<std::vector<ResultRow>> read_result_rows(const std::string& path) {
 namespace {
 
 struct MeanAcc {
+  // One sample says nothing about spread: for a score in [0, 1] the widest interval it can
+  // have; for an unbounded quantity, infinity.
+  double one_sample_half_width = 1.0;
   int64_t n = 0;
   double sum = 0, sum_sq = 0;
   void add(double v) {
@@ -127,8 +131,7 @@ struct MeanAcc {
     if (n == 0) return m;
     m.mean = sum / n;
     const double var = n > 1 ? std::max(0.0, (sum_sq - n * m.mean * m.mean) / (n - 1)) : 0.0;
-    // One sample says nothing about spread: the widest interval a score in [0, 1] can have.
-    m.half_width_95 = n > 1 ? 1.96 * std::sqrt(var / n) : 1.0;
+    m.half_width_95 = n > 1 ? 1.96 * std::sqrt(var / n) : one_sample_half_width;
     return m;
   }
 };
@@ -143,7 +146,7 @@ std::string sample_key(const ResultRow& r) {
 
 std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) {
   struct Acc {
-    MeanAcc score, answer_diff;
+    MeanAcc score, answer_diff{std::numeric_limits<double>::infinity()};
     double kv_a = 0, kv_b = 0, tps = 0, agree = 0;
     int64_t n_agree = 0;
   };

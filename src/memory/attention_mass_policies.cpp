@@ -49,34 +49,39 @@ void OraclePolicy::select(const SelectionContext& context, std::vector<int64_t>&
   top_chunks_plus_newest(future, n, budget_chunks(budget_, n), chunks);
 }
 
-void SnapKvPolicy::begin_prefill(const KvStore& kv, int32_t end_position) {
+void PromptVotes::begin(const KvStore& kv, int32_t end_position) {
   prompt_end_ = end_position;
   chunk_tokens_ = kv.layout().chunk_tokens;
   votes_.clear();
 }
 
-void SnapKvPolicy::before_attention(int global_layer, const kernels::AttentionParams& params,
-                                    const float* q, const int32_t* q_pos, int n_q,
-                                    std::vector<kernels::KvRun>& runs) {
-  if (n_q == 1 && q_pos[0] >= prompt_end_) return;  // decode: nothing to watch
+void PromptVotes::observe(const kernels::AttentionParams& params, const float* q, const int32_t* q_pos,
+                          int n_q, const std::vector<kernels::KvRun>& runs) {
+  if (is_decode(q_pos, n_q)) return;
   // The block's queries that fall in the observation window.
   int first = 0;
   while (first < n_q && q_pos[first] < prompt_end_ - window_) ++first;
   if (first == n_q || runs.empty()) return;
-  std::vector<double> run_mass(runs.size(), 0.0);
+  run_mass_.assign(runs.size(), 0.0);
   const int64_t row = (int64_t)params.n_heads * params.head_dim;
-  kernels::attention_run_mass(params, q + first * row, q_pos + first, n_q - first, runs,
-                              run_mass.data());
+  kernels::attention_run_mass(params, q + first * row, q_pos + first, n_q - first, runs, run_mass_.data());
   for (size_t r = 0; r < runs.size(); ++r) {
     const size_t chunk = (size_t)(runs[r].first_pos / std::max(1, chunk_tokens_));
     if (votes_.size() <= chunk) votes_.resize(chunk + 1, 0.0);
-    votes_[chunk] += run_mass[r];
+    votes_[chunk] += run_mass_[r];
   }
+}
+
+void SnapKvPolicy::begin_prefill(const KvStore& kv, int32_t end_position) { votes_.begin(kv, end_position); }
+
+void SnapKvPolicy::before_attention(int, const kernels::AttentionParams& params, const float* q,
+                                    const int32_t* q_pos, int n_q, std::vector<kernels::KvRun>& runs) {
+  votes_.observe(params, q, q_pos, n_q, runs);
 }
 
 void SnapKvPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
   const int64_t n = context.kv.n_chunks();
-  top_chunks_plus_newest(votes_, n, budget_chunks(budget_, n), chunks);
+  top_chunks_plus_newest(votes_.votes(), n, budget_chunks(budget_, n), chunks);
 }
 
 }  // namespace fm

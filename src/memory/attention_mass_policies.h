@@ -46,9 +46,36 @@ class OraclePolicy : public Policy {
   AttentionMassTrace trace_;
 };
 
+// The votes of a prompt's last `window` queries: per chunk, the attention mass they give
+// it, summed over global layers, heads and queries. SnapKV keeps the chunks they vote
+// for; LSA pins part of its budget to them (lsa_selection.h).
+class PromptVotes {
+ public:
+  explicit PromptVotes(int32_t window) : window_(window) {}
+  int32_t window() const { return window_; }
+  // A prefill ending at end_position starts: earlier votes are dropped.
+  void begin(const KvStore& kv, int32_t end_position);
+  // From a global layer's attention hook: prefill blocks' queries in the window vote;
+  // decode steps (one query past the prompt) are ignored.
+  void observe(const kernels::AttentionParams& params, const float* q, const int32_t* q_pos, int n_q,
+               const std::vector<kernels::KvRun>& history_runs);
+  // Per chunk, by first position / chunk_tokens; shorter than the history when the last
+  // chunks got no vote.
+  const std::vector<double>& votes() const { return votes_; }
+  // True while a decode query is past the prompt (the hook then has nothing to watch).
+  bool is_decode(const int32_t* q_pos, int n_q) const { return n_q == 1 && q_pos[0] >= prompt_end_; }
+
+ private:
+  int32_t window_;
+  int32_t prompt_end_ = 0;
+  int32_t chunk_tokens_ = 0;
+  std::vector<double> votes_;
+  std::vector<double> run_mass_;
+};
+
 class SnapKvPolicy : public Policy, public GlobalAttentionHook {
  public:
-  SnapKvPolicy(const PolicyBudget& budget, int32_t window) : budget_(budget), window_(window) {}
+  SnapKvPolicy(const PolicyBudget& budget, int32_t window) : budget_(budget), votes_(window) {}
   std::string name() const override { return "snapkv"; }
   int cycle_steps() const override { return 1 << 30; }  // chosen once
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
@@ -60,10 +87,7 @@ class SnapKvPolicy : public Policy, public GlobalAttentionHook {
 
  private:
   PolicyBudget budget_;
-  int32_t window_;
-  int32_t prompt_end_ = 0;
-  int32_t chunk_tokens_ = 0;
-  std::vector<double> votes_;  // per chunk, by first position / chunk_tokens
+  PromptVotes votes_;
 };
 
 // Top `keep - 1` chunks by score among [0, n - 1), plus the newest chunk n - 1; sorted.

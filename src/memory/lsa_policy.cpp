@@ -73,7 +73,7 @@ SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
       Status st = indexer_->score(hidden_rows, position, keys, scores_);
       FM_ASSERT(st.is_ok());  // shapes were checked when the policy was built
     }
-    lsa_select(scores_, chunk_tokens, n_tokens, params_, chunks, &last_stats_);
+    lsa_select(scores_, chunk_tokens, n_tokens, params_, chunks, &last_stats_, votes_.votes());
     low_confidence_cycles_ += last_stats_.low_confidence;
     // The chunk being written (not scored) is always attended through the recency tail.
   };
@@ -82,6 +82,10 @@ SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
 void LsaPolicy::before_attention(int global_layer, const kernels::AttentionParams& params,
                                  const float* q, const int32_t* q_pos, int n_q,
                                  std::vector<kernels::KvRun>& runs) {
+  if (!votes_.is_decode(q_pos, n_q)) {
+    if (params_.prompt_share > 0) votes_.observe(params, q, q_pos, n_q, runs);
+    return;
+  }
   if (n_q != 1 || level2_top_k_ <= 0 || (int64_t)runs.size() <= level2_top_k_ + 1) return;
   // The indexer's target for this global layer, if it has one.
   size_t target = slots_.size();
@@ -153,7 +157,7 @@ AlignedBuffer<float> random_buffer(size_t n, float scale, std::mt19937& rng) {
 Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const KvLayout& layout,
                                                 const std::string& indexer_path,
                                                 const PolicyBudget& budget, uint64_t seed,
-                                                int level2_top_k) {
+                                                int level2_top_k, double prompt_share) {
   std::shared_ptr<const MemoryIndexer> indexer;
   if (!indexer_path.empty()) {
     auto loaded = MemoryIndexer::load(indexer_path);
@@ -201,6 +205,7 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
   params.max_fraction = budget.fraction;
   params.sink_tokens = budget.sink_tokens;
   params.recency_tokens = budget.recency_tokens;
+  if (prompt_share >= 0) params.prompt_share = prompt_share;
   auto policy = std::make_unique<LsaPolicy>(indexer, slots, layout, params);
   policy->set_level2_top_k(level2_top_k);
   return std::unique_ptr<Policy>(std::move(policy));

@@ -4,6 +4,11 @@
 // next cycle. Chunk keys of each target layer are computed as chunks seal (lazily, at the
 // next selection) and kept for the whole history.
 //
+// Prompt pins (on by default, params.prompt_share > 0): while a prompt is prefilled, its
+// last kPromptWindow queries vote with their attention for history chunks (PromptVotes,
+// as SnapKV does); every selection then pins the best-voted chunks to a share of the
+// budget and the indexer chooses the rest (lsa_selection.h).
+//
 // Level 2 (optional, level2_top_k > 0): at every decode step and global layer, attention
 // is further confined to the level2_top_k resident chunks whose pooled chunk key best
 // matches the step's query (max over heads of q_h · key), plus the chunk being written.
@@ -13,6 +18,7 @@
 
 #include <memory>
 
+#include "memory/attention_mass_policies.h"
 #include "memory/indexer.h"
 #include "memory/lsa_selection.h"
 #include "memory/policy.h"
@@ -33,11 +39,16 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
   // and the selection rule, from a copy of the hidden states; it writes scores_ and the
   // stats, which only it uses, and reads keys_, which Level 2 only reads meanwhile.
   SelectionJob prepare_select(const SelectionContext& context) override;
-  GlobalAttentionHook* attention_hook() override { return level2_top_k_ > 0 ? this : nullptr; }
+  GlobalAttentionHook* attention_hook() override {
+    return level2_top_k_ > 0 || params_.prompt_share > 0 ? this : nullptr;
+  }
+  void begin_prefill(const KvStore& kv, int32_t end_position) override { votes_.begin(kv, end_position); }
   void before_attention(int global_layer, const kernels::AttentionParams& params, const float* q,
                         const int32_t* q_pos, int n_q,
                         std::vector<kernels::KvRun>& history_runs) override;
   void set_level2_top_k(int k) { level2_top_k_ = k; }
+  // Queries at the end of a prompt that vote for prompt pins (SnapKV's window size).
+  static constexpr int32_t kPromptWindow = 32;
   void end_prefill(const KvStore& kv) override { update_keys(kv); }
 
   const LsaSelectionStats& last_stats() const { return last_stats_; }
@@ -54,6 +65,7 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
   LsaSelectionParams params_;
   std::vector<ChunkKeyStore> keys_;  // one per target layer
   std::vector<float> scores_;
+  PromptVotes votes_{kPromptWindow};
   LsaSelectionStats last_stats_;
   int64_t low_confidence_cycles_ = 0;
   int level2_top_k_ = 0;
@@ -65,9 +77,11 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
 // Builds `lsa` for a model: from a weights file, or, when path is empty, an untrained
 // indexer with deterministic random weights (the policy runs and respects its budget,
 // but its choices carry no information; say so to the user).
+// prompt_share < 0 keeps the default (LsaSelectionParams::prompt_share); 0 turns prompt
+// pins off (the published rule alone).
 Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const KvLayout& layout,
                                                 const std::string& indexer_path,
                                                 const PolicyBudget& budget, uint64_t seed,
-                                                int level2_top_k = 0);
+                                                int level2_top_k = 0, double prompt_share = -1);
 
 }  // namespace fm

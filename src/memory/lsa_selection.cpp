@@ -30,7 +30,8 @@ float quantile(std::span<const float> scores, double q) {
 }  // namespace
 
 void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_tokens,
-                const LsaSelectionParams& p, std::vector<int64_t>& out, LsaSelectionStats* stats) {
+                const LsaSelectionParams& p, std::vector<int64_t>& out, LsaSelectionStats* stats,
+                std::span<const double> prompt_votes) {
   const int64_t n = (int64_t)scores.size();
   LsaSelectionStats st;
   out.clear();
@@ -48,7 +49,22 @@ void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_t
   for (int64_t i = tail_from; i < n; ++i) fixed[i] = 1;
   const int64_t n_fixed = std::count(fixed.begin(), fixed.end(), 1);
   const int64_t budget = std::max<int64_t>(1, (int64_t)std::ceil(p.max_fraction * n - 1e-9));
-  const int64_t cap = p.budget_covers_fixed ? std::max<int64_t>(0, budget - n_fixed) : budget;
+  int64_t cap = p.budget_covers_fixed ? std::max<int64_t>(0, budget - n_fixed) : budget;
+  // Prompt pins take their share of the cap first; from here on they are fixed chunks.
+  if (p.prompt_share > 0 && !prompt_votes.empty()) {
+    std::vector<int64_t> voted;
+    for (int64_t i = 0; i < std::min<int64_t>(n, (int64_t)prompt_votes.size()); ++i) {
+      if (!fixed[i] && prompt_votes[i] > 0) voted.push_back(i);
+    }
+    const int64_t want = std::min<int64_t>((int64_t)voted.size(),
+                                           (int64_t)std::floor(std::min(1.0, p.prompt_share) * cap + 1e-9));
+    std::partial_sort(voted.begin(), voted.begin() + want, voted.end(), [&](int64_t a, int64_t b) {
+      return prompt_votes[a] > prompt_votes[b] || (prompt_votes[a] == prompt_votes[b] && a > b);
+    });
+    for (int64_t k = 0; k < want; ++k) fixed[voted[k]] = 1;
+    st.pinned = want;
+    cap -= want;
+  }
   std::vector<float> contested_scores(scores.begin(), scores.end());
   if (p.budget_covers_fixed) {
     for (int64_t i = 0; i < n; ++i) {

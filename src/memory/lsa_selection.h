@@ -13,7 +13,13 @@
 //   fallback_min_fraction of the chunks pass the threshold, the indexer is unsure where
 //   the answer is, so the set is widened to the best fallback_min_fraction by score; when
 //   the scores are flat (p90 - p10 < flat_spread) their ranking carries no information,
-//   so the set is widened to the whole budget (max_fraction).
+//   so the set is widened to the whole budget (max_fraction);
+// - prompt pins: when the caller passes the votes of the prompt's last queries (the
+//   attention they actually paid, PromptVotes), the prompt_share of the budget left after
+//   sink and tail goes to the chunks with the most votes, and the indexer's rule fills the
+//   rest. The indexer predicts from one hidden state; the votes are measured attention of
+//   the whole question, so for a question over a long context they find the evidence the
+//   indexer can miss (docs/lsa.md).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +41,7 @@ struct LsaSelectionParams {
   bool budget_covers_fixed = true;
   double fallback_min_fraction = 0.05;
   float flat_spread = 0.05f;
+  double prompt_share = 0.5;  // of the contested budget, pinned to the prompt's votes
 };
 
 struct LsaSelectionStats {
@@ -42,13 +49,15 @@ struct LsaSelectionStats {
   bool low_confidence = false;
   bool flat = false;
   int64_t selected = 0;
+  int64_t pinned = 0;       // chunks kept for the prompt's votes
 };
 
 // scores: [n_chunks] in [0, 1]. chunk_tokens: tokens per chunk. n_tokens: committed
 // positions (the tail covers the chunks holding the last recency_tokens of them).
-// out: sorted, unique chunk indices.
+// out: sorted, unique chunk indices. prompt_votes: per chunk (may be shorter or empty),
+// the prompt's last queries' attention; chunks without a vote are never pinned.
 void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_tokens,
                 const LsaSelectionParams& params, std::vector<int64_t>& out,
-                LsaSelectionStats* stats = nullptr);
+                LsaSelectionStats* stats = nullptr, std::span<const double> prompt_votes = {});
 
 }  // namespace fm

@@ -47,6 +47,10 @@ Status Session::prefill(std::span<const int32_t> tokens, const Progress& progres
   FM_RETURN_IF_ERROR(init_status_);
   FM_RETURN_IF_ERROR(check_room(tokens.size()));
   if (tokens.empty()) return Status::error("prefill: empty prompt");
+  // A selection still running on the recall worker reads the policy's chunk keys and
+  // prompt votes, which this prefill rewrites: finish it (its staged pages are dropped;
+  // the next boundary selects afresh).
+  finish_background_work();
   if (policy_) policy_->begin_prefill(state_.kv, n_past() + (int32_t)tokens.size());
   // Blocks of a few thousand tokens between progress reports; the model splits further.
   const size_t step = progress ? (size_t)state_.max_block_tokens * 4 : tokens.size();

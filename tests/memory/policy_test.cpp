@@ -158,10 +158,11 @@ TEST(LsaPolicy, LevelTwoNarrowsAttentionInsideTheResidentSet) {
   auto tiny = test::load_tiny_model({});
   PolicyBudget budget;
   budget.fraction = 0.5;
+  // Prompt pins off in both, so that only Level 2 needs the attention hook.
   auto level1 = make_lsa_policy(tiny.model->config(), kv_layout_for(tiny.model->config(), 4), "",
-                                budget, 1, 0);
+                                budget, 1, 0, 0.0);
   auto level2 = make_lsa_policy(tiny.model->config(), kv_layout_for(tiny.model->config(), 4), "",
-                                budget, 1, 3);
+                                budget, 1, 3, 0.0);
   ASSERT_TRUE(level1 && level2);
   EXPECT_EQ((*level1)->attention_hook(), nullptr);
   EXPECT_NE((*level2)->attention_hook(), nullptr);
