@@ -48,8 +48,11 @@ void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_t
   const int64_t tail_from = std::max<int64_t>(0, (int64_t)(n_tokens - p.recency_tokens) / T);
   for (int64_t i = tail_from; i < n; ++i) fixed[i] = 1;
   const int64_t n_fixed = std::count(fixed.begin(), fixed.end(), 1);
-  const int64_t budget = std::max<int64_t>(1, (int64_t)std::ceil(p.max_fraction * n - 1e-9));
-  int64_t cap = p.budget_covers_fixed ? std::max<int64_t>(0, budget - n_fixed) : budget;
+  // The chunk being written (tokens past the last sealed chunk) has no score but is always
+  // attended; like the other policies, count it in the history and against the budget.
+  const int64_t n_open = p.budget_covers_fixed ? std::max<int64_t>(0, (n_tokens + T - 1) / T - n) : 0;
+  const int64_t budget = std::max<int64_t>(1, (int64_t)std::ceil(p.max_fraction * (n + n_open) - 1e-9));
+  int64_t cap = p.budget_covers_fixed ? std::max<int64_t>(0, budget - n_fixed - n_open) : budget;
   // Prompt pins take their share of the cap first; from here on they are fixed chunks.
   if (p.prompt_share > 0 && !prompt_votes.empty()) {
     std::vector<int64_t> voted;

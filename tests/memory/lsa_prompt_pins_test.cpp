@@ -14,6 +14,22 @@
 namespace fm {
 namespace {
 
+// The chunk being written counts against the budget, as it does for the other policies.
+TEST(LsaSelection, TheOpenChunkCountsAgainstTheBudget) {
+  std::vector<float> scores(49);
+  for (int i = 0; i < 49; ++i) scores[i] = 0.1f + 0.01f * i;
+  for (int i : {5, 10, 20}) scores[i] = 0.9f;
+  LsaSelectionParams p;
+  p.max_fraction = 0.1;   // of 50 chunks (49 sealed + 1 open): 5
+  p.sink_tokens = 1;      // chunk 0
+  p.recency_tokens = 16;  // chunk 48 (sealed); chunk 49 is open
+  p.fallback_min_fraction = 0;
+  std::vector<int64_t> out;
+  lsa_select(scores, 16, 49 * 16 + 3, p, out);
+  // 5 = sink + tail chunk + open chunk + 2 chosen (newest first among equal scores).
+  EXPECT_EQ(out, (std::vector<int64_t>{0, 10, 20, 48}));
+}
+
 TEST(LsaSelection, PromptVotesPinTheirShareOfTheBudgetAndTheIndexerFillsTheRest) {
   std::vector<float> scores(100);
   for (int i = 0; i < 100; ++i) scores[i] = 0.1f + 0.003f * i;  // spread, under the threshold
