@@ -41,11 +41,12 @@ Result<int32_t> DiskTier::write_new_slot(const uint8_t* src) {
   return slot;
 }
 
-Status DiskTier::verify(int32_t slot, int64_t first_segment, int64_t n_segments,
-                        const uint8_t* data) const {
+// expected: the checksums of segments [first_segment, first_segment + n_segments).
+Status DiskTier::verify(int32_t slot, int64_t first_segment, int64_t n_segments, const uint8_t* data,
+                        const uint32_t* expected) const {
   for (int64_t s = 0; s < n_segments; ++s) {
     const int64_t segment = first_segment + s;
-    const uint32_t stored = checksums_[(size_t)(slot * segments_per_slot_ + segment)];
+    const uint32_t stored = expected[s];
     const uint32_t actual = crc32c(data + s * segment_bytes_, (size_t)segment_bytes_);
     if (stored != actual) {
       char detail[96];
@@ -62,14 +63,26 @@ Status DiskTier::verify(int32_t slot, int64_t first_segment, int64_t n_segments,
 Status DiskTier::read_slot(int32_t slot, uint8_t* dst) const {
   FM_ASSERT(slot >= 0 && slot < slots_ever_ && in_use_[slot]);
   FM_RETURN_IF_ERROR(file_->read_at(offset_of(slot), dst, slot_bytes_));
-  return verify(slot, 0, segments_per_slot_, dst);
+  return verify(slot, 0, segments_per_slot_, dst, &checksums_[(size_t)(slot * segments_per_slot_)]);
+}
+
+std::vector<uint32_t> DiskTier::slot_checksums(int32_t slot) const {
+  FM_ASSERT(slot >= 0 && slot < slots_ever_ && in_use_[slot]);
+  const auto first = checksums_.begin() + (ptrdiff_t)(slot * segments_per_slot_);
+  return std::vector<uint32_t>(first, first + segments_per_slot_);
+}
+
+Status DiskTier::read_slot_expecting(int32_t slot, uint8_t* dst, std::span<const uint32_t> expected) const {
+  FM_ASSERT((int64_t)expected.size() == segments_per_slot_);
+  FM_RETURN_IF_ERROR(file_->read_at(offset_of(slot), dst, slot_bytes_));
+  return verify(slot, 0, segments_per_slot_, dst, expected.data());
 }
 
 Status DiskTier::read_segment(int32_t slot, int64_t segment, uint8_t* dst) const {
   FM_ASSERT(slot >= 0 && slot < slots_ever_ && in_use_[slot]);
   FM_ASSERT(segment >= 0 && segment < segments_per_slot_);
   FM_RETURN_IF_ERROR(file_->read_at(offset_of(slot) + segment * segment_bytes_, dst, segment_bytes_));
-  return verify(slot, segment, 1, dst);
+  return verify(slot, segment, 1, dst, &checksums_[(size_t)(slot * segments_per_slot_ + segment)]);
 }
 
 void DiskTier::release_slot(int32_t slot) {

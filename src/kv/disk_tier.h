@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,11 +33,18 @@ class DiskTier {
   // Reads a whole slot / one segment of it, verified against the stored checksums.
   Status read_slot(int32_t slot, uint8_t* dst) const;
   Status read_segment(int32_t slot, int64_t segment, uint8_t* dst) const;
+  // The checksums a slot's segments were written with (a copy).
+  std::vector<uint32_t> slot_checksums(int32_t slot) const;
+  // Reads a whole slot and checks it against `expected` (from slot_checksums): safe on
+  // another thread while this one writes other slots, as it touches no table of the tier
+  // (the recall worker's staged uploads). The slot must stay in use until it returns.
+  Status read_slot_expecting(int32_t slot, uint8_t* dst, std::span<const uint32_t> expected) const;
   void release_slot(int32_t slot);
 
  private:
   int64_t offset_of(int32_t slot) const { return (int64_t)slot * slot_bytes_; }
-  Status verify(int32_t slot, int64_t first_segment, int64_t n_segments, const uint8_t* data) const;
+  Status verify(int32_t slot, int64_t first_segment, int64_t n_segments, const uint8_t* data,
+                const uint32_t* expected) const;
 
   std::unique_ptr<BlockFile> file_;
   int64_t slot_bytes_;

@@ -45,15 +45,19 @@ struct KvTierOptions {
   int64_t disk_budget_bytes = 0;    // 0: unbounded (the file grows until a write fails)
 };
 
-// A host page being copied up to a device slot off the decode thread (the recall
-// engine's double buffer): the slot is reserved and both addresses fixed on the decode
-// thread, the bytes copied on a background thread, the page switched over on the decode
-// thread again. A CUDA arena would do the copy as an asynchronous upload on a stream.
+// A host or disk page being copied up to a device slot off the decode thread (the recall
+// engine's double buffer): the slot is reserved and the source fixed on the decode
+// thread, the bytes copied (or read from disk and checked) on a background thread, the
+// page switched over on the decode thread again. A CUDA arena would do the copy as an
+// asynchronous upload on a stream.
 struct StagedUpload {
   int64_t page = -1;
   int32_t device_slot = -1;
   uint8_t* device_data = nullptr;
-  const uint8_t* host_data = nullptr;
+  const uint8_t* host_data = nullptr;  // a host page
+  const DiskTier* disk = nullptr;      // a disk page: its slot and written checksums
+  int32_t disk_slot = -1;
+  std::vector<uint32_t> disk_checksums;
   int64_t bytes = 0;
 };
 
@@ -138,7 +142,8 @@ class KvStore {
   // when the page is not a sealed host page, is already staged, or no slot is free.
   std::optional<StagedUpload> begin_staged_upload(int64_t page);
   // The copy itself; touches nothing of the store, so it may run on another thread.
-  static void copy_staged_upload(const StagedUpload& staged);
+  // A failed disk read (corrupt or truncated file) leaves the slot unusable: cancel it.
+  static Status copy_staged_upload(const StagedUpload& staged);
   // Decode thread, after the copy: the page now lives in the device slot.
   void commit_staged_upload(const StagedUpload& staged);
   // Decode thread: gives the slot back, the page stays on the host.

@@ -50,6 +50,7 @@ struct FootprintStats {
   // Background thread time (indexer scoring, staged copies), overlapped with decode.
   double background_seconds = 0;
   int64_t pages_staged = 0;  // pages copied up by the background thread
+  int64_t disk_pages_staged = 0;  // of which read from the disk tier (and checked) there
 };
 
 class Session {
@@ -137,6 +138,7 @@ class Session {
   std::vector<int64_t> next_resident_chunks_;
   int64_t next_always_from_chunk_ = 0;
   std::vector<StagedUpload> staged_uploads_;
+  std::vector<char> staged_ok_;  // [staged_uploads_]: copied (and checked) by the worker
   // Last member: destroyed first, so its thread stops before anything it may touch.
   std::unique_ptr<RecallWorker> worker_;
 };

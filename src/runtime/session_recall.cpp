@@ -75,7 +75,7 @@ void Session::stage_recalled_pages() {
     const int64_t page = chunk / per_page;
     if (page == last_page || chunk >= next_always_from_chunk_) continue;
     last_page = page;
-    if (page >= kv.n_pages() || kv.residency(page).tier != Tier::kHost) continue;
+    if (page >= kv.n_pages() || kv.residency(page).tier == Tier::kDevice) continue;
     std::optional<StagedUpload> staged = kv.begin_staged_upload(page);
     if (!staged) break;  // no free device slot left: the rest moves at the boundary
     staged_uploads_.push_back(*staged);
@@ -83,8 +83,12 @@ void Session::stage_recalled_pages() {
   recall_phase_ = RecallPhase::kStaging;
   footprint_.recall_seconds += seconds_since(t0);
   if (staged_uploads_.empty()) return;
-  worker_->submit([uploads = staged_uploads_] {
-    for (const StagedUpload& u : uploads) KvStore::copy_staged_upload(u);
+  // The worker writes only staged_ok_ (read after wait()); a disk page that fails its
+  // checksum is cancelled at the boundary and moved there, on the decode thread, which
+  // reports the error as before.
+  staged_ok_.assign(staged_uploads_.size(), 0);
+  worker_->submit([this, uploads = staged_uploads_] {
+    for (size_t i = 0; i < uploads.size(); ++i) staged_ok_[i] = KvStore::copy_staged_upload(uploads[i]).is_ok();
   });
 }
 
@@ -94,8 +98,15 @@ Status Session::finish_cycle() {
   const auto t1 = Clock::now();
   footprint_.wait_seconds += std::chrono::duration<double>(t1 - t0).count();
   footprint_.background_seconds = worker_->busy_seconds();
-  for (const StagedUpload& u : staged_uploads_) state_.kv.commit_staged_upload(u);
-  footprint_.pages_staged += (int64_t)staged_uploads_.size();
+  for (size_t i = 0; i < staged_uploads_.size(); ++i) {
+    if (staged_ok_[i]) {
+      state_.kv.commit_staged_upload(staged_uploads_[i]);
+      ++footprint_.pages_staged;
+      if (staged_uploads_[i].disk) ++footprint_.disk_pages_staged;
+    } else {
+      state_.kv.cancel_staged_upload(staged_uploads_[i]);
+    }
+  }
   staged_uploads_.clear();
   // The double buffer flips: the prepared set becomes the one attention reads.
   state_.resident_chunks.swap(next_resident_chunks_);

@@ -222,6 +222,45 @@ TEST(KvTiers, ACorruptDiskPageIsAnErrorNamingThePageNeverWrongKv) {
   EXPECT_EQ(kv.tier_bytes(D), 2 * kv.page_bytes());
 }
 
+// The recall worker reads staged disk pages: bit-exact when the file is intact; a corrupt
+// page fails its check, and cancelling leaves it on disk with its slot given back.
+TEST(KvTiers, AStagedDiskPageIsReadAndCheckedOffTheStoresTables) {
+  test::TempFolder folder;
+  KvStore kv = make_store(3, 0, folder.path());
+  for (int i = 0; i < 3; ++i) append_kv_block(kv, 4, kSeed);
+  ASSERT_TRUE(kv.move_page(1, K));
+  ASSERT_TRUE(kv.move_page(2, K));
+  auto staged = kv.begin_staged_upload(1);
+  ASSERT_TRUE(staged.has_value());
+  EXPECT_NE(staged->disk, nullptr);
+  // Another page written to disk meanwhile (the decode thread evicting) does not disturb it.
+  append_kv_block(kv, 4, kSeed);
+  ASSERT_TRUE(kv.move_page(3, K));
+  ASSERT_TRUE(KvStore::copy_staged_upload(*staged));
+  kv.commit_staged_upload(*staged);
+  EXPECT_EQ(kv.residency(1).tier, D);
+  EXPECT_TRUE(history_intact(kv));
+  ASSERT_TRUE(kv.status());
+
+  const int fd = ::open(kv.disk_path().c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const off_t at = (off_t)kv.residency(2).slot * kv.page_bytes() + 5;
+  uint8_t b = 0;
+  ASSERT_EQ(::pread(fd, &b, 1, at), 1);
+  b ^= 0x10;
+  ASSERT_EQ(::pwrite(fd, &b, 1, at), 1);
+  ::close(fd);
+  const int64_t device_before = kv.tier_bytes(D);
+  auto bad = kv.begin_staged_upload(2);
+  ASSERT_TRUE(bad.has_value());
+  const Status read = KvStore::copy_staged_upload(*bad);
+  ASSERT_FALSE(read);
+  EXPECT_NE(read.message().find("checksum"), std::string::npos) << read.message();
+  kv.cancel_staged_upload(*bad);
+  EXPECT_EQ(kv.residency(2).tier, K);
+  EXPECT_EQ(kv.tier_bytes(D), device_before);
+}
+
 TEST(KvTiers, ATruncatedSpillFileIsAnError) {
   test::TempFolder folder;
   KvStore kv = make_store(0, 0, folder.path());

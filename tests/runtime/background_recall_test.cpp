@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
 
 #include "memory/policy.h"
 #include "model/tiny_model.h"
@@ -37,7 +38,8 @@ struct Outcome {
   int64_t device_peak = 0;
 };
 
-Outcome run(const Model& m, bool background, int64_t device_budget_chunks) {
+Outcome run(const Model& m, bool background, int64_t device_budget_chunks, int64_t host_budget_chunks = 0,
+            const std::string& disk_dir = "") {
   ThreadPool pool(1);
   SessionOptions opt;
   opt.chunk_tokens = 4;
@@ -46,6 +48,8 @@ Outcome run(const Model& m, bool background, int64_t device_budget_chunks) {
   opt.recall_lead_steps = 2;
   const KvLayout layout = kv_layout_for(m.config(), opt.chunk_tokens);
   opt.kv_tiers.device_budget_bytes = device_budget_chunks * layout.chunk_bytes();
+  opt.kv_tiers.host_budget_bytes = host_budget_chunks * layout.chunk_bytes();
+  opt.kv_tiers.disk_directory = disk_dir;
   Session s(m, pool, opt);
   CycleKeyedPolicy policy;
   s.set_policy(&policy);
@@ -87,6 +91,18 @@ TEST(BackgroundRecall, GivesBitIdenticalLogitsToRecallAtTheBoundary) {
       EXPECT_GT(async.stats.background_seconds, 0.0);
     }
   }
+}
+
+// With a small host tier most pages live on disk: the worker reads and checks them.
+TEST(BackgroundRecall, DiskPagesAreStagedByTheWorkerBitIdentically) {
+  auto tiny = test::load_tiny_model({});
+  const std::string dir = ::testing::TempDir();
+  const Outcome sync = run(*tiny.model, false, 24, 4, dir);
+  const Outcome async = run(*tiny.model, true, 24, 4, dir);
+  ASSERT_EQ(sync.logits.size(), async.logits.size());
+  EXPECT_EQ(std::memcmp(sync.logits.data(), async.logits.data(), sync.logits.size() * sizeof(float)), 0);
+  EXPECT_GT(async.stats.disk_pages_staged, 0);
+  EXPECT_EQ(sync.stats.pages_staged, 0);
 }
 
 TEST(BackgroundRecall, AStagedPageIsPinnedUntilCommittedOrCancelled) {
