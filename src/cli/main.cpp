@@ -6,23 +6,27 @@
 #include "cli/commands.h"
 
 namespace {
-void usage() {
-  std::fprintf(stderr,
+void usage(FILE* out) {
+  std::fprintf(out,
                "usage: flashmem <command> [options]\n"
                "commands:\n"
                "  generate  -m MODEL (-p TEXT | -f FILE) [-n N] [--chat] [-t THREADS]\n"
                "            [--temp T] [--top-k K] [--top-p P] [--seed S] [--chunk TOKENS]\n"
-               "            [--policy full|recency|random|streaming|snapkv|quest|oracle|lsa]\n"
-               "            [--budget 10%] [--indexer F] [--device-budget MIB] [--host-budget MIB]\n"
-               "            [--disk DIR] [--trace FILE.jsonl]\n"
-               "  bench     -m MODEL [--context N[,N...]] [--decode N] [-t THREADS] [--json]\n"
+               "            [--policy full|recency|random|streaming|snapkv|quest|oracle|lsa|lsa-indexer]\n"
+               "            [--budget 10%] [--indexer F|random] [--lsa-prompt-share 0.5]\n"
+               "            [--level2-top-k K] [--device-budget MIB] [--host-budget MIB]\n"
+               "            [--disk DIR] [--chunks-per-page N] [--trace FILE.jsonl]\n"
+               "  bench     -m MODEL [--context N[,N...]] [--decode N] [--rounds R] [-t THREADS]\n"
+               "            [--policy P[,P...]] [--budget 10%] [--device-budget MIB]\n"
+               "            [--recall-lead STEPS] [--json]   prefill and decode speed, footprint;\n"
+               "            --rounds decodes every (context, policy) in interleaved rounds\n"
                "  info      -m MODEL            model metadata and tensor summary\n"
                "  tokenize  -m MODEL -p TEXT    token ids of a text\n"
                "  recall    -m MODEL -f TEXT [--budget 10%] [--decode 128] [--indexer F]\n"
                "            decode attention mass kept by each policy at the same budget\n"
                "  dump      -m MODEL --corpus DIR -o DUMP_DIR [--max-tokens 8192] [--tail 128]\n"
                "            [--generate 128] [--sample-every 8]   indexer training shards\n"
-               "  eval      -m MODEL [--suite ruler|memqa] [--tasks T,...] [--lengths 4k,8k]\n"
+               "  eval      -m MODEL [--suite ruler|memqa|fidelity] [--tasks T,...] [--lengths 4k,8k]\n"
                "            [--policies full,lsa,...] [--budget 10%] [--samples N] [--out F.jsonl]\n"
                "            every policy on generated tasks from one shared prefill; resumes\n"
                "  eval      --report F.jsonl[,F2...]   the summary table from result files\n"
@@ -33,9 +37,17 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
-    usage();
-    return argc < 2 ? 2 : 0;
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  // `flashmem --help` and `flashmem COMMAND --help` (before any option parsing, which
+  // would take --help for an option needing a value).
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    }
   }
   const std::string command = argv[1];
   if (command == "generate") return fm::cli::cmd_generate(argc - 2, argv + 2);
@@ -48,6 +60,6 @@ int main(int argc, char** argv) {
   if (command == "eval") return fm::cli::cmd_eval(argc - 2, argv + 2);
   if (command == "score-dump") return fm::cli::cmd_score_dump(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
-  usage();
+  usage(stderr);
   return 2;
 }
