@@ -90,7 +90,8 @@ TEST(ResultsFile, AnswerLogprobDifferenceIsPairedWithFullPerSample) {
   }
   auto back = read_result_rows(path);
   ASSERT_TRUE(back);
-  const SummaryCell& c = summarize(*back).at({"ruler", "niah_single_1", 4096, 0.1, "lsa"});
+  const auto cells = summarize(*back);
+  const SummaryCell& c = cells.at({"ruler", "niah_single_1", 4096, 0.1, "lsa"});
   // Differences per token: -0.5, 0, -1.5 -> mean -2/3, sample sd sqrt(7/12).
   EXPECT_EQ(c.answer_logprob_diff.n, 3);
   EXPECT_NEAR(c.answer_logprob_diff.mean, -2.0 / 3.0, 1e-12);
