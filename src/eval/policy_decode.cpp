@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <optional>
 
 #include "memory/lsa_policy.h"
 #include "runtime/sampler.h"
@@ -21,23 +23,6 @@ double log_softmax_at(std::span<const float> logits, int32_t token) {
   double sum = 0;
   for (float v : logits) sum += std::exp((double)v - top);
   return (double)logits[(size_t)token] - top - std::log(sum);
-}
-
-// Teacher-forces `reference` after the prompt under `policy`, from a fresh copy of the
-// shared prefill; returns the sum of ln p over the reference tokens.
-Result<double> reference_logprob(const Model& model, ThreadPool& pool, const Session& base,
-                                 const SessionOptions& options, Policy* policy,
-                                 std::span<const int32_t> suffix, std::span<const int32_t> reference) {
-  Session s(model, pool, options);
-  FM_RETURN_IF_ERROR(s.fork_kv_from(base));
-  s.set_policy(policy);
-  FM_RETURN_IF_ERROR(s.prefill(suffix));
-  double total = 0;
-  for (size_t i = 0; i < reference.size(); ++i) {
-    total += log_softmax_at(s.last_logits(), reference[i]);
-    if (i + 1 < reference.size()) FM_RETURN_IF_ERROR(s.decode(reference[i]));
-  }
-  return total;
 }
 
 }  // namespace
@@ -77,57 +62,133 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
   AttentionMassTrace full_trace;
   bool have_trace = false;
   std::vector<PolicyOutcome> outcomes;
-  for (const std::string& name : order) {
-    auto policy = make_policy(name, have_trace ? &full_trace : nullptr);
-    if (!policy) return policy.status().with_context("policy " + name);
-    Session s(model, pool, session_options);
-    FM_RETURN_IF_ERROR(s.fork_kv_from(base));
-    s.set_policy(policy->get());
-    AttentionMassRecorder recorder(session_options.chunk_tokens);
-    if (name == "full" && wants_oracle) s.set_attention_hook(&recorder);
-    PolicyOutcome o;
-    o.policy = name;
-    const auto a = Clock::now();
-    FM_RETURN_IF_ERROR(s.prefill(suffix_ids));
-    const auto b = Clock::now();
-    o.suffix_prefill_seconds = seconds_between(a, b);
-    const bool forced = !options.forced_tokens.empty();
-    const int steps = forced ? (int)options.forced_tokens.size() : options.max_new_tokens;
-    for (int i = 0; i < steps; ++i) {
-      if (options.on_logits) options.on_logits(name, i, s.last_logits());
-      const int32_t next = forced ? options.forced_tokens[i] : Sampler::argmax(s.last_logits());
-      if (!forced && tokenizer.is_end_of_generation(next)) break;
-      o.tokens.push_back(next);
-      if (i + 1 == steps) break;
-      FM_RETURN_IF_ERROR(s.decode(next));
-      ++o.decode_steps;
+  // Every policy but the oracle decodes in one batch (the weights are read once per step
+  // for all of them); the oracle then replays the attention full recorded in that batch.
+  std::vector<std::string> batch_names, oracle_names;
+  for (const std::string& name : order) (name == "oracle" ? oracle_names : batch_names).push_back(name);
+  const bool forced = !options.forced_tokens.empty();
+  const int steps = forced ? (int)options.forced_tokens.size() : options.max_new_tokens;
+
+  // A group of policies, each in its own session forked from the shared prefill, with
+  // the suffix prefilled by the policy itself.
+  struct Member {
+    std::string name;
+    std::unique_ptr<Policy> policy;
+    std::unique_ptr<Session> session;
+  };
+  AttentionMassRecorder recorder(session_options.chunk_tokens);
+  auto start_group = [&](const std::vector<std::string>& names, bool record_full,
+                         std::vector<Member>& group, std::vector<double>* suffix_seconds) -> Status {
+    group.clear();
+    for (const std::string& name : names) {
+      auto policy = make_policy(name, have_trace ? &full_trace : nullptr);
+      if (!policy) return policy.status().with_context("policy " + name);
+      Member m{name, std::move(policy.value()), std::make_unique<Session>(model, pool, session_options)};
+      FM_RETURN_IF_ERROR(m.session->fork_kv_from(base));
+      m.session->set_policy(m.policy.get());
+      if (record_full && name == "full") m.session->set_attention_hook(&recorder);
+      const auto a = Clock::now();
+      FM_RETURN_IF_ERROR(m.session->prefill(suffix_ids));
+      if (suffix_seconds) suffix_seconds->push_back(seconds_between(a, Clock::now()));
+      group.push_back(std::move(m));
     }
-    o.decode_seconds = seconds_between(b, Clock::now());
-    o.text = tokenizer.decode(o.tokens, /*render_special=*/false);
-    o.footprint = s.footprint();
-    // Whole device (b): the global part scaled by what the policy kept, plus what every
-    // engine holds (rings) and what LSA adds (chunk keys).
-    const double global = (double)s.kv().global_bytes(), local = (double)s.kv().local_bytes();
-    double keys = 0;
-    if (auto* lsa = dynamic_cast<const LsaPolicy*>(policy->get())) keys = (double)lsa->chunk_key_bytes();
-    const double kept = o.footprint.steps > 0 ? o.footprint.mean_fraction : 1.0;
-    o.whole_device_mean_percent = global + local > 0 ? 100.0 * (kept * global + local + keys) / (global + local) : 100.0;
-    if (name == "full" && wants_oracle) {
+    return Status::ok();
+  };
+  // Steps the members still running together; next(i, step) gives member i's next token
+  // or nullopt when it stops before decoding it.
+  auto step_group = [&](std::vector<Member>& group, int n_steps,
+                        const std::function<std::optional<int32_t>(size_t, int)>& next,
+                        std::vector<double>& seconds, std::vector<int64_t>& decoded) -> Status {
+    ForwardScratch scratch(model.config(), (int)group.size());
+    std::vector<char> running(group.size(), 1);
+    for (int step = 0; step < n_steps; ++step) {
+      std::vector<Session*> batch;
+      std::vector<int32_t> tokens;
+      std::vector<size_t> members;
+      for (size_t i = 0; i < group.size(); ++i) {
+        if (!running[i]) continue;
+        const std::optional<int32_t> t = next(i, step);
+        if (!t || step + 1 == n_steps) {
+          running[i] = 0;
+          continue;
+        }
+        batch.push_back(group[i].session.get());
+        tokens.push_back(*t);
+        members.push_back(i);
+      }
+      if (batch.empty()) break;
+      const auto a = Clock::now();
+      FM_RETURN_IF_ERROR(Session::decode_batch(batch, tokens, scratch));
+      const double spent = seconds_between(a, Clock::now());
+      for (size_t i : members) {
+        seconds[i] += spent;
+        ++decoded[i];
+      }
+    }
+    return Status::ok();
+  };
+
+  for (const auto* names : {&batch_names, &oracle_names}) {
+    if (names->empty()) continue;
+    std::vector<Member> group;
+    std::vector<double> suffix_seconds;
+    FM_RETURN_IF_ERROR(start_group(*names, wants_oracle, group, &suffix_seconds));
+    std::vector<PolicyOutcome> outs(group.size());
+    std::vector<double> seconds(group.size(), 0.0);
+    std::vector<int64_t> decoded(group.size(), 0);
+    FM_RETURN_IF_ERROR(step_group(
+        group, steps,
+        [&](size_t i, int step) -> std::optional<int32_t> {
+          Session& s = *group[i].session;
+          if (options.on_logits) options.on_logits(group[i].name, step, s.last_logits());
+          const int32_t t = forced ? options.forced_tokens[(size_t)step] : Sampler::argmax(s.last_logits());
+          if (!forced && tokenizer.is_end_of_generation(t)) return std::nullopt;
+          outs[i].tokens.push_back(t);
+          return t;
+        },
+        seconds, decoded));
+    for (size_t i = 0; i < group.size(); ++i) {
+      PolicyOutcome& o = outs[i];
+      const Session& s = *group[i].session;
+      o.policy = group[i].name;
+      o.suffix_prefill_seconds = suffix_seconds[i];
+      // In the batch: the wall time of the steps this policy took part in, so
+      // decode_steps / decode_seconds is the rate each sequence advanced at.
+      o.decode_seconds = seconds[i];
+      o.decode_steps = decoded[i];
+      o.text = tokenizer.decode(o.tokens, /*render_special=*/false);
+      o.footprint = s.footprint();
+      // Whole device (b): the global part scaled by what the policy kept, plus what every
+      // engine holds (rings) and what LSA adds (chunk keys).
+      const double global = (double)s.kv().global_bytes(), local = (double)s.kv().local_bytes();
+      double keys = 0;
+      if (auto* lsa = dynamic_cast<const LsaPolicy*>(group[i].policy.get())) keys = (double)lsa->chunk_key_bytes();
+      const double kept = o.footprint.steps > 0 ? o.footprint.mean_fraction : 1.0;
+      o.whole_device_mean_percent = global + local > 0 ? 100.0 * (kept * global + local + keys) / (global + local) : 100.0;
+    }
+    if (wants_oracle && !have_trace) {
       full_trace = recorder.trace();
       have_trace = true;
     }
+    group.clear();
     if (!forced && !options.reference_tokens.empty()) {
-      // A fresh policy: selection state from the greedy run must not carry over. The
-      // oracle replays full's greedy decode, the closest recording there is.
-      auto fresh = make_policy(name, have_trace ? &full_trace : nullptr);
-      if (!fresh) return fresh.status().with_context("policy " + name);
-      auto lp = reference_logprob(model, pool, base, session_options, fresh->get(), suffix_ids,
-                                  options.reference_tokens);
-      if (!lp) return lp.status().with_context("reference answer under " + name);
-      o.reference_logprob = *lp;
-      o.reference_count = (int64_t)options.reference_tokens.size();
+      // The reference answer, teacher-forced under fresh policies (no selection state
+      // carries over from the greedy run). The oracle replays full's greedy decode, the
+      // closest recording there is.
+      const std::vector<int32_t>& ref = options.reference_tokens;
+      FM_RETURN_IF_ERROR(start_group(*names, false, group, nullptr));
+      std::vector<double> ref_seconds(group.size(), 0.0);
+      std::vector<int64_t> ref_steps(group.size(), 0);
+      FM_RETURN_IF_ERROR(step_group(
+          group, (int)ref.size(),
+          [&](size_t i, int step) -> std::optional<int32_t> {
+            outs[i].reference_logprob += log_softmax_at(group[i].session->last_logits(), ref[(size_t)step]);
+            return ref[(size_t)step];
+          },
+          ref_seconds, ref_steps));
+      for (PolicyOutcome& o : outs) o.reference_count = (int64_t)ref.size();
     }
-    outcomes.push_back(std::move(o));
+    for (PolicyOutcome& o : outs) outcomes.push_back(std::move(o));
   }
   // Back to the caller's order.
   for (const std::string& p : policies) {

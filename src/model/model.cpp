@@ -39,9 +39,8 @@ KvLayout kv_layout_for(const ModelConfig& c, int chunk_tokens) {
   return L;
 }
 
-ForwardState::ForwardState(const ModelConfig& c, int chunk_tokens, int max_block)
-    : kv(kv_layout_for(c, chunk_tokens)), max_block_tokens(max_block) {
-  const size_t B = (size_t)max_block;
+ForwardScratch::ForwardScratch(const ModelConfig& c, int n_rows) : rows(n_rows) {
+  const size_t B = (size_t)n_rows;
   const size_t qd = (size_t)c.n_heads * c.head_dim, kvd = (size_t)c.n_kv_heads * c.head_dim;
   x.resize(B * c.n_embd);
   h.resize(B * c.n_embd);
@@ -56,6 +55,9 @@ ForwardState::ForwardState(const ModelConfig& c, int chunk_tokens, int max_block
   up.resize(B * c.n_ff);
   positions.resize(B);
 }
+
+ForwardState::ForwardState(const ModelConfig& c, int chunk_tokens, int max_block)
+    : ForwardScratch(c, max_block), kv(kv_layout_for(c, chunk_tokens)), max_block_tokens(max_block) {}
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
   auto file = gguf::File::open(path);
@@ -90,15 +92,24 @@ uint64_t Model::weight_bytes_per_token() const {
   return bytes;
 }
 
+namespace {
+
+Status check_token_ids(std::span<const int32_t> tokens, int n_vocab) {
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= n_vocab) {
+      return Status::error("forward: token id " + std::to_string(t) + " is outside the vocabulary (" +
+                           std::to_string(n_vocab) + ")");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Status Model::forward(ForwardState& s, std::span<const int32_t> tokens, bool all_logits,
                       std::vector<float>& logits, ThreadPool& pool) const {
   if (tokens.empty()) return Status::error("forward: no tokens");
-  for (int32_t t : tokens) {
-    if (t < 0 || t >= n_vocab()) {
-      return Status::error("forward: token id " + std::to_string(t) + " is outside the vocabulary (" +
-                           std::to_string(n_vocab()) + ")");
-    }
-  }
+  FM_RETURN_IF_ERROR(check_token_ids(tokens, n_vocab()));
   const size_t V = (size_t)n_vocab();
   logits.resize((all_logits ? tokens.size() : 1) * V);
   for (size_t begin = 0; begin < tokens.size(); begin += s.max_block_tokens) {
@@ -134,15 +145,73 @@ void Model::forward_block(ForwardState& s, const int32_t* tokens, int n, float* 
         std::memcpy(s.captured_hidden.data() + k * d, s.x.data() + (size_t)(n - 1) * d, d * sizeof(float));
       }
     }
-    attention_sublayer(s, l, n, pool);
+    project_qkv(s, l, n, pool);
+    attend(s, l, n, s.q.data(), s.k16.data(), s.v16.data(), s.positions.data(), s.attn.data(), pool);
+    output_projection(s, l, n, pool);
     ffn_sublayer(s, l, n, pool);
   }
   s.kv.end_block();
   if (!logits) return;
   // Only the rows whose logits are wanted go through the final norm and the head.
   const int first = all_logits ? 0 : n - 1;
-  const int rows = n - first;
-  for (int i = first; i < n; ++i) {
+  final_logits(s, first, n - first, logits, pool);
+}
+
+Status Model::forward_batch(std::span<ForwardState* const> states, std::span<const int32_t> tokens,
+                            std::span<float* const> logits, ForwardScratch& b, ThreadPool& pool) const {
+  const int n = (int)states.size();
+  if (n == 0) return Status::ok();
+  if ((int)tokens.size() != n || (int)logits.size() != n) {
+    return Status::error("forward_batch: one token and one logits row per sequence");
+  }
+  if (b.rows < n) return Status::error("forward_batch: scratch too small for the batch");
+  FM_RETURN_IF_ERROR(check_token_ids(tokens, n_vocab()));
+  const ModelConfig& c = config_;
+  const int d = c.n_embd, qd = c.n_heads * c.head_dim, kvd = c.n_kv_heads * c.head_dim;
+  const auto& E = weights_.token_embedding;
+  for (int i = 0; i < n; ++i) {
+    ForwardState& s = *states[i];
+    float* row = b.x.data() + (size_t)i * d;
+    kernels::dequantize_row(E.type, E.data + (size_t)tokens[i] * E.row_stride_bytes, row, d);
+    if (c.embedding_scale != 1.0f) kernels::scale_inplace(row, c.embedding_scale, d);
+    b.positions[i] = s.kv.n_tokens();
+    s.kv.begin_block(1);
+    if (s.captured_hidden.size() < s.capture_layers.size() * (size_t)d) {
+      s.captured_hidden.resize(s.capture_layers.size() * (size_t)d);
+    }
+  }
+  for (int l = 0; l < c.n_layers; ++l) {
+    for (int i = 0; i < n; ++i) {
+      ForwardState& s = *states[i];
+      for (size_t k = 0; k < s.capture_layers.size(); ++k) {
+        if (s.capture_layers[k] == l) {
+          std::memcpy(s.captured_hidden.data() + k * d, b.x.data() + (size_t)i * d, d * sizeof(float));
+        }
+      }
+    }
+    project_qkv(b, l, n, pool);
+    for (int i = 0; i < n; ++i) {
+      attend(*states[i], l, 1, b.q.data() + (size_t)i * qd, b.k16.data() + (size_t)i * kvd,
+             b.v16.data() + (size_t)i * kvd, b.positions.data() + i, b.attn.data() + (size_t)i * qd, pool);
+    }
+    output_projection(b, l, n, pool);
+    ffn_sublayer(b, l, n, pool);
+  }
+  for (int i = 0; i < n; ++i) states[i]->kv.end_block();
+  // The head for all rows at once, then each row to its sequence.
+  b.batch_logits.resize((size_t)n * n_vocab());
+  final_logits(b, 0, n, b.batch_logits.data(), pool);
+  for (int i = 0; i < n; ++i) {
+    std::memcpy(logits[i], b.batch_logits.data() + (size_t)i * n_vocab(), (size_t)n_vocab() * sizeof(float));
+  }
+  for (int i = 0; i < n; ++i) FM_RETURN_IF_ERROR(states[i]->kv.status());
+  return Status::ok();
+}
+
+void Model::final_logits(ForwardScratch& s, int first, int rows, float* logits, ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const int d = c.n_embd;
+  for (int i = first; i < first + rows; ++i) {
     kernels::rms_norm(s.x.data() + (size_t)i * d, weights_.output_norm,
                       s.h.data() + (size_t)(i - first) * d, d, c.rms_eps);
   }
@@ -152,7 +221,7 @@ void Model::forward_block(ForwardState& s, const int32_t* tokens, int n, float* 
   }
 }
 
-void Model::attention_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) const {
+void Model::project_qkv(ForwardScratch& s, int l, int n, ThreadPool& pool) const {
   const ModelConfig& c = config_;
   const LayerWeights& W = weights_.layers[l];
   const int d = c.n_embd, hd = c.head_dim;
@@ -186,8 +255,13 @@ void Model::attention_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) 
   }
   kernels::to_fp16(s.k.data(), s.k16.data(), (int64_t)n * kvd);
   kernels::to_fp16(s.v.data(), s.v16.data(), (int64_t)n * kvd);
+}
 
-  // History (as it was before this block) plus the block itself; causality by position.
+void Model::attend(ForwardState& s, int l, int n, const float* q, const uint16_t* k16, const uint16_t* v16,
+                   const int32_t* positions, float* out, ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const bool local = c.layer_is_local[l];
+  // History (as it was before these rows) plus the rows themselves; causality by position.
   const int slot = layer_slot_[l];
   if (local) {
     s.kv.local_runs(slot, s.runs);
@@ -199,19 +273,24 @@ void Model::attention_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) 
   kernels::AttentionParams ap;
   ap.n_heads = c.n_heads;
   ap.n_kv_heads = c.n_kv_heads;
-  ap.head_dim = hd;
+  ap.head_dim = c.head_dim;
   ap.scale = c.attention_scale;
   ap.window = local ? c.sliding_window : 0;
   ap.logit_softcap = c.attn_logit_softcap;
-  if (!local && s.hook) s.hook->before_attention(slot, ap, s.q.data(), s.positions.data(), n, s.runs);
-  s.runs.push_back({s.k16.data(), s.v16.data(), n, s.positions[0]});
-  kernels::attention(ap, s.q.data(), s.positions.data(), n, s.runs, s.attn.data(), pool);
+  if (!local && s.hook) s.hook->before_attention(slot, ap, q, positions, n, s.runs);
+  s.runs.push_back({k16, v16, n, positions[0]});
+  kernels::attention(ap, q, positions, n, s.runs, out, pool);
   if (local) {
-    s.kv.write_local(slot, s.k16.data(), s.v16.data());
+    s.kv.write_local(slot, k16, v16);
   } else {
-    s.kv.write_global(slot, s.k16.data(), s.v16.data());
+    s.kv.write_global(slot, k16, v16);
   }
+}
 
+void Model::output_projection(ForwardScratch& s, int l, int n, ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const LayerWeights& W = weights_.layers[l];
+  const int d = c.n_embd;
   kernels::matmul(W.wo, s.attn.data(), n, s.o.data(), pool);
   for (int i = 0; i < n; ++i) {
     float* o = s.o.data() + (size_t)i * d;
@@ -220,7 +299,7 @@ void Model::attention_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) 
   }
 }
 
-void Model::ffn_sublayer(ForwardState& s, int l, int n, ThreadPool& pool) const {
+void Model::ffn_sublayer(ForwardScratch& s, int l, int n, ThreadPool& pool) const {
   const ModelConfig& c = config_;
   const LayerWeights& W = weights_.layers[l];
   const int d = c.n_embd, ff = c.n_ff;

@@ -34,13 +34,11 @@ class GlobalAttentionHook {
                                 std::vector<kernels::KvRun>& history_runs) = 0;
 };
 
-// Per-sequence state of the forward pass.
-struct ForwardState {
-  ForwardState(const ModelConfig& config, int chunk_tokens, int max_block_tokens);
+// Scratch of one forward pass, sized for `rows` token rows. Shapes per row in comments.
+struct ForwardScratch {
+  ForwardScratch(const ModelConfig& config, int rows);
 
-  KvStore kv;
-  int max_block_tokens;
-  // Scratch, sized for max_block_tokens rows. Shapes per row in comments.
+  int rows;
   AlignedBuffer<float> x;        // [n_embd] residual stream
   AlignedBuffer<float> h;        // [n_embd] normed input of a sub-layer
   AlignedBuffer<float> q;        // [n_heads * head_dim]
@@ -52,7 +50,17 @@ struct ForwardState {
   AlignedBuffer<float> o;        // [n_embd]
   AlignedBuffer<float> gate;     // [n_ff]
   AlignedBuffer<float> up;       // [n_ff]
-  AlignedBuffer<int32_t> positions;  // [max_block_tokens] positions of the block
+  AlignedBuffer<int32_t> positions;  // [rows] positions of the rows
+  std::vector<float> batch_logits;   // [rows, n_vocab], Model::forward_batch only
+};
+
+// Per-sequence state of the forward pass: the KV cache and what attends to it, plus the
+// scratch of its own blocks (max_block_tokens rows).
+struct ForwardState : ForwardScratch {
+  ForwardState(const ModelConfig& config, int chunk_tokens, int max_block_tokens);
+
+  KvStore kv;
+  int max_block_tokens;
   std::vector<kernels::KvRun> runs;
 
   // Sparse attention over the global layers' history (a residency policy's choice).
@@ -88,6 +96,14 @@ class Model {
   Status forward(ForwardState& state, std::span<const int32_t> tokens, bool all_logits,
                  std::vector<float>& logits, ThreadPool& pool) const;
 
+  // One decode step of several sequences at once: tokens[i] is appended to states[i] and
+  // its next-token logits written to logits[i] (n_vocab floats). The weights are read
+  // once for all rows; attention runs per sequence on its own KV, policy and hook. Gives
+  // the logits that forward() on each state alone would give, bit for bit. scratch must
+  // hold states.size() rows.
+  Status forward_batch(std::span<ForwardState* const> states, std::span<const int32_t> tokens,
+                       std::span<float* const> logits, ForwardScratch& scratch, ThreadPool& pool) const;
+
   // Bytes of weights read per decoded token (every layer matrix and norm, the output
   // head, one embedding row): the numerator of the decode roofline.
   uint64_t weight_bytes_per_token() const;
@@ -96,8 +112,17 @@ class Model {
   Model() = default;
   void forward_block(ForwardState& s, const int32_t* tokens, int n, float* logits,
                      bool all_logits, ThreadPool& pool) const;
-  void attention_sublayer(ForwardState& s, int layer, int n, ThreadPool& pool) const;
-  void ffn_sublayer(ForwardState& s, int layer, int n, ThreadPool& pool) const;
+  // The attention sub-layer in three parts: projections over n rows of scratch (norm,
+  // Q/K/V, QK-norm, RoPE at scratch.positions, K/V to fp16); attention of rows of one
+  // sequence against its KV (which the rows' K/V are then appended to); the output
+  // projection and residual add over the n rows.
+  void project_qkv(ForwardScratch& s, int layer, int n, ThreadPool& pool) const;
+  void output_projection(ForwardScratch& s, int layer, int n, ThreadPool& pool) const;
+  // Attention of n consecutive rows of one sequence (a block, or one batch row).
+  void attend(ForwardState& state, int layer, int n, const float* q, const uint16_t* k16, const uint16_t* v16,
+              const int32_t* positions, float* out, ThreadPool& pool) const;
+  void ffn_sublayer(ForwardScratch& s, int layer, int n, ThreadPool& pool) const;
+  void final_logits(ForwardScratch& s, int first_row, int rows, float* logits, ThreadPool& pool) const;
 
   std::unique_ptr<gguf::File> file_;
   ModelConfig config_;

@@ -117,12 +117,46 @@ Status Session::apply_residency() {
 }
 
 Status Session::decode(int32_t token) {
-  FM_RETURN_IF_ERROR(init_status_);
-  FM_RETURN_IF_ERROR(check_room(1));
-  const KvStore& kv = state_.kv;
-  if (policy_) FM_RETURN_IF_ERROR(advance_cycle());
+  FM_RETURN_IF_ERROR(begin_decode());
   FM_RETURN_IF_ERROR(
       model_.forward(state_, std::span<const int32_t>(&token, 1), false, logits_, pool_));
+  return end_decode();
+}
+
+Status Session::decode_batch(std::span<Session* const> sessions, std::span<const int32_t> tokens,
+                             ForwardScratch& scratch) {
+  if (sessions.empty()) return Status::ok();
+  if (tokens.size() != sessions.size()) return Status::error("decode_batch: one token per session");
+  const Model& model = sessions[0]->model_;
+  ThreadPool& pool = sessions[0]->pool_;
+  std::vector<ForwardState*> states;
+  std::vector<float*> logits;
+  for (Session* s : sessions) {
+    if (&s->model_ != &model || &s->pool_ != &pool) {
+      return Status::error("decode_batch: the sessions must share one model and one thread pool");
+    }
+    if (std::count(sessions.begin(), sessions.end(), s) > 1) {
+      return Status::error("decode_batch: a session appears twice");
+    }
+    FM_RETURN_IF_ERROR(s->begin_decode());
+    s->logits_.resize((size_t)model.n_vocab());
+    states.push_back(&s->state_);
+    logits.push_back(s->logits_.data());
+  }
+  FM_RETURN_IF_ERROR(model.forward_batch(states, tokens, logits, scratch, pool));
+  for (Session* s : sessions) FM_RETURN_IF_ERROR(s->end_decode());
+  return Status::ok();
+}
+
+Status Session::begin_decode() {
+  FM_RETURN_IF_ERROR(init_status_);
+  FM_RETURN_IF_ERROR(check_room(1));
+  if (policy_) FM_RETURN_IF_ERROR(advance_cycle());
+  return Status::ok();
+}
+
+Status Session::end_decode() {
+  const KvStore& kv = state_.kv;
   ++decode_step_;
 
   const int64_t chunk_bytes = kv.layout().chunk_bytes();

@@ -69,6 +69,12 @@ class Session {
   // Appends one token (the one just sampled) and computes the next logits. With a
   // policy set, the global layers attend only to its resident set.
   Status decode(int32_t token);
+  // One decode step of several sessions of the same model and thread pool at once, the
+  // weights read once for all (Model::forward_batch): session i appends tokens[i]. Each
+  // session's policy, cycle and footprint run as in decode(), and its logits are what
+  // decode() would give, bit for bit. scratch must hold sessions.size() rows.
+  static Status decode_batch(std::span<Session* const> sessions, std::span<const int32_t> tokens,
+                             ForwardScratch& scratch);
 
   // Residency policy for decode (not owned; nullptr = full attention, no selection).
   void set_policy(Policy* policy) {
@@ -108,6 +114,9 @@ class Session {
 
  private:
   Status check_room(size_t n_new) const;
+  // decode() is begin_decode(), the forward pass, end_decode().
+  Status begin_decode();
+  Status end_decode();
 
   const Model& model_;
   ThreadPool& pool_;
