@@ -147,7 +147,7 @@ std::string sample_key(const ResultRow& r) {
 std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) {
   struct Acc {
     MeanAcc score, answer_diff{std::numeric_limits<double>::infinity()};
-    double kv_a = 0, kv_b = 0, tps = 0, agree = 0;
+    double kv_a = 0, kv_a_peak = 0, kv_b = 0, tps = 0, ttft = 0, agree = 0;
     int64_t n_agree = 0;
   };
   std::map<std::string, const ResultRow*> full_rows;
@@ -160,8 +160,10 @@ std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) 
       Acc& a = acc[{r.suite, task, r.length, r.budget, r.policy}];
       a.score.add(r.score);
       a.kv_a += r.kv_a_mean_percent;
+      a.kv_a_peak += r.kv_a_peak_percent;
       a.kv_b += r.kv_b_mean_percent;
       a.tps += r.decode_tok_s;
+      a.ttft += r.ttft_s;
       if (r.agreement_with_full >= 0) {
         a.agree += r.agreement_with_full;
         ++a.n_agree;
@@ -180,8 +182,10 @@ std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) 
     c.mean = score.mean;
     c.half_width_95 = score.half_width_95;
     c.kv_a_mean_percent = a.kv_a / c.n;
+    c.kv_a_peak_percent = a.kv_a_peak / c.n;
     c.kv_b_mean_percent = a.kv_b / c.n;
     c.decode_tok_s = a.tps / c.n;
+    c.ttft_s = a.ttft / c.n;
     c.agreement = a.n_agree ? a.agree / a.n_agree : -1;
     c.answer_logprob_diff = a.answer_diff.get();
     out[key] = c;
@@ -241,6 +245,25 @@ std::string summary_markdown(const std::vector<ResultRow>& rows) {
                       c.answer_logprob_diff.half_width_95, (long long)c.answer_logprob_diff.n);
         return std::string(buf);
       });
+  // Over all tasks of a suite: the rest of what each policy costs and how close it stays.
+  std::map<SummaryKey, SummaryCell> all_tasks;
+  for (const auto& [key, c] : cells) {
+    if (std::get<1>(key) == "all") all_tasks[key] = c;
+  }
+  const std::string costs = markdown_table(
+      all_tasks, [](const SummaryCell&) { return true; },
+      [&](const SummaryCell& c) {
+        char agree[16] = "-";
+        if (c.agreement >= 0) std::snprintf(agree, sizeof agree, "%.1f%%", 100 * c.agreement);
+        std::snprintf(buf, sizeof buf, "agree %s, %.1f tok/s, ttft %.1f s, kv (a) %.1f%% / %.1f%%, (b) %.1f%%", agree,
+                      c.decode_tok_s, c.ttft_s, c.kv_a_mean_percent, c.kv_a_peak_percent, c.kv_b_mean_percent);
+        return std::string(buf);
+      });
+  md += "\nPer policy over all tasks: greedy-token agreement with full, decode tok/s (the rate each sequence "
+        "advanced at; policies decode as one batch, so this is not a single-stream speed: see `flashmem "
+        "bench`), time to first token (shared prefill + the policy's own suffix), footprint (a) mean / "
+        "peak and (b) mean, as % of full attention.\n\n" +
+        costs;
   if (!answers.empty()) {
     md += "\nAnswer-token log-likelihood against full: per sample, (ln p of the reference answer under the "
           "policy - under full) / answer tokens, in nats per token (0 = as likely as under full, negative = "

@@ -48,7 +48,8 @@ struct SummaryCell {
   int64_t n = 0;
   double mean = 0;
   double half_width_95 = 0;
-  double kv_a_mean_percent = 0, kv_b_mean_percent = 0, decode_tok_s = 0, agreement = -1;
+  double kv_a_mean_percent = 0, kv_a_peak_percent = 0, kv_b_mean_percent = 0, decode_tok_s = 0, ttft_s = 0;
+  double agreement = -1;  // mean share of generated tokens equal to full's; -1 unknown
   // Per sample: (ln p of the answer under the policy - under full) / answer tokens, over
   // the samples where both were measured (n = 0 when none).
   MeanInterval answer_logprob_diff;
@@ -61,8 +62,9 @@ using SummaryKey = std::tuple<std::string, std::string, int64_t, double, std::st
 std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows);
 
 // Markdown tables, one row per (suite, task, length, budget), one column per policy:
-// "accuracy ± half-width (n, kv a%)"; then, where measured, the answer-token
-// log-likelihood difference from full.
+// "accuracy ± half-width (n, kv a%)"; where measured, the answer-token log-likelihood
+// difference from full; then, over all tasks, each policy's agreement with full, decode
+// speed, time to first token and footprints (a) and (b).
 std::string summary_markdown(const std::vector<ResultRow>& rows);
 
 }  // namespace fm::eval

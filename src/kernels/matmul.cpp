@@ -1,8 +1,8 @@
 // matmul: quantize the activations once, then split output rows across threads.
 //
-// Decode (one token) streams the weight matrix once and is bound by memory bandwidth:
-// threads claim contiguous ranges of rows, each large enough to stream well, from a
-// shared counter. Prefill (many tokens) is bound by arithmetic: each thread walks its rows in
+// Decode (one token, or a batch of sequences that fits one token tile) streams the
+// weight matrix once and is bound by memory bandwidth: threads claim contiguous ranges of
+// rows, each large enough to stream well, from a shared counter. Prefill (many tokens) is bound by arithmetic: each thread walks its rows in
 // chunks small enough to stay in L1, and for every chunk runs through all tokens in
 // tiles of kMaxTokenTile, so each weight row is read from memory once and unpacked once
 // per tile rather than once per token.
@@ -85,7 +85,9 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
 
   const int64_t rows = w.rows, cols = w.cols, stride = w.row_stride_bytes;
   const VecDotFn dot = kernel.fn;
-  if (n_tokens == 1) {
+  if (n_tokens <= kMaxTokenTile) {
+    // One decode step (one token, or a batch of sequences that fits one tile): every
+    // weight row is read once for all tokens, so the loop is bound by memory like decode.
     // Rows are handed out in claims of about 1/32 of a thread's share (at least 64 KiB of
     // weights, a multiple of kRowGrain) rather than one static range per thread: on a
     // machine where every core decodes, a thread preempted for a scheduler slice would
@@ -105,7 +107,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
           const uint8_t* ahead = row + kPrefetchBytes + off;
           if (ahead < end_of_range) __builtin_prefetch(ahead, 0, 3);
         }
-        dot(cols, row, act, act_stride, 1, y + r, 0);
+        dot(cols, row, act, act_stride, (int)n_tokens, y + r, rows);
       }
     });
     return;
