@@ -154,9 +154,20 @@ std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) 
   for (const ResultRow& r : rows) {
     if (r.policy == "full") full_rows[sample_key(r)] = &r;
   }
+  // The "all tasks" row compares policies on the same samples: a sample counts there only
+  // when every policy of its (suite, length, budget) has a row for it (a run that stopped
+  // part way, or a policy added later, would otherwise weigh the tasks differently).
+  std::map<std::tuple<std::string, int64_t, double>, std::set<std::string>> group_policies;
+  std::map<std::string, std::set<std::string>> sample_policies;
+  for (const ResultRow& r : rows) {
+    group_policies[{r.suite, r.length, r.budget}].insert(r.policy);
+    sample_policies[sample_key(r)].insert(r.policy);
+  }
   std::map<SummaryKey, Acc> acc;
   for (const ResultRow& r : rows) {
+    const bool complete = sample_policies[sample_key(r)].size() == group_policies[{r.suite, r.length, r.budget}].size();
     for (const std::string& task : {r.task, std::string("all")}) {
+      if (task == "all" && !complete) continue;
       Acc& a = acc[{r.suite, task, r.length, r.budget, r.policy}];
       a.score.add(r.score);
       a.kv_a += r.kv_a_mean_percent;

@@ -58,7 +58,8 @@ struct SummaryCell {
 // (suite, task, length, budget, policy)
 using SummaryKey = std::tuple<std::string, std::string, int64_t, double, std::string>;
 
-// One cell per key; plus an "all tasks" row per (suite, length, budget, policy).
+// One cell per key; plus an "all tasks" row per (suite, length, budget, policy) over the
+// samples that every policy of that (suite, length, budget) has a row for.
 std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows);
 
 // Markdown tables, one row per (suite, task, length, budget), one column per policy:

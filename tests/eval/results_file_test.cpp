@@ -57,6 +57,20 @@ TEST(ResultsFile, SummaryGivesMeansAndNormalIntervals) {
   EXPECT_EQ(c.answer_logprob_diff.n, 0);  // nothing measured it
 }
 
+// A policy that has not run every sample yet: per task it shows what it has; the "all"
+// row compares every policy on the samples all of them have.
+TEST(ResultsFile, TheAllTasksRowUsesOnlySamplesEveryPolicyHas) {
+  std::vector<ResultRow> rows;
+  for (int i = 0; i < 4; ++i) rows.push_back(row("full", i, i < 2 ? 1.0 : 0.0));
+  for (int i = 0; i < 2; ++i) rows.push_back(row("lsa", i, 1.0));
+  const auto cells = summarize(rows);
+  EXPECT_EQ(cells.at({"ruler", "niah_single_1", 4096, 0.1, "full"}).n, 4);
+  EXPECT_EQ(cells.at({"ruler", "niah_single_1", 4096, 0.1, "lsa"}).n, 2);
+  EXPECT_EQ(cells.at({"ruler", "all", 4096, 0.1, "full"}).n, 2);
+  EXPECT_DOUBLE_EQ(cells.at({"ruler", "all", 4096, 0.1, "full"}).mean, 1.0);
+  EXPECT_EQ(cells.at({"ruler", "all", 4096, 0.1, "lsa"}).n, 2);
+}
+
 TEST(ResultsFile, BudgetsAreSummarizedApart) {
   std::vector<ResultRow> rows{row("lsa", 0, 1.0), row("lsa", 0, 0.0)};
   rows[1].budget = 0.2;
