@@ -1,7 +1,10 @@
 // Quest, SnapKV and the oracle on tiny random models.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <random>
 #include <numeric>
 
 #include "core/fp16.h"
@@ -62,6 +65,68 @@ TEST(AttentionMass, EachQueryHeadDistributesExactlyOne) {
   kernels::attention_run_mass(p, q.data(), pos, 2, runs, mass.data());
   EXPECT_NEAR(mass[0] + mass[1], 2.0 * heads, 1e-9);
   EXPECT_GT(mass[0], (double)heads - 1e-9);  // query 2 puts everything on run 0
+}
+
+// The definition, head by head, converting each key for every head: the kernel (which
+// converts a key once per group of heads) must give exactly these sums.
+std::vector<double> run_mass_by_definition(const kernels::AttentionParams& p, const float* q, const int32_t* q_pos,
+                                           int n_q, const std::vector<kernels::KvRun>& runs) {
+  std::vector<double> mass(runs.size(), 0.0);
+  const int group = p.n_heads / p.n_kv_heads;
+  for (int i = 0; i < n_q; ++i) {
+    for (int h = 0; h < p.n_heads; ++h) {
+      std::vector<double> scores;
+      std::vector<int> score_run;
+      double max_score = -std::numeric_limits<double>::infinity();
+      for (size_t r = 0; r < runs.size(); ++r) {
+        for (int32_t j = 0; j < runs[r].n_tokens; ++j) {
+          const int64_t k_pos = runs[r].first_pos + j;
+          if (k_pos > q_pos[i] || (p.window > 0 && q_pos[i] - k_pos >= p.window)) continue;
+          const uint16_t* k = runs[r].k + ((int64_t)j * p.n_kv_heads + h / group) * p.head_dim;
+          double dot = 0;
+          for (int d = 0; d < p.head_dim; ++d) dot += (double)q[((int64_t)i * p.n_heads + h) * p.head_dim + d] * fp16_to_fp32(k[d]);
+          double s = dot * p.scale;
+          if (p.logit_softcap > 0) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
+          scores.push_back(s);
+          score_run.push_back((int)r);
+          max_score = std::max(max_score, s);
+        }
+      }
+      double total = 0;
+      for (double& s : scores) total += (s = std::exp(s - max_score));
+      for (size_t k = 0; k < scores.size(); ++k) mass[score_run[k]] += scores[k] / total;
+    }
+  }
+  return mass;
+}
+
+TEST(AttentionMass, EqualsTheDefinitionBitForBit) {
+  const int hd = 16, heads = 4, kv_heads = 2;
+  std::mt19937 rng(8);
+  std::normal_distribution<float> n01;
+  std::vector<uint16_t> k(30 * kv_heads * hd), v(k.size());
+  for (auto& x : k) x = fp32_to_fp16(n01(rng));
+  std::vector<float> q(3 * heads * hd);
+  for (auto& x : q) x = n01(rng);
+  std::vector<kernels::KvRun> runs = {{k.data(), v.data(), 10, 0},
+                                      {k.data() + 12 * kv_heads * hd, v.data(), 8, 12},
+                                      {k.data() + 22 * kv_heads * hd, v.data(), 8, 22}};
+  for (int window : {0, 9}) {
+    for (float softcap : {0.0f, 5.0f}) {
+      kernels::AttentionParams p;
+      p.n_heads = heads;
+      p.n_kv_heads = kv_heads;
+      p.head_dim = hd;
+      p.scale = 0.25f;
+      p.window = window;
+      p.logit_softcap = softcap;
+      const int32_t pos[3] = {29, 15, 40};
+      std::vector<double> mass(runs.size(), 0.0);
+      kernels::attention_run_mass(p, q.data(), pos, 3, runs, mass.data());
+      const std::vector<double> expected = run_mass_by_definition(p, q.data(), pos, 3, runs);
+      for (size_t r = 0; r < runs.size(); ++r) EXPECT_EQ(mass[r], expected[r]) << window << " " << softcap << " " << r;
+    }
+  }
 }
 
 TEST(OraclePolicy, AtFullBudgetItIsBitIdenticalToFullAttention) {
