@@ -202,9 +202,12 @@ int cmd_eval(int argc, char** argv) {
   const int64_t total = (int64_t)(tasks.size() * lengths.size()) * *samples;
   int64_t finished = 0, ran = 0;
   const double t_start = now_seconds();
+  // Sample index outermost within a length: a run stopped part way leaves every task with
+  // about the same number of samples.
   for (int64_t length : lengths) {
-    for (const std::string& task : tasks) {
-      for (int64_t index = 0; index < *samples; ++index, ++finished) {
+    for (int64_t index = 0; index < *samples; ++index) {
+      for (auto task_it = tasks.begin(); task_it != tasks.end(); ++task_it, ++finished) {
+        const std::string& task = *task_it;
         eval::ResultRow key_row;
         key_row.suite = suite;
         key_row.task = task;
