@@ -255,6 +255,7 @@ int cmd_eval(int argc, char** argv) {
             row.kv_a_peak_percent = f.decode.footprint.steps ? 100 * f.decode.footprint.peak_fraction : 100;
             row.kv_b_mean_percent = f.decode.whole_device_mean_percent;
             row.decode_tok_s = f.decode.decode_seconds > 0 ? f.decode.decode_steps / f.decode.decode_seconds : 0;
+            row.ttft_s = f.ttft_s;
             out << row.to_json() << "\n";
           }
           out.flush();

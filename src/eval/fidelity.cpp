@@ -74,6 +74,7 @@ Result<std::vector<FidelityOutcome>> measure_fidelity(const Model& model, Thread
     FidelityOutcome f;
     f.policy = o.policy;
     f.decode = o;
+    f.ttft_s = result->shared_prefill_seconds + o.suffix_prefill_seconds;
     f.mean_nll = s.steps ? s.nll / s.steps : 0;
     f.top1_agreement = s.steps ? (double)s.agree / s.steps : 0;
     f.mean_kl = s.steps ? s.kl / s.steps : 0;

@@ -18,6 +18,7 @@ struct FidelityOutcome {
   double top1_agreement = 0;   // share of steps whose argmax equals full's
   double mean_kl = 0;          // nats, KL(full || policy), mean over steps
   PolicyOutcome decode;        // footprint and timing
+  double ttft_s = 0;           // shared prefill plus this policy's suffix prefill
 };
 
 // tokens: context then continuation; the first context_tokens are the prompt. policies

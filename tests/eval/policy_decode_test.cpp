@@ -5,32 +5,16 @@
 #include <cmath>
 
 #include "eval/policy_decode.h"
+#include "eval/policy_test_support.h"
 #include "model/tiny_model.h"
 #include "runtime/sampler.h"
-#include "tokenizer/tiny_vocab.h"
 
 namespace fm {
 namespace {
 
-std::unique_ptr<Tokenizer> tiny_tokenizer(int n_vocab) {
-  Vocab vocab = test::make_spm_vocab();
-  while ((int)vocab.texts.size() < n_vocab) test::add_token(vocab, "w" + std::to_string(vocab.texts.size()));
-  auto tok = Tokenizer::create(std::move(vocab));
-  EXPECT_TRUE(tok);
-  return std::move(tok.value());
-}
+using test::tiny_tokenizer;
 
-eval::PolicyFactory factory(double fraction) {
-  return [fraction](const std::string& name, const AttentionMassTrace* trace) -> Result<std::unique_ptr<Policy>> {
-    PolicyBudget budget;
-    budget.fraction = fraction;
-    if (name == "oracle") {
-      if (!trace) return Status::error("no recording");
-      return std::unique_ptr<Policy>(new OraclePolicy(budget, *trace));
-    }
-    return make_policy(name, budget, 7);
-  };
-}
+eval::PolicyFactory factory(double fraction) { return test::policy_factory(fraction); }
 
 TEST(PolicyDecode, FullFromTheSharedPrefillGivesTheTokensOfAFreshRun) {
   auto tiny = test::load_tiny_model({});
@@ -98,7 +82,9 @@ TEST(PolicyDecode, ReferenceLogprobUnderFullIsAFreshSessionsLikelihood) {
     double sum = 0;
     for (float v : logits) sum += std::exp((double)v);
     expected += (double)logits[(size_t)reference[i]] - std::log(sum);
-    if (i + 1 < reference.size()) ASSERT_TRUE(fresh.decode(reference[i]));
+    if (i + 1 < reference.size()) {
+      ASSERT_TRUE(fresh.decode(reference[i]));
+    }
   }
   const eval::PolicyOutcome& full = result->outcomes[0];
   EXPECT_EQ(full.reference_count, (int64_t)reference.size());
