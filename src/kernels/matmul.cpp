@@ -35,6 +35,7 @@ constexpr int64_t kMinClaimBytes = 64 * 1024;
 struct Kernel {
   VecDotFn fn;
   ActivationFormat format;
+  TileKernel tile;  // prefill tiles, where this CPU has one for the type
 };
 
 // One lookup per type, made on first use, after cpu_features() is settled.
@@ -45,7 +46,7 @@ const Kernel& kernel_for(TensorType type) {
       const TensorTypeTraits* tr = tensor_type_traits(id);
       if (!tr || !tr->supported) continue;
       const auto type = static_cast<TensorType>(id);
-      t[id] = {select_vec_dot(type), activation_format(type)};
+      t[id] = {select_vec_dot(type), activation_format(type), select_tile_kernel(type)};
     }
     return t;
   }();
@@ -54,9 +55,15 @@ const Kernel& kernel_for(TensorType type) {
   return table[id];
 }
 
-// The calling thread's quantized activations; grows, never shrinks, so steady-state
-// decode and prefill allocate nothing. Worker threads only read it.
+// The calling thread's quantized activations (and the tile kernels' side rows); grow,
+// never shrink, so steady-state decode and prefill allocate nothing. Worker threads only
+// read them.
 AlignedBuffer<uint8_t>& activation_scratch(size_t bytes) {
+  thread_local AlignedBuffer<uint8_t> scratch;
+  if (scratch.size() < bytes) scratch.resize(bytes);
+  return scratch;
+}
+AlignedBuffer<uint8_t>& side_scratch(size_t bytes) {
   thread_local AlignedBuffer<uint8_t> scratch;
   if (scratch.size() < bytes) scratch.resize(bytes);
   return scratch;
@@ -73,12 +80,18 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   const int64_t act_stride = activation_row_bytes(kernel.format, w.cols);
   AlignedBuffer<uint8_t>& scratch = activation_scratch((size_t)(act_stride * n_tokens));
   uint8_t* act = scratch.data();
+  // Prefill tiles use the tile kernel where there is one: its side rows are prepared with
+  // the activations.
+  const bool use_tile = n_tokens > kMaxTokenTile && kernel.tile.dot != nullptr;
+  const int64_t side_stride = use_tile ? tile_side_bytes(w.cols) : 0;
+  uint8_t* sides = use_tile ? side_scratch((size_t)(side_stride * n_tokens)).data() : nullptr;
   if (n_tokens == 1) {
     quantize_activation_row(kernel.format, x, w.cols, act);
   } else {
     pool.parallel_for(n_tokens, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         quantize_activation_row(kernel.format, x + t * w.cols, w.cols, act + t * act_stride);
+        if (use_tile) kernel.tile.prepare(act + t * act_stride, w.cols, sides + t * side_stride);
       }
     });
   }
@@ -117,6 +130,22 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   // One claim is one L1-sized chunk of rows (rounded to kRowGrain), handed out
   // dynamically for the same reason as in decode.
   const int64_t claim_rows = (chunk_rows + kRowGrain - 1) / kRowGrain * kRowGrain;
+  if (use_tile) {
+    const auto tile_dot = kernel.tile.dot;
+    pool.parallel_for_dynamic(rows, claim_rows, [&](int64_t begin, int64_t end) {
+      for (int64_t chunk = begin; chunk < end; chunk += chunk_rows) {
+        const int64_t chunk_end = std::min(end, chunk + chunk_rows);
+        for (int64_t t = 0; t < n_tokens; t += kMaxTokenTile) {
+          const int tile = (int)std::min<int64_t>(kMaxTokenTile, n_tokens - t);
+          for (int64_t r = chunk; r < chunk_end; ++r) {
+            tile_dot(cols, w.data + r * stride, act + t * act_stride, act_stride, sides + t * side_stride, side_stride,
+                     tile, y + t * rows + r, rows);
+          }
+        }
+      }
+    });
+    return;
+  }
   pool.parallel_for_dynamic(rows, claim_rows, [&](int64_t begin, int64_t end) {
     for (int64_t chunk = begin; chunk < end; chunk += chunk_rows) {
       const int64_t chunk_end = std::min(end, chunk + chunk_rows);

@@ -56,9 +56,13 @@ inline __m512i fifth_bits_pair(const uint8_t qh0[4], const uint8_t qh1[4]) {
   return _mm512_maskz_mov_epi8((__mmask64)lo | (__mmask64)hi << 32, _mm512_set1_epi8(0x10));
 }
 
+// Signed formats also give their codes as unsigned bytes u = w + kOffset, for the prefill
+// tile kernel below.
 struct Q4_0 {
   using Block = BlockQ4_0;
   static constexpr bool kSigned = true, kHasMin = false;
+  static constexpr int kOffset = 8;
+  static __m512i pair_unsigned(const Block& b0, const Block& b1) { return unpack_nibbles_pair(b0.qs, b1.qs); }
   static __m256i codes(const Block& b) {
     return _mm256_sub_epi8(unpack_nibbles(b.qs), _mm256_set1_epi8(8));
   }
@@ -77,6 +81,10 @@ struct Q4_1 {
 struct Q5_0 {
   using Block = BlockQ5_0;
   static constexpr bool kSigned = true, kHasMin = false;
+  static constexpr int kOffset = 16;
+  static __m512i pair_unsigned(const Block& b0, const Block& b1) {
+    return _mm512_or_si512(unpack_nibbles_pair(b0.qs, b1.qs), fifth_bits_pair(b0.qh, b1.qh));
+  }
   static __m256i codes(const Block& b) {
     const __m256i q = _mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh));
     return _mm256_sub_epi8(q, _mm256_set1_epi8(16));
@@ -100,6 +108,10 @@ struct Q5_1 {
 struct Q8_0 {
   using Block = BlockQ8_0;
   static constexpr bool kSigned = true, kHasMin = false;
+  static constexpr int kOffset = 128;
+  static __m512i pair_unsigned(const Block& b0, const Block& b1) {
+    return _mm512_xor_si512(pair_codes(b0, b1), _mm512_set1_epi8((char)0x80));
+  }
   static __m256i codes(const Block& b) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
   }
@@ -114,6 +126,31 @@ inline __m128 two_halves(uint16_t first, uint16_t second) {
 }
 inline __m128 two_floats(const float* p) {
   return _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+
+// The last block of a row with an odd block count, alone in 256-bit registers: tail[t]
+// gets its dot with token t (activation block b).
+template <typename Format, int N>
+inline void odd_block(const typename Format::Block& blk, const Q8x32Row* a, int64_t b, float* tail) {
+  const __m256i w = Format::codes(blk);
+  __m256i w_unsigned = w;
+  __mmask32 negative = 0;
+  if constexpr (Format::kSigned) {
+    w_unsigned = _mm256_abs_epi8(w);
+    negative = _mm256_movepi8_mask(w);
+  }
+  const float d = _cvtsh_ss(blk.d);
+  for (int t = 0; t < N; ++t) {
+    __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t].qs + 32 * b));
+    if constexpr (Format::kSigned) x = _mm256_mask_sub_epi8(x, negative, _mm256_setzero_si256(), x);
+    const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w_unsigned, x);
+    const __m256 dotf = _mm256_cvtepi32_ps(dot);
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(dotf), _mm256_extractf128_ps(dotf, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    tail[t] = d * a[t].scale[b] * _mm_cvtss_f32(s);
+    if constexpr (Format::kHasMin) tail[t] += _cvtsh_ss(blk.m) * a[t].scaled_sum[b];
+  }
 }
 
 template <typename Format>
@@ -162,29 +199,7 @@ struct Block32Kernel {
           min_acc[t] = _mm_fmadd_ps(m, two_floats(a[t].scaled_sum + b), min_acc[t]);
       }
     }
-    if (b < n_blocks) {  // odd block count: the last block alone, in 256-bit registers
-      const auto& blk = blocks[b];
-      const __m256i w = Format::codes(blk);
-      __m256i w_unsigned = w;
-      __mmask32 negative = 0;
-      if constexpr (Format::kSigned) {
-        w_unsigned = _mm256_abs_epi8(w);
-        negative = _mm256_movepi8_mask(w);
-      }
-      const float d = _cvtsh_ss(blk.d);
-      for (int t = 0; t < N; ++t) {
-        __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t].qs + 32 * b));
-        if constexpr (Format::kSigned)
-          x = _mm256_mask_sub_epi8(x, negative, _mm256_setzero_si256(), x);
-        const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w_unsigned, x);
-        const __m256 dotf = _mm256_cvtepi32_ps(dot);
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(dotf), _mm256_extractf128_ps(dotf, 1));
-        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        tail[t] = d * a[t].scale[b] * _mm_cvtss_f32(s);
-        if constexpr (Format::kHasMin) tail[t] += _cvtsh_ss(blk.m) * a[t].scaled_sum[b];
-      }
-    }
+    if (b < n_blocks) odd_block<Format, N>(blocks[b], a, b, tail);  // odd block count
     for (int t = 0; t < N; ++t) {
       __m128 mins = min_acc[t];
       mins = _mm_add_ss(mins, _mm_movehdup_ps(mins));
@@ -192,6 +207,91 @@ struct Block32Kernel {
     }
   }
 };
+
+// Prefill tiles of the signed formats (Q4_0, Q5_0, Q8_0). The kernel above redoes, for
+// every weight row, work that depends only on the token: negating the activations where
+// the weight is negative, and spreading the activation scales over the lanes. Here that
+// work is done once per token per matmul call (prepare_tile_side) and every row reuses it:
+//   - codes are taken unsigned, u = w + kOffset, and the dot starts from -kOffset times
+//     the lane's activation sum, so each lane still holds the exact integer sum(w * x);
+//   - the activation scales come pre-spread, so the per-block scale is one multiply.
+// Every lane and every float operation match Block32Kernel's, so results are bit-identical
+// to it (tests/kernels/matmul_test.cpp checks this), with about half the vector
+// instructions per (row, token, block pair).
+//
+// Side layout per token, per pair of blocks: 16 int32 (-kOffset * sum of the 4 codes of
+// each lane) then 16 floats (activation scale of each lane's block): 128 bytes.
+constexpr int64_t kSideBytesPerPair = 128;
+
+template <typename Format>
+struct Block32TileKernel {
+  template <int N>
+  static void run(int64_t n, const uint8_t* weight_row, const uint8_t* activations,
+                  int64_t activation_stride_bytes, const uint8_t* sides, int64_t side_stride_bytes,
+                  float* out, int64_t out_stride) {
+    const auto* blocks = reinterpret_cast<const typename Format::Block*>(weight_row);
+    const int64_t n_blocks = n / 32;
+    Q8x32Row a[N];
+    __m512 acc[N];
+    float tail[N];
+    for (int t = 0; t < N; ++t) {
+      a[t] = q8x32_row(activations + t * activation_stride_bytes, n);
+      acc[t] = _mm512_setzero_ps();
+      tail[t] = 0.0f;
+    }
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    int64_t b = 0;
+    for (const uint8_t* pair_side = sides; b + 2 <= n_blocks; b += 2, pair_side += kSideBytesPerPair) {
+      const auto& b0 = blocks[b];
+      const auto& b1 = blocks[b + 1];
+      const __m512i u = Format::pair_unsigned(b0, b1);
+      const __m512 d = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(two_halves(b0.d, b1.d)));
+      for (int t = 0; t < N; ++t) {
+        const uint8_t* side = pair_side + t * side_stride_bytes;
+        const __m512i start = _mm512_load_si512(side);
+        const __m512i dot = _mm512_dpbusd_epi32(start, u, _mm512_loadu_si512(a[t].qs + 32 * b));
+        const __m512 scale = _mm512_mul_ps(d, _mm512_load_ps(reinterpret_cast<const float*>(side + 64)));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[t]);
+      }
+    }
+    if (b < n_blocks) odd_block<Format, N>(blocks[b], a, b, tail);
+    for (int t = 0; t < N; ++t) {
+      // The same expression as Block32Kernel's (its min term is 0 for these formats).
+      out[t * out_stride] = _mm512_reduce_add_ps(acc[t]) + _mm_cvtss_f32(_mm_setzero_ps()) + tail[t];
+    }
+  }
+};
+
+template <typename Format>
+void tile_dot(int64_t n, const uint8_t* weight_row, const uint8_t* activations, int64_t activation_stride_bytes,
+              const uint8_t* sides, int64_t side_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
+  using Run = void (*)(int64_t, const uint8_t*, const uint8_t*, int64_t, const uint8_t*, int64_t, float*, int64_t);
+  using K = Block32TileKernel<Format>;
+  static constexpr Run kRuns[kMaxTokenTile + 1] = {nullptr,     &K::template run<1>, &K::template run<2>,
+                                                   &K::template run<3>, &K::template run<4>, &K::template run<5>,
+                                                   &K::template run<6>, &K::template run<7>, &K::template run<8>};
+  while (n_tokens > 0) {
+    const int tile = n_tokens < kMaxTokenTile ? n_tokens : kMaxTokenTile;
+    kRuns[tile](n, weight_row, activations, activation_stride_bytes, sides, side_stride_bytes, out, out_stride);
+    n_tokens -= tile;
+    activations += tile * activation_stride_bytes;
+    sides += tile * side_stride_bytes;
+    out += tile * out_stride;
+  }
+}
+
+template <int kOffset>
+void prepare_side(const uint8_t* activation_row, int64_t n, uint8_t* side) {
+  const Q8x32Row a = q8x32_row(activation_row, n);
+  const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  for (int64_t b = 0; b + 2 <= n / 32; b += 2, side += kSideBytesPerPair) {
+    const __m512i x = _mm512_loadu_si512(a.qs + 32 * b);
+    const __m512i lane_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x);
+    _mm512_store_si512(side, _mm512_mullo_epi32(lane_sums, _mm512_set1_epi32(-kOffset)));
+    _mm512_store_ps(reinterpret_cast<float*>(side + 64),
+                    _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(two_floats(a.scale + b))));
+  }
+}
 
 }  // namespace
 
@@ -209,5 +309,18 @@ FM_DEFINE_VEC_DOT(vec_dot_q5_1, Q5_1)
 FM_DEFINE_VEC_DOT(vec_dot_q8_0, Q8_0)
 
 #undef FM_DEFINE_VEC_DOT
+
+TileKernel tile_kernel(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return {tile_dot<Q4_0>, prepare_side<Q4_0::kOffset>};
+    case TensorType::Q5_0:
+      return {tile_dot<Q5_0>, prepare_side<Q5_0::kOffset>};
+    case TensorType::Q8_0:
+      return {tile_dot<Q8_0>, prepare_side<Q8_0::kOffset>};
+    default:
+      return {};
+  }
+}
 
 }  // namespace fm::kernels::avx512

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "kernels/vec_dot.h"
+
 namespace fm::kernels {
 
 #define FM_DECLARE_VEC_DOT(name)                                              \
@@ -34,6 +36,7 @@ FM_DECLARE_VEC_DOT(vec_dot_q8_0);
 FM_DECLARE_VEC_DOT(vec_dot_q4_k);
 FM_DECLARE_VEC_DOT(vec_dot_q5_k);
 FM_DECLARE_VEC_DOT(vec_dot_q6_k);
+TileKernel tile_kernel(TensorType type);
 }  // namespace avx512
 
 #undef FM_DECLARE_VEC_DOT

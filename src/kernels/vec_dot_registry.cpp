@@ -58,4 +58,9 @@ VecDotFn vec_dot_avx512(TensorType type) {
   }
 }
 
+TileKernel select_tile_kernel(TensorType type) {
+  if (best_isa() == Isa::Avx512) return avx512::tile_kernel(type);
+  return {};
+}
+
 }  // namespace fm::kernels

@@ -87,23 +87,28 @@ TEST(Matmul, MatchesDequantizedReferenceWithinActivationRounding) {
   }
 }
 
+// Both prefill paths: a batch that fits one token tile (the decode loop), and one of
+// several tiles (the prefill loop, with the tile kernels where the CPU has them), over an
+// even and an odd number of 32-element blocks per row.
 TEST(Matmul, PrefillTilesMatchTokenByTokenDecodeBitExactly) {
   std::mt19937 rng(11);
   ThreadPool pool(2);
-  const int64_t n_tokens = 7;
-  for (TensorType type : all_weight_types()) {
-    const Shape shape = shapes_for(type).back();
-    const int64_t stride = (int64_t)row_bytes(type, (uint64_t)shape.cols);
-    const std::vector<uint8_t> weights = random_weight_rows(type, shape.rows, shape.cols, rng);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> x(n_tokens * shape.cols), batched(n_tokens * shape.rows), single(shape.rows);
-    for (auto& v : x) v = normal(rng);
-    const WeightMatrix w{type, weights.data(), shape.rows, shape.cols, stride};
-    matmul(w, x.data(), n_tokens, batched.data(), pool);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      matmul(w, x.data() + t * shape.cols, 1, single.data(), pool);
-      ASSERT_EQ(std::memcmp(single.data(), batched.data() + t * shape.rows, shape.rows * 4), 0)
-          << traits(type).name << " token " << t;
+  for (int64_t n_tokens : {7, 21}) {
+    for (TensorType type : all_weight_types()) {
+      for (const Shape shape : {shapes_for(type).back(), shapes_for(type)[1]}) {
+        const int64_t stride = (int64_t)row_bytes(type, (uint64_t)shape.cols);
+        const std::vector<uint8_t> weights = random_weight_rows(type, shape.rows, shape.cols, rng);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        std::vector<float> x(n_tokens * shape.cols), batched(n_tokens * shape.rows), single(shape.rows);
+        for (auto& v : x) v = normal(rng);
+        const WeightMatrix w{type, weights.data(), shape.rows, shape.cols, stride};
+        matmul(w, x.data(), n_tokens, batched.data(), pool);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          matmul(w, x.data() + t * shape.cols, 1, single.data(), pool);
+          ASSERT_EQ(std::memcmp(single.data(), batched.data() + t * shape.rows, shape.rows * 4), 0)
+              << traits(type).name << " " << shape.cols << " columns, " << n_tokens << " tokens, token " << t;
+        }
+      }
     }
   }
 }
