@@ -23,6 +23,12 @@ rm -f docs/results-fidelity-budget.png  # made again below only when several bud
   echo
   build/flashmem eval --report "$files"
   echo
+  echo "Paired differences, lsa minus each policy, in points (score of lsa - score of the other"
+  echo "on the same samples; mean ± half-width of a normal 95% interval of the mean). Pairing"
+  echo "removes the spread between samples, so this says whether two policies differ."
+  echo
+  .venv/bin/python python/paired_differences.py results/*.jsonl --policy lsa
+  echo
   if ls results/fidelity*.jsonl > /dev/null 2>&1; then
     echo "Long-text fidelity, mean over texts: NLL of the true continuation (nats/token) and"
     echo "KL(full || policy) (nats/token)."

@@ -27,6 +27,7 @@ if [ -d ../shared/data/haystack ] || [ -d "${FLASHMEM_DATA:-/nonexistent}/haysta
 else
   echo "test.sh: corpus tests SKIPPED: no shared data folder"
 fi
+.venv/bin/python python/test_paired_differences.py
 .venv/bin/python python/train_indexer/test_train_indexer.py
 # End to end on the real model: dump -> training -> C++ vs PyTorch; eval of every policy.
 bash scripts/test_pipeline.sh

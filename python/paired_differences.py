@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Paired differences of one policy against every other, from `flashmem eval` result
+files: for each (suite, length, budget), over the samples both policies have, the mean of
+(score of the policy - score of the other) in points, with a normal 95% interval of that
+mean. Pairing removes the sample-to-sample spread that the per-policy intervals in the
+summary carry, so this is the table that says whether two policies differ.
+
+    python python/paired_differences.py results/*.jsonl [--policy lsa]
+"""
+import argparse
+import collections
+import json
+import math
+
+
+def paired(a, b):
+    """Mean and 95% half-width of a - b over the keys both have; None when n < 2."""
+    keys = sorted(set(a) & set(b))
+    if len(keys) < 2:
+        return None
+    d = [a[k] - b[k] for k in keys]
+    n = len(d)
+    mean = sum(d) / n
+    var = sum((x - mean) ** 2 for x in d) / (n - 1)
+    return mean, 1.96 * math.sqrt(var / n), n
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("files", nargs="+")
+    p.add_argument("--policy", default="lsa")
+    a = p.parse_args()
+    # (suite, length, budget) -> policy -> (task, index) -> score in points; a later row
+    # for the same sample replaces an earlier one.
+    scores = collections.defaultdict(lambda: collections.defaultdict(dict))
+    for f in a.files:
+        for line in open(f):
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            group = (r["suite"], r["length"], r["budget"])
+            scores[group][r["policy"]][(r["task"], r["index"])] = 100.0 * r["score"]
+    others = sorted({q for g in scores.values() for q in g if q != a.policy})
+    print(f"| suite | length | budget | " + " | ".join(f"{a.policy} - {q}" for q in others) + " |")
+    print("|---|---|---|" + "---|" * len(others))
+    for group in sorted(scores):
+        mine = scores[group].get(a.policy)
+        if not mine:
+            continue
+        cells = []
+        for q in others:
+            d = paired(mine, scores[group].get(q, {}))
+            cells.append("-" if d is None else f"{d[0]:+.1f} ± {d[1]:.1f} (n={d[2]})")
+        suite, length, budget = group
+        print(f"| {suite} | {length} | {100 * budget:g}% | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
