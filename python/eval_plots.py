@@ -71,12 +71,20 @@ def plot_fidelity_against_budget(rows, path):
         agree[(r["policy"], r["length"], r["budget"])].append(r["score"])
         kl[(r["policy"], r["length"], r["budget"])].append(r["mean_kl"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for policy, length in sorted({(k[0], k[1]) for k in agree}):
+    # Only lengths run at several budgets make lines; one colour per policy (tab10 has
+    # ten, one per policy), one line style per length.
+    policies = sorted({k[0] for k in agree})
+    colour = {p: plt.cm.tab10(i % 10) for i, p in enumerate(policies)}
+    lengths = sorted({k[1] for k in agree if len({b for (q, n, b) in agree if n == k[1]}) > 1})
+    styles = ["-", "--", ":", "-."]
+    for policy, length in sorted({(k[0], k[1]) for k in agree if k[1] in lengths}):
         budgets = sorted(k[2] for k in agree if k[0] == policy and k[1] == length)
         xs = [100 * b for b in budgets]
         label = f"{policy} {length // 1024}K"
-        left.plot(xs, [100 * mean(agree[(policy, length, b)]) for b in budgets], marker="o", label=label)
-        right.plot(xs, [mean(kl[(policy, length, b)]) for b in budgets], marker="o", label=label)
+        style = dict(marker="o", color=colour[policy], linestyle=styles[lengths.index(length) % len(styles)],
+                     label=label)
+        left.plot(xs, [100 * mean(agree[(policy, length, b)]) for b in budgets], **style)
+        right.plot(xs, [mean(kl[(policy, length, b)]) for b in budgets], **style)
     left.set_xlabel("budget, % of the context")
     left.set_ylabel("top-1 agreement with full %")
     left.set_title("fidelity against budget")
