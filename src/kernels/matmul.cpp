@@ -55,18 +55,15 @@ const Kernel& kernel_for(TensorType type) {
   return table[id];
 }
 
-// The calling thread's quantized activations (and the tile kernels' side rows); grow,
+// The calling thread's quantized activations and the tile kernels' side rows; grow,
 // never shrink, so steady-state decode and prefill allocate nothing. Worker threads only
 // read them.
-AlignedBuffer<uint8_t>& activation_scratch(size_t bytes) {
-  thread_local AlignedBuffer<uint8_t> scratch;
-  if (scratch.size() < bytes) scratch.resize(bytes);
-  return scratch;
-}
-AlignedBuffer<uint8_t>& side_scratch(size_t bytes) {
-  thread_local AlignedBuffer<uint8_t> scratch;
-  if (scratch.size() < bytes) scratch.resize(bytes);
-  return scratch;
+enum class Scratch { kActivations, kTileSides };
+AlignedBuffer<uint8_t>& thread_scratch(Scratch which, size_t bytes) {
+  thread_local std::array<AlignedBuffer<uint8_t>, 2> scratch;
+  AlignedBuffer<uint8_t>& buffer = scratch[(size_t)which];
+  if (buffer.size() < bytes) buffer.resize(bytes);
+  return buffer;
 }
 
 }  // namespace
@@ -78,13 +75,12 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   FM_ASSERT(w.row_stride_bytes >= (int64_t)row_bytes(w.type, (uint64_t)w.cols));
 
   const int64_t act_stride = activation_row_bytes(kernel.format, w.cols);
-  AlignedBuffer<uint8_t>& scratch = activation_scratch((size_t)(act_stride * n_tokens));
-  uint8_t* act = scratch.data();
+  uint8_t* act = thread_scratch(Scratch::kActivations, (size_t)(act_stride * n_tokens)).data();
   // Prefill tiles use the tile kernel where there is one: its side rows are prepared with
   // the activations.
   const bool use_tile = n_tokens > kMaxTokenTile && kernel.tile.dot != nullptr;
   const int64_t side_stride = use_tile ? tile_side_bytes(w.cols) : 0;
-  uint8_t* sides = use_tile ? side_scratch((size_t)(side_stride * n_tokens)).data() : nullptr;
+  uint8_t* sides = use_tile ? thread_scratch(Scratch::kTileSides, (size_t)(side_stride * n_tokens)).data() : nullptr;
   if (n_tokens == 1) {
     quantize_activation_row(kernel.format, x, w.cols, act);
   } else {
@@ -130,22 +126,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   // One claim is one L1-sized chunk of rows (rounded to kRowGrain), handed out
   // dynamically for the same reason as in decode.
   const int64_t claim_rows = (chunk_rows + kRowGrain - 1) / kRowGrain * kRowGrain;
-  if (use_tile) {
-    const auto tile_dot = kernel.tile.dot;
-    pool.parallel_for_dynamic(rows, claim_rows, [&](int64_t begin, int64_t end) {
-      for (int64_t chunk = begin; chunk < end; chunk += chunk_rows) {
-        const int64_t chunk_end = std::min(end, chunk + chunk_rows);
-        for (int64_t t = 0; t < n_tokens; t += kMaxTokenTile) {
-          const int tile = (int)std::min<int64_t>(kMaxTokenTile, n_tokens - t);
-          for (int64_t r = chunk; r < chunk_end; ++r) {
-            tile_dot(cols, w.data + r * stride, act + t * act_stride, act_stride, sides + t * side_stride, side_stride,
-                     tile, y + t * rows + r, rows);
-          }
-        }
-      }
-    });
-    return;
-  }
+  const auto tile_dot = kernel.tile.dot;
   pool.parallel_for_dynamic(rows, claim_rows, [&](int64_t begin, int64_t end) {
     for (int64_t chunk = begin; chunk < end; chunk += chunk_rows) {
       const int64_t chunk_end = std::min(end, chunk + chunk_rows);
@@ -154,7 +135,12 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
         const uint8_t* tile_act = act + t * act_stride;
         float* tile_y = y + t * rows;
         for (int64_t r = chunk; r < chunk_end; ++r) {
-          dot(cols, w.data + r * stride, tile_act, act_stride, tile, tile_y + r, rows);
+          if (use_tile) {
+            tile_dot(cols, w.data + r * stride, tile_act, act_stride, sides + t * side_stride, side_stride, tile,
+                     tile_y + r, rows);
+          } else {
+            dot(cols, w.data + r * stride, tile_act, act_stride, tile, tile_y + r, rows);
+          }
         }
       }
     }

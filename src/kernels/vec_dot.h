@@ -27,8 +27,8 @@ using VecDotFn = void (*)(int64_t n, const uint8_t* weight_row, const uint8_t* a
 // Prefill tiles for some (type, instruction set) pairs: per-token values that every weight
 // row would otherwise recompute are prepared once per token per matmul call into a side
 // row of tile_side_bytes(n) bytes (64-byte aligned), and dot reads them. Results are
-// bit-identical to the VecDotFn of the same type and level. dot takes 1 <= n_tokens of
-// any count; side row t starts at sides + t * side_stride_bytes.
+// bit-identical to the VecDotFn of the same type and level. dot takes one tile,
+// 1 <= n_tokens <= kMaxTokenTile; side row t starts at sides + t * side_stride_bytes.
 struct TileKernel {
   void (*dot)(int64_t n, const uint8_t* weight_row, const uint8_t* activations, int64_t activation_stride_bytes,
               const uint8_t* sides, int64_t side_stride_bytes, int n_tokens, float* out,

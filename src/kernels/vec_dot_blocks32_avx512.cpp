@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include "core/status.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/vec_dot.h"
 #include "kernels/vec_dot_kernels.h"
@@ -120,6 +121,10 @@ struct Q8_0 {
   }
 };
 
+// Lane i of a 512-bit product over a block pair belongs to block i / 8 of the pair: the
+// permutation that spreads a per-block value (lanes 0 and 1) over those lanes.
+inline __m512i pair_spread() { return _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1); }
+
 // Two fp16 values -> fp32 in lanes 0 and 1.
 inline __m128 two_halves(uint16_t first, uint16_t second) {
   return _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)first | (uint32_t)second << 16)));
@@ -170,8 +175,7 @@ struct Block32Kernel {
       min_acc[t] = _mm_setzero_ps();
       tail[t] = 0.0f;
     }
-    // Lane i of a 512-bit product belongs to block i / 8 of the pair.
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i spread = pair_spread();
     int64_t b = 0;
     for (; b + 2 <= n_blocks; b += 2) {
       const auto& b0 = blocks[b];
@@ -239,7 +243,7 @@ struct Block32TileKernel {
       acc[t] = _mm512_setzero_ps();
       tail[t] = 0.0f;
     }
-    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i spread = pair_spread();
     int64_t b = 0;
     for (const uint8_t* pair_side = sides; b + 2 <= n_blocks; b += 2, pair_side += kSideBytesPerPair) {
       const auto& b0 = blocks[b];
@@ -262,6 +266,7 @@ struct Block32TileKernel {
   }
 };
 
+// matmul hands one tile (1 <= n_tokens <= kMaxTokenTile) per call.
 template <typename Format>
 void tile_dot(int64_t n, const uint8_t* weight_row, const uint8_t* activations, int64_t activation_stride_bytes,
               const uint8_t* sides, int64_t side_stride_bytes, int n_tokens, float* out, int64_t out_stride) {
@@ -270,20 +275,14 @@ void tile_dot(int64_t n, const uint8_t* weight_row, const uint8_t* activations, 
   static constexpr Run kRuns[kMaxTokenTile + 1] = {nullptr,     &K::template run<1>, &K::template run<2>,
                                                    &K::template run<3>, &K::template run<4>, &K::template run<5>,
                                                    &K::template run<6>, &K::template run<7>, &K::template run<8>};
-  while (n_tokens > 0) {
-    const int tile = n_tokens < kMaxTokenTile ? n_tokens : kMaxTokenTile;
-    kRuns[tile](n, weight_row, activations, activation_stride_bytes, sides, side_stride_bytes, out, out_stride);
-    n_tokens -= tile;
-    activations += tile * activation_stride_bytes;
-    sides += tile * side_stride_bytes;
-    out += tile * out_stride;
-  }
+  FM_ASSERT(n_tokens >= 1 && n_tokens <= kMaxTokenTile);
+  kRuns[n_tokens](n, weight_row, activations, activation_stride_bytes, sides, side_stride_bytes, out, out_stride);
 }
 
 template <int kOffset>
 void prepare_side(const uint8_t* activation_row, int64_t n, uint8_t* side) {
   const Q8x32Row a = q8x32_row(activation_row, n);
-  const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i spread = pair_spread();
   for (int64_t b = 0; b + 2 <= n / 32; b += 2, side += kSideBytesPerPair) {
     const __m512i x = _mm512_loadu_si512(a.qs + 32 * b);
     const __m512i lane_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x);

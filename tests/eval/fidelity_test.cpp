@@ -1,6 +1,6 @@
 // Long-text fidelity: full's perplexity must be what a fresh session gives when the
 // continuation is teacher-forced; a policy that keeps everything agrees with full on every
-// step with zero KL; one at a tiny budget drifts, and its KL is KL(full || policy).
+// step with zero KL; one at a tiny budget drifts from full (positive KL, a different NLL).
 #include "eval/fidelity.h"
 
 #include <gtest/gtest.h>
@@ -38,25 +38,36 @@ const eval::FidelityOutcome& find(const std::vector<eval::FidelityOutcome>& all,
   return all.front();
 }
 
-TEST(Fidelity, FullsPerplexityIsAFreshSessionsAndAKeepEverythingPolicyAgreesExactly) {
-  auto tiny = test::load_tiny_model({});
-  const Model& m = *tiny.model;
-  auto tok = test::tiny_tokenizer(m.n_vocab());
-  ThreadPool pool(1);
+// One tiny model, tokenizer and pool per test; sessions in chunks of 4 tokens.
+class Fidelity : public ::testing::Test {
+ protected:
+  Fidelity() : tiny_(test::load_tiny_model({})), m_(*tiny_.model), tok_(test::tiny_tokenizer(m_.n_vocab())) {
+    options_.session.chunk_tokens = 4;
+    options_.suffix_tokens = 8;
+  }
+  auto measure(const std::vector<int32_t>& tokens, int context, std::vector<std::string> policies, double budget) {
+    return eval::measure_fidelity(m_, pool_, *tok_, tokens, context, policies, test::policy_factory(budget), options_);
+  }
+
+  test::TinyModel tiny_;
+  const Model& m_;
+  std::unique_ptr<Tokenizer> tok_;
+  ThreadPool pool_{1};
+  eval::SharedPrefillOptions options_;
+};
+
+TEST_F(Fidelity, FullsPerplexityIsAFreshSessionsAndAKeepEverythingPolicyAgreesExactly) {
+  const Model& m = m_;
   const std::vector<int32_t> tokens = text_tokens(m, 110, 37, 5);
   const int context = 90;
-  eval::SharedPrefillOptions options;
-  options.session.chunk_tokens = 4;
-  options.suffix_tokens = 8;
-  auto out = eval::measure_fidelity(m, pool, *tok, tokens, context, {"recency", "full"}, test::policy_factory(1.0),
-                                    options);
+  auto out = measure(tokens, context, {"recency", "full"}, 1.0);
   ASSERT_TRUE(out) << out.status().message();
   ASSERT_EQ(out->size(), 2u);
 
   // A fresh session: the context in one prefill, then the continuation teacher-forced.
   SessionOptions fresh_options;
   fresh_options.chunk_tokens = 4;
-  Session fresh(m, pool, fresh_options);
+  Session fresh(m, pool_, fresh_options);
   ASSERT_TRUE(fresh.prefill(std::vector<int32_t>(tokens.begin(), tokens.begin() + context)));
   double nll = 0;
   const size_t steps = tokens.size() - (size_t)context;
@@ -78,18 +89,9 @@ TEST(Fidelity, FullsPerplexityIsAFreshSessionsAndAKeepEverythingPolicyAgreesExac
   EXPECT_NEAR(recency.mean_nll, full.mean_nll, 1e-5);
 }
 
-TEST(Fidelity, ATinyBudgetDriftsAndItsKlIsMeasuredAgainstFull) {
-  auto tiny = test::load_tiny_model({});
-  const Model& m = *tiny.model;
-  auto tok = test::tiny_tokenizer(m.n_vocab());
-  ThreadPool pool(1);
-  const std::vector<int32_t> tokens = text_tokens(m, 150, 41, 3);
-  const int context = 120;
-  eval::SharedPrefillOptions options;
-  options.session.chunk_tokens = 4;
-  options.suffix_tokens = 8;
-  auto out = eval::measure_fidelity(m, pool, *tok, tokens, context, {"full", "recency"}, test::policy_factory(0.05),
-                                    options);
+TEST_F(Fidelity, ATinyBudgetDriftsFromFull) {
+  const std::vector<int32_t> tokens = text_tokens(m_, 150, 41, 3);
+  auto out = measure(tokens, 120, {"full", "recency"}, 0.05);
   ASSERT_TRUE(out) << out.status().message();
   const eval::FidelityOutcome& full = find(*out, "full");
   const eval::FidelityOutcome& recency = find(*out, "recency");
@@ -100,16 +102,10 @@ TEST(Fidelity, ATinyBudgetDriftsAndItsKlIsMeasuredAgainstFull) {
   EXPECT_LT(recency.decode.footprint.mean_fraction, 0.6);
 }
 
-TEST(Fidelity, RefusesWithoutFullOrWithoutAContinuation) {
-  auto tiny = test::load_tiny_model({});
-  const Model& m = *tiny.model;
-  auto tok = test::tiny_tokenizer(m.n_vocab());
-  ThreadPool pool(1);
-  const std::vector<int32_t> tokens = text_tokens(m, 40, 7, 1);
-  eval::SharedPrefillOptions options;
-  options.session.chunk_tokens = 4;
-  EXPECT_FALSE(eval::measure_fidelity(m, pool, *tok, tokens, 30, {"recency"}, test::policy_factory(1.0), options));
-  EXPECT_FALSE(eval::measure_fidelity(m, pool, *tok, tokens, 40, {"full"}, test::policy_factory(1.0), options));
+TEST_F(Fidelity, RefusesWithoutFullOrWithoutAContinuation) {
+  const std::vector<int32_t> tokens = text_tokens(m_, 40, 7, 1);
+  EXPECT_FALSE(measure(tokens, 30, {"recency"}, 1.0));
+  EXPECT_FALSE(measure(tokens, 40, {"full"}, 1.0));
 }
 
 }  // namespace
