@@ -75,7 +75,10 @@ def plot_fidelity_against_budget(rows, path):
     # ten, one per policy), one line style per length.
     policies = sorted({k[0] for k in agree})
     colour = {p: plt.cm.tab10(i % 10) for i, p in enumerate(policies)}
-    lengths = sorted({k[1] for k in agree if len({b for (q, n, b) in agree if n == k[1]}) > 1})
+    budgets_at = collections.defaultdict(set)
+    for _, length, budget in agree:
+        budgets_at[length].add(budget)
+    lengths = sorted(n for n, budgets in budgets_at.items() if len(budgets) > 1)
     styles = ["-", "--", ":", "-."]
     for policy, length in sorted({(k[0], k[1]) for k in agree if k[1] in lengths}):
         budgets = sorted(k[2] for k in agree if k[0] == policy and k[1] == length)

@@ -57,8 +57,7 @@ class Fidelity : public ::testing::Test {
 };
 
 TEST_F(Fidelity, FullsPerplexityIsAFreshSessionsAndAKeepEverythingPolicyAgreesExactly) {
-  const Model& m = m_;
-  const std::vector<int32_t> tokens = text_tokens(m, 110, 37, 5);
+  const std::vector<int32_t> tokens = text_tokens(m_, 110, 37, 5);
   const int context = 90;
   auto out = measure(tokens, context, {"recency", "full"}, 1.0);
   ASSERT_TRUE(out) << out.status().message();
@@ -67,7 +66,7 @@ TEST_F(Fidelity, FullsPerplexityIsAFreshSessionsAndAKeepEverythingPolicyAgreesEx
   // A fresh session: the context in one prefill, then the continuation teacher-forced.
   SessionOptions fresh_options;
   fresh_options.chunk_tokens = 4;
-  Session fresh(m, pool_, fresh_options);
+  Session fresh(m_, pool_, fresh_options);
   ASSERT_TRUE(fresh.prefill(std::vector<int32_t>(tokens.begin(), tokens.begin() + context)));
   double nll = 0;
   const size_t steps = tokens.size() - (size_t)context;
