@@ -12,5 +12,7 @@ int cmd_recall(int argc, char** argv);
 int cmd_dump(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_score_dump(int argc, char** argv);
+int cmd_gpu_check(int argc, char** argv);
+int cmd_gpu_bench(int argc, char** argv);
 
 }  // namespace fm::cli

@@ -32,7 +32,11 @@ void usage(FILE* out) {
                "  eval      --report F.jsonl[,F2...]   the summary table from result files\n"
                "  score-dump --indexer W --dump DIR -o OUT [--split val]   C++ indexer scores\n"
                "            of a dump's samples, for checking against the trainer\n"
-               "  logits    -m MODEL --ids \"ID ...\" -o FILE   raw next-token logits\n");
+               "  logits    -m MODEL --ids \"ID ...\" -o FILE   raw next-token logits\n"
+               "  gpu-check -m MODEL [--context N] [--steps N]   the CUDA backend against the CPU\n"
+               "  gpu-bench -m MODEL [--context 32k,128k] [--batch 1,16] [--policy full,lsa-indexer]\n"
+               "            [--budget 10%] [--device-kv-percent 15] [--decode 128]   GPU decode speed\n"
+               "            (both need a build with -DFLASHMEM_CUDA=ON)\n");
 }
 }  // namespace
 
@@ -59,6 +63,8 @@ int main(int argc, char** argv) {
   if (command == "dump") return fm::cli::cmd_dump(argc - 2, argv + 2);
   if (command == "eval") return fm::cli::cmd_eval(argc - 2, argv + 2);
   if (command == "score-dump") return fm::cli::cmd_score_dump(argc - 2, argv + 2);
+  if (command == "gpu-check") return fm::cli::cmd_gpu_check(argc - 2, argv + 2);
+  if (command == "gpu-bench") return fm::cli::cmd_gpu_bench(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
   usage(stderr);
   return 2;

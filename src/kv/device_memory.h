@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "kv/slot_pool.h"
+
 namespace fm {
 
 class DeviceMemory {
@@ -28,9 +30,24 @@ class DeviceMemory {
   virtual uint8_t* slot_data(int32_t slot) = 0;
   virtual const uint8_t* slot_data(int32_t slot) const = 0;
 
-  // Copies between host memory and [offset, offset + bytes) of a slot.
+  // Copies between host memory and [offset, offset + bytes) of a slot. upload's source
+  // may also be in the device's address space (K/V that a GPU forward pass computed).
   virtual void upload(int32_t slot, int64_t offset, const void* host_src, int64_t bytes) = 0;
   virtual void download(int32_t slot, int64_t offset, void* host_dst, int64_t bytes) const = 0;
+
+  // Whether the host may dereference slot_data() (true for the CPU arena). When false,
+  // readers on the host (KvStore::global_runs) copy device chunks down first.
+  virtual bool host_addressable() const { return true; }
+  // Copies bytes that the forward pass computed (host memory, or the device's address
+  // space for a GPU) to host memory: a K/V row written to a page that lives on the host.
+  virtual void copy_to_host(void* host_dst, const void* src, int64_t bytes) const;
+  // The recall thread's copy of a staged page into a reserved slot's memory
+  // (StagedUpload::device_data). A GPU does it on its copy stream and waits only for that
+  // stream, so decode on the compute stream goes on meanwhile.
+  virtual void upload_staged(uint8_t* device_dst, const uint8_t* host_src, int64_t bytes);
+  // What the host tier should do with the memory of its pages so that this device copies
+  // them fastest (a GPU pins them); nullptr: plain memory.
+  virtual SlotMemoryHooks* host_memory_hooks() { return nullptr; }
 };
 
 }  // namespace fm

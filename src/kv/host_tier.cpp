@@ -4,10 +4,10 @@
 
 namespace fm {
 
-HostTier::HostTier(int64_t slot_bytes, int64_t budget_bytes)
+HostTier::HostTier(int64_t slot_bytes, int64_t budget_bytes, SlotMemoryHooks* hooks)
     : budget_bytes_(budget_bytes),
       pool_(slot_bytes, budget_bytes > 0 ? budget_bytes / slot_bytes : SlotPool::kUnbounded,
-            /*keep_released_memory=*/false) {
+            /*keep_released_memory=*/hooks != nullptr, hooks) {
   FM_ASSERT(budget_bytes >= 0);
 }
 

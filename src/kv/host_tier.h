@@ -11,8 +11,9 @@ namespace fm {
 
 class HostTier {
  public:
-  // budget_bytes 0: unbounded.
-  HostTier(int64_t slot_bytes, int64_t budget_bytes);
+  // budget_bytes 0: unbounded. With hooks (a GPU's pinning), released pages keep their
+  // memory for the next one: pinning is too slow to redo per move.
+  HostTier(int64_t slot_bytes, int64_t budget_bytes, SlotMemoryHooks* hooks = nullptr);
 
   int64_t slot_bytes() const { return pool_.slot_bytes(); }
   int64_t budget_bytes() const { return budget_bytes_; }

@@ -25,6 +25,7 @@ std::optional<StagedUpload> KvStore::begin_staged_upload(int64_t page) {
   if (!slot) return std::nullopt;
   staged_.push_back({page, *slot});
   StagedUpload staged;
+  staged.device = device_.get();
   staged.page = page;
   staged.device_slot = *slot;
   staged.device_data = device_->slot_data(*slot);
@@ -40,8 +41,17 @@ std::optional<StagedUpload> KvStore::begin_staged_upload(int64_t page) {
 }
 
 Status KvStore::copy_staged_upload(const StagedUpload& staged) {
-  if (staged.disk) return staged.disk->read_slot_expecting(staged.disk_slot, staged.device_data, staged.disk_checksums);
-  std::memcpy(staged.device_data, staged.host_data, (size_t)staged.bytes);
+  if (!staged.disk) {
+    staged.device->upload_staged(staged.device_data, staged.host_data, staged.bytes);
+    return Status::ok();
+  }
+  if (staged.device->host_addressable()) {
+    return staged.disk->read_slot_expecting(staged.disk_slot, staged.device_data, staged.disk_checksums);
+  }
+  // A GPU slot: read and check on the host, then copy up.
+  std::vector<uint8_t> bounce((size_t)staged.bytes);
+  FM_RETURN_IF_ERROR(staged.disk->read_slot_expecting(staged.disk_slot, bounce.data(), staged.disk_checksums));
+  staged.device->upload_staged(staged.device_data, bounce.data(), staged.bytes);
   return Status::ok();
 }
 

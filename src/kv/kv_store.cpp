@@ -23,13 +23,14 @@ KvStore::KvStore(KvStore&&) noexcept = default;
 KvStore& KvStore::operator=(KvStore&&) noexcept = default;
 
 void KvStore::build_tiers(std::unique_ptr<DeviceMemory> device, std::unique_ptr<BlockFile> disk_file) {
-  device_.reset();
+  // The host tier may hold hooks of the device (pinned memory): it goes first.
   host_.reset();
+  device_.reset();
   disk_.reset();
   if (page_bytes_ == 0) return;  // no global layers: pages hold nothing
   device_ = device ? std::move(device)
                    : std::make_unique<CpuDeviceArena>(page_bytes_, options_.device_budget_bytes);
-  host_ = std::make_unique<HostTier>(page_bytes_, options_.host_budget_bytes);
+  host_ = std::make_unique<HostTier>(page_bytes_, options_.host_budget_bytes, device_->host_memory_hooks());
   if (disk_file) {
     disk_ = std::make_unique<DiskTier>(std::move(disk_file), page_bytes_, segment_bytes_,
                                        options_.disk_budget_bytes);
@@ -90,6 +91,7 @@ int64_t KvStore::global_bytes() const {
 }
 
 int64_t KvStore::local_bytes() const {
+  if (rings_are_external()) return external_ring_bytes_;
   int64_t bytes = 0;
   for (size_t i = 0; i < ring_k_.size(); ++i) {
     bytes += (int64_t)ring_k_[i].size_bytes() + (int64_t)ring_v_[i].size_bytes();
@@ -166,7 +168,7 @@ void KvStore::begin_block(int32_t n_new_tokens) {
   const int32_t end = n_tokens_ + n_new_tokens;
   while (n_chunks() * layout_.chunk_tokens < end) append_chunk();
   // A ring is allocated at its full window on first use (slot = pos % window).
-  for (int l = 0; l < layout_.n_local_layers; ++l) {
+  for (int l = 0; l < layout_.n_local_layers && !rings_are_external(); ++l) {
     if (ring_k_[l].size() == 0) {
       ring_k_[l].resize((size_t)layout_.window_tokens * layout_.row_elements());
       ring_v_[l].resize((size_t)layout_.window_tokens * layout_.row_elements());
@@ -174,26 +176,39 @@ void KvStore::begin_block(int32_t n_new_tokens) {
   }
 }
 
-void KvStore::global_runs(int layer, std::vector<kernels::KvRun>& out) const {
+void KvStore::global_runs(int layer, std::vector<kernels::KvRun>& out, int64_t first_chunk) const {
   out.clear();
   const int32_t T = layout_.chunk_tokens;
   const int64_t cpp = options_.chunks_per_page;
   const int64_t n_committed = std::min<int64_t>(n_chunks(), ((int64_t)n_tokens_ + T - 1) / T);
-  // Disk chunks are read into staging; size it first so earlier runs' pointers hold.
-  int64_t n_disk = 0;
-  for (int64_t c = 0; c < n_committed; ++c) n_disk += pages_[c / cpp].tier == Tier::kDisk;
-  if ((int64_t)staging_.size() < n_disk * segment_bytes_) staging_.resize((size_t)(n_disk * segment_bytes_));
+  first_chunk = std::max<int64_t>(0, first_chunk);
+  // Disk chunks (and device chunks the host cannot address) are copied into staging;
+  // size it first so earlier runs' pointers hold.
+  const bool device_readable = device_ && device_->host_addressable();
+  auto needs_staging = [&](Tier tier) { return tier == Tier::kDisk || (tier == Tier::kDevice && !device_readable); };
+  int64_t n_staged = 0;
+  for (int64_t c = first_chunk; c < n_committed; ++c) n_staged += needs_staging(pages_[c / cpp].tier);
+  if ((int64_t)staging_.size() < n_staged * segment_bytes_) staging_.resize((size_t)(n_staged * segment_bytes_));
   int64_t staged = 0;
   const int64_t half = segment_bytes_ / 2;  // K, then V, of one layer
-  for (int64_t c = 0; c < n_committed; ++c) {
+  for (int64_t c = first_chunk; c < n_committed; ++c) {
     const Chunk& chunk = *chunks_[c];
     const int32_t n = std::min(T, n_tokens_ - chunk.first_pos());
     const Page& page = pages_[c / cpp];
-    if (page.tier != Tier::kDisk) {
+    if (!needs_staging(page.tier)) {
       out.push_back({chunk.k(layout_, layer), chunk.v(layout_, layer), n, chunk.first_pos()});
       continue;
     }
     uint8_t* dst = staging_.data() + staged * segment_bytes_;
+    if (page.tier == Tier::kDevice) {
+      // A chunk's K and V of one layer are adjacent: one copy down.
+      device_->download(page.slot, (c % cpp) * layout_.chunk_bytes() + Chunk::offset_bytes(layout_, layer, 0), dst,
+                        segment_bytes_);
+      ++staged;
+      out.push_back({reinterpret_cast<const uint16_t*>(dst), reinterpret_cast<const uint16_t*>(dst + half), n,
+                     chunk.first_pos()});
+      continue;
+    }
     const int64_t segment = (c % cpp) * layout_.n_global_layers + layer;
     const Status read = disk_->read_segment(page.slot, segment, dst);
     if (!read) {  // never hand attention bytes that failed their checksum
@@ -236,19 +251,21 @@ void KvStore::device_runs(int layer, const std::vector<int64_t>* chunk_subset,
   for (int64_t c : sorted) add(c);
 }
 
+void ring_runs(int32_t n_tokens, int32_t window, const uint16_t* ring_k, const uint16_t* ring_v,
+               int64_t row_elements, std::vector<kernels::KvRun>& out) {
+  const int32_t n = std::min(window, n_tokens);
+  if (n <= 0) return;
+  const int32_t first = n_tokens - n;  // oldest position held
+  const int32_t slot = first % window;
+  const int32_t head_len = std::min(n, window - slot);
+  out.push_back({ring_k + slot * row_elements, ring_v + slot * row_elements, head_len, first});
+  if (head_len < n) out.push_back({ring_k, ring_v, n - head_len, first + head_len});
+}
+
 void KvStore::local_runs(int layer, std::vector<kernels::KvRun>& out) const {
   out.clear();
-  const int32_t W = layout_.window_tokens;
-  const int32_t n = std::min(W, n_tokens_);
-  if (n == 0) return;
-  const int32_t first = n_tokens_ - n;  // oldest position held
-  const int64_t row = layout_.row_elements();
-  const int32_t slot = first % W;
-  const int32_t head_len = std::min(n, W - slot);
-  const uint16_t* k = ring_k_[layer].data();
-  const uint16_t* v = ring_v_[layer].data();
-  out.push_back({k + slot * row, v + slot * row, head_len, first});
-  if (head_len < n) out.push_back({k, v, n - head_len, first + head_len});
+  if (rings_are_external() || layout_.n_local_layers == 0) return;
+  ring_runs(n_tokens_, layout_.window_tokens, ring_k_[layer].data(), ring_v_[layer].data(), layout_.row_elements(), out);
 }
 
 void KvStore::write_global(int layer, const uint16_t* k, const uint16_t* v) {
@@ -271,14 +288,15 @@ void KvStore::write_global(int layer, const uint16_t* k, const uint16_t* v) {
     } else {
       // Only when the device had no room for a new page (status() says so).
       FM_ASSERT(page.tier == Tier::kHost);
-      std::memcpy(host_->slot_data(page.slot) + at + k_offset, k + i * row, bytes);
-      std::memcpy(host_->slot_data(page.slot) + at + v_offset, v + i * row, bytes);
+      device_->copy_to_host(host_->slot_data(page.slot) + at + k_offset, k + i * row, bytes);
+      device_->copy_to_host(host_->slot_data(page.slot) + at + v_offset, v + i * row, bytes);
     }
     i += n;
   }
 }
 
 void KvStore::write_local(int layer, const uint16_t* k, const uint16_t* v) {
+  if (rings_are_external()) return;
   const int32_t W = layout_.window_tokens;
   const int64_t row = layout_.row_elements();
   // Only the last W tokens of the block survive in the ring.
@@ -288,6 +306,13 @@ void KvStore::write_local(int layer, const uint16_t* k, const uint16_t* v) {
     std::memcpy(ring_k_[layer].data() + slot * row, k + i * row, row * 2);
     std::memcpy(ring_v_[layer].data() + slot * row, v + i * row, row * 2);
   }
+}
+
+void KvStore::use_external_rings(int64_t ring_bytes) {
+  FM_ASSERT(ring_bytes >= 0);
+  external_ring_bytes_ = ring_bytes;
+  for (auto& r : ring_k_) r = AlignedBuffer<uint16_t>();
+  for (auto& r : ring_v_) r = AlignedBuffer<uint16_t>();
 }
 
 void KvStore::end_block() {

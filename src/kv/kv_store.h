@@ -51,6 +51,7 @@ struct KvTierOptions {
 // page switched over on the decode thread again. A CUDA arena would do the copy as an
 // asynchronous upload on a stream.
 struct StagedUpload {
+  DeviceMemory* device = nullptr;  // the store's device: it does the copy
   int64_t page = -1;
   int32_t device_slot = -1;
   uint8_t* device_data = nullptr;
@@ -60,6 +61,12 @@ struct StagedUpload {
   std::vector<uint32_t> disk_checksums;
   int64_t bytes = 0;
 };
+
+// The runs of a sliding-window ring of `window` slots (slot of position p = p % window)
+// holding the last min(window, n_tokens) committed positions; k/v: [window, row_elements]
+// in any address space. At most two runs, oldest first; appended to out.
+void ring_runs(int32_t n_tokens, int32_t window, const uint16_t* ring_k, const uint16_t* ring_v,
+               int64_t row_elements, std::vector<kernels::KvRun>& out);
 
 struct PageResidency {
   Tier tier = Tier::kDevice;
@@ -88,14 +95,18 @@ class KvStore {
   // contents in at most two runs). global_runs returns every committed chunk wherever it
   // lives: device and host chunks by pointer, disk chunks read (and checksum-verified)
   // into a staging buffer owned by the store, valid until the next global_runs call. A
-  // disk chunk that cannot be read is left out and the error is kept in status().
-  void global_runs(int global_layer, std::vector<kernels::KvRun>& out) const;
+  // disk chunk that cannot be read is left out and the error is kept in status(). On a
+  // device the host cannot address (a GPU), device chunks are copied into the staging
+  // buffer too, so the runs are always host memory. first_chunk: leave out the chunks
+  // before it (a reader that has seen them, such as LSA's chunk keys).
+  void global_runs(int global_layer, std::vector<kernels::KvRun>& out, int64_t first_chunk = 0) const;
   void local_runs(int local_layer, std::vector<kernels::KvRun>& out) const;
   // Committed chunks whose page is on the device, in position order; with chunk_subset,
   // only the chunks listed there (indices in any order; out-of-range ones are ignored).
   void device_runs(int global_layer, const std::vector<int64_t>* chunk_subset,
                    std::vector<kernels::KvRun>& out) const;
-  // k, v: [n_new_tokens, n_kv_heads * head_dim] fp16 for the current block.
+  // k, v: [n_new_tokens, n_kv_heads * head_dim] fp16 for the current block, in host
+  // memory or, with a GPU device, in the device's address space.
   void write_global(int global_layer, const uint16_t* k, const uint16_t* v);
   void write_local(int local_layer, const uint16_t* k, const uint16_t* v);
   void end_block();
@@ -106,6 +117,12 @@ class KvStore {
 
   // Drops everything (a new sequence). Tier settings and move counters stay.
   void clear();
+
+  // The sliding-window rings live with a forward backend (GPU memory), not here: the
+  // store allocates none, write_local does nothing and local_runs gives nothing, and
+  // local_bytes() reports ring_bytes (what the backend holds), so accounting stays whole.
+  void use_external_rings(int64_t ring_bytes);
+  bool rings_are_external() const { return external_ring_bytes_ >= 0; }
 
   // --- Tiers -------------------------------------------------------------------------
   // Sets up the tiers; only while the store holds no chunks. `device` and `disk_file`
@@ -204,6 +221,7 @@ class KvStore {
   mutable AlignedBuffer<uint8_t> staging_;
   mutable Status status_;
   int64_t moved_to_device_ = 0, moved_from_device_ = 0;
+  int64_t external_ring_bytes_ = -1;  // >= 0: the rings live with the backend
   // Ring of a local layer: slot of position p is p % window_tokens.
   std::vector<AlignedBuffer<uint16_t>> ring_k_, ring_v_;  // [window, row_elements]
 };

@@ -28,11 +28,12 @@ void LsaPolicy::update_keys(const KvStore& kv) {
   std::vector<kernels::KvRun> runs;
   for (size_t t = 0; t < slots_.size(); ++t) {
     if ((int64_t)keys_[t].n_chunks() >= sealed) continue;
-    // Every committed chunk wherever it lives (disk chunks are read back and checked),
-    // one run per chunk in order, so run i is chunk i.
-    kv.global_runs(slots_[t], runs);
-    while ((int64_t)keys_[t].n_chunks() < sealed && keys_[t].n_chunks() < runs.size()) {
-      const kernels::KvRun& run = runs[keys_[t].n_chunks()];
+    // Every committed chunk from the first without a key, wherever it lives (disk chunks
+    // are read back and checked), one run per chunk in order, so run i is chunk first + i.
+    const size_t first = keys_[t].n_chunks();
+    kv.global_runs(slots_[t], runs, (int64_t)first);
+    while ((int64_t)keys_[t].n_chunks() < sealed && keys_[t].n_chunks() - first < runs.size()) {
+      const kernels::KvRun& run = runs[keys_[t].n_chunks() - first];
       if (run.first_pos != (int64_t)keys_[t].n_chunks() * L.chunk_tokens) break;  // unreadable
       keys_[t].append_from_token_keys(run.k, L.chunk_tokens);
     }

@@ -4,26 +4,25 @@
 #include <cstring>
 
 #include "kernels/ops.h"
+#include "runtime/page_table.h"
 
 namespace fm {
 
 namespace {
 
 // Runs of the resident history: the chosen chunks, then every chunk from
-// always_from_chunk on, in position order.
+// always_from_chunk on, in position order (runtime/page_table.h chooses them).
 void resident_global_runs(const KvStore& kv, int layer, const ForwardState& s,
                           std::vector<kernels::KvRun>& out) {
   out.clear();
   const KvLayout& L = kv.layout();
-  auto add = [&](int64_t i) {
+  thread_local std::vector<int64_t> chunks;
+  attended_global_chunks(s, chunks);
+  for (int64_t i : chunks) {
     const Chunk& c = kv.chunk(i);
     const int32_t n = std::min<int32_t>(L.chunk_tokens, kv.n_tokens() - c.first_pos());
     if (n > 0) out.push_back({c.k(L, layer), c.v(L, layer), n, c.first_pos()});
-  };
-  for (int64_t i : s.resident_chunks) {
-    if (i < s.always_from_chunk && i < kv.n_chunks()) add(i);
   }
-  for (int64_t i = s.always_from_chunk; i < kv.n_chunks(); ++i) add(i);
 }
 
 }  // namespace

@@ -54,6 +54,12 @@ struct ForwardScratch {
   std::vector<float> batch_logits;   // [rows, n_vocab], Model::forward_batch only
 };
 
+// What a forward backend (model/forward_backend.h) keeps per sequence: its rings and
+// scratch in device memory.
+struct BackendSequence {
+  virtual ~BackendSequence() = default;
+};
+
 // Per-sequence state of the forward pass: the KV cache and what attends to it, plus the
 // scratch of its own blocks (max_block_tokens rows).
 struct ForwardState : ForwardScratch {
@@ -76,6 +82,13 @@ struct ForwardState : ForwardScratch {
   // capture_layers, the residual stream entering that layer for the block's last token.
   std::vector<int> capture_layers;
   AlignedBuffer<float> captured_hidden;  // [capture_layers.size(), n_embd]
+
+  // A backend's own state of this sequence (null on the CPU).
+  std::unique_ptr<BackendSequence> backend;
+  // Off: a backend leaves the logits where it computed them and reports only their
+  // argmax in greedy_token (greedy decoding without copying n_vocab floats per step).
+  bool host_logits = true;
+  int32_t greedy_token = -1;
 };
 
 class Model {

@@ -4,18 +4,20 @@
 #include <chrono>
 
 #include "kv/residency_trace.h"
+#include "runtime/sampler.h"
 
 namespace fm {
 
 Session::Session(const Model& model, ThreadPool& pool, const SessionOptions& options)
     : model_(model),
       pool_(pool),
+      backend_(options.backend),
       state_(model.config(), options.chunk_tokens, std::max(1, options.max_block_tokens)),
       max_context_(options.max_context_tokens > 0 ? options.max_context_tokens
                                                   : model.config().context_length),
       background_recall_(options.background_recall),
       recall_lead_steps_(options.recall_lead_steps) {
-  init_status_ = state_.kv.configure_tiers(options.kv_tiers);
+  init_status_ = backend_ ? backend_->attach(state_, options.kv_tiers) : state_.kv.configure_tiers(options.kv_tiers);
   // Room on the device goes first to what the policy chose: when a page must move down,
   // prefer the oldest sealed device page outside the resident set.
   state_.kv.set_eviction_chooser([this](const KvStore& kv) -> int64_t {
@@ -56,7 +58,7 @@ Status Session::prefill(std::span<const int32_t> tokens, const Progress& progres
   const size_t step = progress ? (size_t)state_.max_block_tokens * 4 : tokens.size();
   for (size_t begin = 0; begin < tokens.size(); begin += step) {
     const size_t n = std::min(step, tokens.size() - begin);
-    FM_RETURN_IF_ERROR(model_.forward(state_, tokens.subspan(begin, n), false, logits_, pool_));
+    FM_RETURN_IF_ERROR(run_forward(tokens.subspan(begin, n)));
     if (progress) progress((int64_t)(begin + n), (int64_t)tokens.size());
   }
   if (policy_) policy_->end_prefill(state_.kv);
@@ -65,10 +67,23 @@ Status Session::prefill(std::span<const int32_t> tokens, const Progress& progres
 
 Session::~Session() { finish_background_work(); }
 
+Status Session::run_forward(std::span<const int32_t> tokens) {
+  state_.greedy_token = -1;
+  if (backend_) return backend_->forward(state_, tokens, false, logits_);
+  return model_.forward(state_, tokens, false, logits_, pool_);
+}
+
+int32_t Session::greedy_token() const {
+  if (state_.greedy_token >= 0) return state_.greedy_token;
+  return logits_.empty() ? -1 : Sampler::argmax(logits_);
+}
+
 void Session::reset() {
   finish_background_work();
   state_.kv.clear();
+  if (backend_) backend_->reset_sequence(state_);
   logits_.clear();
+  state_.greedy_token = -1;
   state_.restrict_history = false;
   state_.resident_chunks.clear();
   decode_step_ = 0;
@@ -78,6 +93,8 @@ void Session::reset() {
 
 Status Session::fork_kv_from(const Session& source) {
   reset();
+  if (backend_ != source.backend_) return Status::error("fork: the sessions run on different backends");
+  if (backend_) return backend_->copy_sequence(state_, source.state_);
   return state_.kv.copy_contents_from(source.state_.kv);
 }
 
@@ -118,8 +135,7 @@ Status Session::apply_residency() {
 
 Status Session::decode(int32_t token) {
   FM_RETURN_IF_ERROR(begin_decode());
-  FM_RETURN_IF_ERROR(
-      model_.forward(state_, std::span<const int32_t>(&token, 1), false, logits_, pool_));
+  FM_RETURN_IF_ERROR(run_forward(std::span<const int32_t>(&token, 1)));
   return end_decode();
 }
 
@@ -129,21 +145,28 @@ Status Session::decode_batch(std::span<Session* const> sessions, std::span<const
   if (tokens.size() != sessions.size()) return Status::error("decode_batch: one token per session");
   const Model& model = sessions[0]->model_;
   ThreadPool& pool = sessions[0]->pool_;
+  ForwardBackend* backend = sessions[0]->backend_;
   std::vector<ForwardState*> states;
   std::vector<float*> logits;
   for (Session* s : sessions) {
-    if (&s->model_ != &model || &s->pool_ != &pool) {
-      return Status::error("decode_batch: the sessions must share one model and one thread pool");
+    if (&s->model_ != &model || &s->pool_ != &pool || s->backend_ != backend) {
+      return Status::error("decode_batch: the sessions must share one model, thread pool and backend");
     }
     if (std::count(sessions.begin(), sessions.end(), s) > 1) {
       return Status::error("decode_batch: a session appears twice");
     }
     FM_RETURN_IF_ERROR(s->begin_decode());
-    s->logits_.resize((size_t)model.n_vocab());
+    s->state_.greedy_token = -1;
+    const bool host_logits = !backend || s->state_.host_logits;
+    s->logits_.resize(host_logits ? (size_t)model.n_vocab() : 0);
     states.push_back(&s->state_);
-    logits.push_back(s->logits_.data());
+    logits.push_back(host_logits ? s->logits_.data() : nullptr);
   }
-  FM_RETURN_IF_ERROR(model.forward_batch(states, tokens, logits, scratch, pool));
+  if (backend) {
+    FM_RETURN_IF_ERROR(backend->forward_batch(states, tokens, logits));
+  } else {
+    FM_RETURN_IF_ERROR(model.forward_batch(states, tokens, logits, scratch, pool));
+  }
   for (Session* s : sessions) FM_RETURN_IF_ERROR(s->end_decode());
   return Status::ok();
 }

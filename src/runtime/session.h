@@ -14,6 +14,7 @@
 #include "kv/residency_trace.h"
 #include "memory/policy.h"
 #include "runtime/recall_engine.h"
+#include "model/forward_backend.h"
 #include "model/model.h"
 
 namespace fm {
@@ -31,6 +32,9 @@ struct SessionOptions {
   // decode thread, from the boundary's own hidden state.
   bool background_recall = true;
   int recall_lead_steps = 4;
+  // Where the forward pass runs: null for the CPU (Model::forward); else a backend such
+  // as the CUDA one, which must outlive the session.
+  ForwardBackend* backend = nullptr;
 };
 
 // Device footprint of the global layers' KV over decode, as chosen by the policy:
@@ -101,7 +105,12 @@ class Session {
             state_.capture_layers.size() * (size_t)model_.config().n_embd};
   }
 
+  // Empty after a step when host logits are off (set_host_logits(false)) on a backend.
   std::span<const float> last_logits() const { return logits_; }
+  // The argmax of the last logits, wherever they were computed.
+  int32_t greedy_token() const;
+  // Off: a backend keeps the logits on its device and only greedy_token() is known.
+  void set_host_logits(bool on) { state_.host_logits = on; }
   int32_t n_past() const { return state_.kv.n_tokens(); }
   int max_context_tokens() const { return max_context_; }
   const KvStore& kv() const { return state_.kv; }
@@ -118,8 +127,12 @@ class Session {
   Status begin_decode();
   Status end_decode();
 
+  // One forward pass of tokens appended to this sequence, on the backend or the CPU.
+  Status run_forward(std::span<const int32_t> tokens);
+
   const Model& model_;
   ThreadPool& pool_;
+  ForwardBackend* backend_;
   ForwardState state_;
   int max_context_;
   std::vector<float> logits_;
