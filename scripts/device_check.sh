@@ -35,20 +35,20 @@ python3 python/make_random_gguf.py --like bench/data/gemma3-270m-q4_k_m.shapes.j
 sha256sum "$MODEL"
 
 log "gpu-check"
-timeout 240 build-cuda/flashmem gpu-check -m "$MODEL" --context 1000 --steps 64 -t "$(nproc)" 2>&1 | tee "$OUT/gpu_check.txt"
+timeout 150 build-cuda/flashmem gpu-check -m "$MODEL" --context 1000 --steps 64 -t "$(nproc)" 2>&1 | tee "$OUT/gpu_check.txt"
 check=${PIPESTATUS[0]}
 
 log "gpu-bench"
 contexts=32k,128k
 [ "$quick" = 1 ] && contexts=32k
-timeout 300 build-cuda/flashmem gpu-bench -m "$MODEL" --context "$contexts" --batch 1,16 \
+timeout 240 build-cuda/flashmem gpu-bench -m "$MODEL" --context "$contexts" --batch 1,16 \
     --policy full,lsa-indexer --budget 10% --device-kv-percent 15 --decode 128 -t "$(nproc)" 2>&1 | tee "$OUT/gpu_bench.txt"
 bench=${PIPESTATUS[0]}
 
 if [ "$quick" = 0 ]; then
   log "HF transformers anchor"
-  PYTHONUNBUFFERED=1 timeout 200 python3 python/bench_hf_gemma3.py --contexts 32768 --batches 1,16 \
-      --time-budget-s 120 --out "$OUT/hf.json" 2>&1 | tee "$OUT/hf.txt"
+  PYTHONUNBUFFERED=1 timeout 170 python3 python/bench_hf_gemma3.py --contexts 32768 --batches 1,16 \
+      --time-budget-s 100 --out "$OUT/hf.json" 2>&1 | tee "$OUT/hf.txt"
 fi
 log "done: gpu-check rc=$check gpu-bench rc=$bench"
 [ "$check" = 0 ] && [ "$bench" = 0 ]
