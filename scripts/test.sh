@@ -29,6 +29,9 @@ else
 fi
 .venv/bin/python python/test_paired_differences.py
 .venv/bin/python python/train_indexer/test_train_indexer.py
+# The CUDA backend: compiles (where nvcc is), fails cleanly without a GPU.
+bash scripts/test_cuda_build.sh
+.venv/bin/python python/test_make_random_gguf.py
 # End to end on the real model: dump -> training -> C++ vs PyTorch; eval of every policy.
 bash scripts/test_pipeline.sh
 echo "test.sh: all tests passed"
