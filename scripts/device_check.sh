@@ -44,6 +44,9 @@ contexts=32k,128k
 timeout 240 build-cuda/flashmem gpu-bench -m "$MODEL" --context "$contexts" --batch 1,16 \
     --policy full,lsa-indexer --budget 10% --device-kv-percent 15 --decode 128 -t "$(nproc)" 2>&1 | tee "$OUT/gpu_bench.txt"
 bench=${PIPESTATUS[0]}
+# lsa with its prompt votes (the hook path: the history copied to the host once per prompt).
+timeout 60 build-cuda/flashmem gpu-bench -m "$MODEL" --context 32k --batch 1 --policy lsa --budget 10% \
+    --device-kv-percent 15 --decode 128 -t "$(nproc)" 2>&1 | tee -a "$OUT/gpu_bench.txt"
 
 if [ "$quick" = 0 ]; then
   log "HF transformers anchor"

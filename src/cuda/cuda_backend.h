@@ -5,9 +5,11 @@
 // stream. Attention reads the resident pages through a per-step page table
 // (runtime/page_table.h), so a policy's choice is what the kernel reads.
 //
-// Not run here: attention hooks (Quest, SnapKV, LSA's prompt pins and Level 2 read queries
-// and keys on the CPU); a sequence with a hook is refused with an error. Pages on the disk
-// tier are not read by attention (the session's recall brings chosen pages up first).
+// Attention hooks that observe (SnapKV's and LSA's prompt votes) get the block's queries
+// and the history as host copies for the blocks they watch; hooks that narrow attention
+// per step (Quest, LSA's Level 2) are not applied and the step returns an error. Pages on
+// the disk tier are not read by attention (the session's recall brings chosen pages up
+// first); pages on the host are, through a bounce buffer (exact, slower).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -80,6 +82,7 @@ class CudaBackend final : public ForwardBackend {
   Status run_rows(std::vector<SequenceRows>& sequences, const int32_t* tokens, int rows, bool all_rows_logits,
                   std::span<float* const> host_logits);
   Status build_step_tables(std::vector<SequenceRows>& sequences, int rows);
+  Status run_watching_hooks(std::vector<SequenceRows>& sequences, int global_slot);
   Status ensure_scratch(int rows, int64_t partial_floats, int64_t bounce_bytes);
   void gemm(const __nv_bfloat16* weight, int out_features, int in_features, const __nv_bfloat16* x, int rows,
             float* y);

@@ -131,11 +131,8 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
   const int n_vocab = model_.n_vocab();
   for (const SequenceRows& seq : sequences) {
     if (!seq.state->backend) return Status::error("CUDA backend: the sequence was not attached");
-    if (seq.state->hook) {
-      return Status::error("CUDA backend: this policy needs an attention hook (quest, snapkv, lsa's prompt pins or "
-                           "level 2), which runs on the CPU only; use lsa with --lsa-prompt-share 0, or the CPU");
-    }
   }
+  Status hook_status;
   if (sequences.size() > 1) {
     for (const SequenceRows& seq : sequences) FM_ASSERT(seq.n_rows == 1);  // batched decode
   }
@@ -222,6 +219,10 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
     rope.neox = c.rope_neox;
     rope.eps = c.rms_eps;
     qk_norm_rope(qkv_, w.q_norm, w.k_norm, d_positions, rows, rope, q_, k16_, v16_, compute_);
+    if (!local) {
+      Status observed = run_watching_hooks(sequences, layer_slot_[l]);
+      if (hook_status.is_ok()) hook_status = observed;
+    }
 
     const LayerTable& table = layer_tables_[l];
     PagedAttentionParams attention;
@@ -287,7 +288,52 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
     if (state.captured_hidden.size() != wanted) state.captured_hidden.resize(wanted);
     if (wanted > 0) std::memcpy(state.captured_hidden.data(), captured_host.data() + s * n_capture * d, wanted * 4);
   }
-  return Status::ok();
+  return hook_status;
+}
+
+// A policy's attention hook sees a block's queries and the history it attends to, on the
+// host as on the CPU, for the blocks it watches (SnapKV's and LSA's prompt votes: the end
+// of a prefill). This stalls the step for a copy of the history, once per prompt. A hook
+// that narrows what attention reads (Quest, LSA's Level 2) is not applied here: the step
+// runs over the full resident set and the error says so.
+Status CudaBackend::run_watching_hooks(std::vector<SequenceRows>& sequences, int global_slot) {
+  const ModelConfig& c = model_.config();
+  const int qd = c.n_heads * c.head_dim;
+  Status status;
+  for (const SequenceRows& seq : sequences) {
+    ForwardState& state = *seq.state;
+    const int32_t first_pos = state.kv.n_tokens();
+    if (!state.hook || !state.hook->watches(first_pos, seq.n_rows)) continue;
+    std::vector<float> queries((size_t)seq.n_rows * qd);
+    FM_CUDA_TRY(cudaMemcpyAsync(queries.data(), q_ + (int64_t)seq.first_row * qd, queries.size() * 4,
+                                cudaMemcpyDeviceToHost, compute_));
+    FM_CUDA_TRY(cudaStreamSynchronize(compute_));
+    std::vector<int32_t> positions(seq.n_rows);
+    for (int i = 0; i < seq.n_rows; ++i) positions[i] = first_pos + i;
+    // The history as host copies, narrowed to the resident set as the CPU's attention is.
+    std::vector<kernels::KvRun> runs;
+    state.kv.global_runs(global_slot, runs);
+    if (state.restrict_history) {
+      attended_global_chunks(state, chunks_);
+      const int32_t chunk_tokens = state.kv.layout().chunk_tokens;
+      std::erase_if(runs, [&](const kernels::KvRun& run) {
+        return !std::binary_search(chunks_.begin(), chunks_.end(), (int64_t)(run.first_pos / chunk_tokens));
+      });
+    }
+    kernels::AttentionParams params;
+    params.n_heads = c.n_heads;
+    params.n_kv_heads = c.n_kv_heads;
+    params.head_dim = c.head_dim;
+    params.scale = c.attention_scale;
+    params.logit_softcap = c.attn_logit_softcap;
+    const size_t before = runs.size();
+    state.hook->before_attention(global_slot, params, queries.data(), positions.data(), seq.n_rows, runs);
+    if (runs.size() != before && status.is_ok()) {
+      status = Status::error("CUDA backend: the policy narrows attention per step (quest, lsa --level2-top-k), "
+                             "which runs on the CPU only");
+    }
+  }
+  return status;
 }
 
 }  // namespace fm::cuda

@@ -63,7 +63,13 @@ class PromptVotes {
   // chunks got no vote.
   const std::vector<double>& votes() const { return votes_; }
   // True while a decode query is past the prompt (the hook then has nothing to watch).
-  bool is_decode(const int32_t* q_pos, int n_q) const { return n_q == 1 && q_pos[0] >= prompt_end_; }
+  bool is_decode(const int32_t* q_pos, int n_q) const { return is_decode_block(q_pos[0], n_q); }
+  bool is_decode_block(int32_t first_pos, int n_q) const { return n_q == 1 && first_pos >= prompt_end_; }
+  // Whether observe() would use a block of n_q queries from first_pos: a prefill block
+  // that reaches into the observation window.
+  bool watches(int32_t first_pos, int n_q) const {
+    return !is_decode_block(first_pos, n_q) && first_pos + n_q > prompt_end_ - window_;
+  }
 
  private:
   int32_t window_;
@@ -81,6 +87,7 @@ class SnapKvPolicy : public Policy, public GlobalAttentionHook {
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
   GlobalAttentionHook* attention_hook() override { return this; }
   void begin_prefill(const KvStore& kv, int32_t end_position) override;
+  bool watches(int32_t first_pos, int n_q) const override { return votes_.watches(first_pos, n_q); }
   void before_attention(int global_layer, const kernels::AttentionParams& params, const float* q,
                         const int32_t* q_pos, int n_q,
                         std::vector<kernels::KvRun>& history_runs) override;

@@ -43,6 +43,11 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
     return level2_top_k_ > 0 || params_.prompt_share > 0 ? this : nullptr;
   }
   void begin_prefill(const KvStore& kv, int32_t end_position) override { votes_.begin(kv, end_position); }
+  // Prompt votes watch the end of a prefill; Level 2 watches every decode step.
+  bool watches(int32_t first_pos, int n_q) const override {
+    if (votes_.is_decode_block(first_pos, n_q)) return level2_top_k_ > 0;
+    return params_.prompt_share > 0 && votes_.watches(first_pos, n_q);
+  }
   void before_attention(int global_layer, const kernels::AttentionParams& params, const float* q,
                         const int32_t* q_pos, int n_q,
                         std::vector<kernels::KvRun>& history_runs) override;

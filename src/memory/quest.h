@@ -25,6 +25,7 @@ class QuestPolicy : public Policy, public GlobalAttentionHook {
   int cycle_steps() const override { return 1; }
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
   GlobalAttentionHook* attention_hook() override { return this; }
+  bool watches(int32_t first_pos, int n_q) const override { return n_q == 1; }  // decode steps only
   void before_attention(int global_layer, const kernels::AttentionParams& params, const float* q,
                         const int32_t* q_pos, int n_q,
                         std::vector<kernels::KvRun>& history_runs) override;

@@ -32,6 +32,10 @@ class GlobalAttentionHook {
   virtual void before_attention(int global_layer, const kernels::AttentionParams& params,
                                 const float* q, const int32_t* q_pos, int n_q,
                                 std::vector<kernels::KvRun>& history_runs) = 0;
+  // Whether before_attention has anything to do for n_q queries at positions
+  // [first_pos, first_pos + n_q): a backend whose queries and keys live in device memory
+  // copies them to the host only for the blocks a hook watches. Default: every block.
+  virtual bool watches(int32_t first_pos, int n_q) const { return true; }
 };
 
 // Scratch of one forward pass, sized for `rows` token rows. Shapes per row in comments.
