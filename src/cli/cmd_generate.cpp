@@ -63,6 +63,7 @@ int cmd_generate(int argc, char** argv) {
                           &block.status()}) {
     if (!s->is_ok()) return fail(*s);
   }
+  if (*n_predict < 0) return fail(Status::error("-n must be 0 or more (tokens to generate)"));
   if (*chunk < 1 || *chunk > 65536) return fail(Status::error("--chunk must be in 1..65536"));
   if (*threads < 1 || *threads > 1024) return fail(Status::error("-t must be in 1..1024"));
   if (*block < 1 || *block > 8192) return fail(Status::error("--block must be in 1..8192"));

@@ -45,7 +45,7 @@ Result<std::unique_ptr<Policy>> make_policy(const std::string& name, const Polic
   std::string known;
   for (const auto& n : policy_names()) known += (known.empty() ? "" : ", ") + n;
   return Status::error("unknown policy '" + name + "' (known: " + known +
-                       ", oracle; lsa is not built yet)");
+                       ", oracle, lsa, lsa-indexer)");
 }
 
 Result<double> parse_budget_fraction(const std::string& text) {
