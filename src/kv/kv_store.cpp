@@ -18,7 +18,7 @@ KvStore::KvStore(const KvLayout& layout) : layout_(layout) {
   build_tiers(nullptr, nullptr);
 }
 
-KvStore::~KvStore() = default;
+KvStore::~KvStore() { host_.reset(); }
 KvStore::KvStore(KvStore&&) noexcept = default;
 KvStore& KvStore::operator=(KvStore&&) noexcept = default;
 

@@ -212,8 +212,11 @@ class KvStore {
   std::vector<Page> pages_;
   std::vector<std::pair<int64_t, int32_t>> staged_;  // (page, device slot) of uploads in flight
   int64_t pages_in_tier_[kTierCount] = {0, 0, 0};
-  std::unique_ptr<DeviceMemory> device_;
+  // The host tier may hold hooks the device owns (a GPU's pinning): it is declared first so
+  // that a move assignment replaces it before the device, and the destructor resets it
+  // before the device goes.
   std::unique_ptr<HostTier> host_;
+  std::unique_ptr<DeviceMemory> device_;
   std::unique_ptr<DiskTier> disk_;  // null: no disk tier
   EvictionChooser chooser_;
   AlignedBuffer<uint8_t> bounce_;   // one page: disk <-> device goes through host memory

@@ -14,7 +14,7 @@ void attended_global_chunks(const ForwardState& state, std::vector<int64_t>& out
     return;
   }
   for (int64_t c : state.resident_chunks) {
-    if (c < state.always_from_chunk && c < committed) out.push_back(c);
+    if (c >= 0 && c < state.always_from_chunk && c < committed) out.push_back(c);
   }
   for (int64_t c = std::max<int64_t>(0, state.always_from_chunk); c < committed; ++c) out.push_back(c);
 }

@@ -451,13 +451,9 @@ TEST(TeardownOrder, ReconfiguringTheTiersFreesHostPagesBeforeTheOldDevice) {
   EXPECT_EQ(log, kHostThenDevice);
 }
 
-// KvStore's defaulted move assignment assigns members in declaration order: device_
-// (declared before host_) is replaced, destroying the old device, while the old host tier
-// still holds the device's hooks; the old host tier then calls on_freed on them. With a
-// DeviceMemory that owns the hooks it returns, that is a use after free. The tree's CUDA
-// arena returns hooks its backend owns, and nothing move-assigns a KvStore today, so the
-// hazard is latent. Enable once KvStore::operator=(KvStore&&) drops host_ before device_.
-TEST(TeardownOrder, DISABLED_MoveAssigningOverAStoreFreesItsHostPagesBeforeItsDevice) {
+// A move assignment replaces the host tier before the device (members in declaration
+// order): the old host tier's pages are freed while the hooks its device owns still exist.
+TEST(TeardownOrder, MoveAssigningOverAStoreFreesItsHostPagesBeforeItsDevice) {
   std::vector<std::string> log;
   LoggingHooks hooks(&log);
   auto kv = make_logging_store(&log, &hooks);

@@ -85,13 +85,10 @@ TEST_F(AttendedChunks, UnderAChoiceAreTheChosenChunksBelowTheTailThenTheTail) {
   EXPECT_EQ(attended(state_), range(6, 8));
 }
 
-// A chosen chunk index below zero is out of range as much as one past the end, and
-// device_runs ignores both; attended_global_chunks keeps it (the test of
-// `c < always_from_chunk && c < committed` has no lower bound), so a consumer would call
-// kv.chunk(-1) (model.cpp's resident_global_runs, the CUDA page table): out-of-bounds.
-// No policy in the tree produces negative indices today, so this is a robustness gap in
-// the new code, not a reachable failure. Enable once the function ignores c < 0.
-TEST_F(AttendedChunks, DISABLED_IgnoreNegativeChosenChunks) {
+// A chosen chunk index below zero is out of range as much as one past the end (device_runs
+// ignores both): a consumer would otherwise call kv.chunk(-1) (model.cpp's
+// resident_global_runs, the CUDA page table).
+TEST_F(AttendedChunks, IgnoreNegativeChosenChunks) {
   append_kv_block(state_.kv, 12, kSeed);
   state_.restrict_history = true;
   state_.resident_chunks = {-2, -1, 0};
