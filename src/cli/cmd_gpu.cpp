@@ -100,6 +100,11 @@ struct StepStats {
     top1_agree += d.same_top1;
     ++steps;
   }
+  // A wrong computation (another sequence's KV, a bad index) leaves two logit vectors about
+  // as far apart as unrelated ones: mean |diff| near 1.1 standard deviations. Precision
+  // alone (bf16 against 8-bit activations, cuBLAS kernels by batch size) stays far below;
+  // a tenth of a standard deviation separates the two.
+  bool close() const { return steps > 0 && mean_of_mean_abs <= 0.1 * mean_std; }
   void print(const char* what) const {
     std::printf("%-48s steps %3d  top-1 agree %5.1f%%  max|diff| %.4f  mean|diff| %.5f  (logit std %.3f)\n", what,
                 steps, 100.0 * top1_agree / std::max(1, steps), worst_max_abs, mean_of_mean_abs / std::max(1, steps),
@@ -215,7 +220,7 @@ int cmd_gpu_check(int argc, char** argv) {
     std::printf("  device KV (a) mean %.1f%% on the GPU, %.1f%% on the CPU\n",
                 gpu_p.device_footprint().global_layers().mean_percent,
                 cpu_p.device_footprint().global_layers().mean_percent);
-    if (policy_name == "recency") all_passed = all_passed && policy_stats.top1_agree * 10 >= policy_stats.steps * 9;
+    if (policy_name == "recency") all_passed = all_passed && policy_stats.close();
   }
 
   // 4. Full attention with pages on the host (read through the bounce buffer) equals full
@@ -270,7 +275,7 @@ int cmd_gpu_check(int argc, char** argv) {
       }
     }
     batch_stats.print("batch of 4 against each alone (GPU)");
-    all_passed = all_passed && batch_stats.top1_agree == batch_stats.steps;
+    all_passed = all_passed && batch_stats.close();
   }
 
   // 6. Recall through the tiers, copy stream included.
@@ -280,10 +285,9 @@ int cmd_gpu_check(int argc, char** argv) {
   std::printf("%s", recall->report.c_str());
   all_passed = all_passed && recall->passed;
 
-  // The model-level bound: bf16 weights and activations on the GPU against 8-bit
-  // activations on the CPU; teacher-forced top-1 agreement of at least 90% (a sanity
-  // bound; the measured numbers above are what docs/ records).
-  all_passed = all_passed && decode_stats.top1_agree * 10 >= decode_stats.steps * 9;
+  // The model-level bound (StepStats::close); top-1 agreement is reported, not judged: with
+  // random weights near-ties are common. The measured numbers are what docs/ records.
+  all_passed = all_passed && prefill_stats.close() && decode_stats.close();
   std::printf("gpu-check: %s\n", all_passed ? "PASSED" : "FAILED");
   return all_passed ? 0 : 1;
 }
@@ -354,7 +358,7 @@ int cmd_gpu_bench(int argc, char** argv) {
         if (!full) {
           const int64_t full_bytes = layout.chunk_bytes() * ((context + *decode_steps + chunk - 1) / chunk);
           options.kv_tiers.device_budget_bytes =
-              std::max<int64_t>(layout.chunk_bytes() * 4,
+              std::max<int64_t>(layout.chunk_bytes() * (layout.window_tokens / chunk + 2),  // a fork writes window-sized blocks
                                 (int64_t)std::ceil(full_bytes * *device_percent / 100.0 / layout.chunk_bytes()) *
                                     layout.chunk_bytes());
         }

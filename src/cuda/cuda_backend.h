@@ -81,6 +81,8 @@ class CudaBackend final : public ForwardBackend {
   // last row of each sequence, 2 every row. host_logits[i]: where sequence i's go.
   Status run_rows(std::vector<SequenceRows>& sequences, const int32_t* tokens, int rows, bool all_rows_logits,
                   std::span<float* const> host_logits);
+  Status prepare_step(std::vector<SequenceRows>& sequences, const int32_t* tokens, int rows, std::vector<int>& splits,
+                      int& n_capture);
   Status build_step_tables(std::vector<SequenceRows>& sequences, int rows);
   Status run_watching_hooks(std::vector<SequenceRows>& sequences, int global_slot);
   Status ensure_scratch(int rows, int64_t partial_floats, int64_t bounce_bytes);

@@ -35,6 +35,7 @@ struct AttentionCase {
   int n_heads, n_kv_heads, head_dim, n_sequences, rows_per_sequence, splits;
   int32_t window;
   float softcap;
+  bool rows_inside = false;  // rows at positions inside the history (causal masking)
 };
 
 }  // namespace
@@ -46,6 +47,7 @@ Result<CheckResult> check_paged_attention(uint32_t seed) {
       {4, 1, 256, 1, 1, 1, 0, 0.0f},   {4, 1, 256, 1, 1, 7, 0, 0.0f},  {4, 1, 256, 3, 1, 5, 0, 0.0f},
       {4, 1, 256, 1, 37, 2, 0, 0.0f},  {4, 1, 256, 2, 1, 3, 100, 0.0f}, {4, 1, 256, 1, 20, 1, 50, 0.0f},
       {8, 2, 128, 2, 5, 4, 0, 30.0f},  {9, 3, 64, 3, 1, 2, 0, 0.0f},    {2, 2, 32, 1, 3, 3, 0, 0.0f},
+      {8, 1, 256, 2, 3, 3, 0, 0.0f},   {4, 1, 256, 2, 9, 4, 0, 0.0f, true}, {4, 1, 256, 1, 6, 2, 40, 0.0f, true},
   };
   CheckResult result;
   result.passed = true;
@@ -71,7 +73,7 @@ Result<CheckResult> check_paged_attention(uint32_t seed) {
       }
       std::shuffle(per_sequence[s].begin(), per_sequence[s].end(), rng);
       for (int i = 0; i < tc.rows_per_sequence; ++i) {
-        positions.push_back(pos + i);
+        positions.push_back(tc.rows_inside ? (int32_t)(rng() % (uint32_t)(pos + 1)) : pos + i);
         row_sequence.push_back(s);
       }
     }
@@ -137,14 +139,14 @@ Result<CheckResult> check_paged_attention(uint32_t seed) {
         max_diff = std::max(max_diff, (double)std::fabs(expected[i] - bf16_to_float(out[(size_t)r * tc.n_heads * D + i])));
       }
     }
-    const bool ok = max_diff <= std::ldexp(max_ref, -8) && std::isfinite(max_diff);
+    const bool ok = max_diff <= std::ldexp(max_ref, -7) && std::isfinite(max_diff);
     result.passed = result.passed && ok;
     char line[256];
     std::snprintf(line, sizeof line,
                   "attention heads %d/%d dim %d, %d sequences x %d rows, %d splits, window %d, softcap %.0f: "
                   "max |diff| %.3g (bound %.3g) %s\n",
                   tc.n_heads, tc.n_kv_heads, D, tc.n_sequences, tc.rows_per_sequence, tc.splits, tc.window, tc.softcap,
-                  max_diff, std::ldexp(max_ref, -8), ok ? "ok" : "FAIL");
+                  max_diff, std::ldexp(max_ref, -7), ok ? "ok" : "FAIL");
     result.report += line;
   }
   return result;
@@ -158,7 +160,9 @@ Result<CheckResult> check_recall_round_trip(CudaBackend& backend, const Model& m
   KvTierOptions tiers;
   const int64_t n_chunks = (context_tokens + chunk_tokens - 1) / chunk_tokens;
   tiers.device_budget_bytes = layout.chunk_bytes() * std::max<int64_t>(8, n_chunks / 4);
-  tiers.host_budget_bytes = layout.chunk_bytes() * std::max<int64_t>(8, n_chunks / 3);
+  // The host holds what the device does not (attention reads host pages, not disk ones);
+  // the disk is reached below by explicit moves.
+  tiers.host_budget_bytes = 0;
   tiers.disk_directory = disk_directory;
   FM_RETURN_IF_ERROR(backend.attach(state, tiers));
   std::mt19937 rng(7);

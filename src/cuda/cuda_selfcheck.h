@@ -17,8 +17,8 @@ struct CheckResult {
 
 // Random queries and KV runs (shuffled, partly empty, windows, softcap, several split
 // counts, batches of rows over several sequences) against kernels::attention_reference.
-// Bound: the output is rounded to bf16 (relative error at most 2^-9); the check allows
-// 2^-8 of the largest reference magnitude.
+// Bound: the output is rounded to bf16 (8 significant bits: an error up to 2^-8 of the
+// value); the check allows 2^-7 of the largest reference magnitude.
 Result<CheckResult> check_paged_attention(uint32_t seed);
 
 // A sequence prefilled on `backend` with its pages spread over device, host and disk;

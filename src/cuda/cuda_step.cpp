@@ -80,6 +80,7 @@ Status CudaBackend::build_step_tables(std::vector<SequenceRows>& sequences, int 
           } else if (tier == Tier::kHost) {
             // Exact but slow: the chunk's K and V of this layer (adjacent) come up for this step.
             const int64_t bytes = 2 * (int64_t)chunk_tokens * layout.row_bytes();
+            FM_ASSERT(bounce_used + bytes <= bounce_capacity_);  // sized by prepare_step's count
             const uint8_t* at = bounce_ + bounce_used;
             page_table_.runs.push_back({reinterpret_cast<const uint16_t*>(at),
                                         reinterpret_cast<const uint16_t*>(at + bytes / 2), n, chunk.first_pos()});
@@ -137,62 +138,18 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
     for (const SequenceRows& seq : sequences) FM_ASSERT(seq.n_rows == 1);  // batched decode
   }
 
-  // Bytes of host-tier chunks this step reads (a pre-pass, so the bounce buffer is in
-  // place before the tables point into it).
-  int64_t bounce_bytes = 0;
-  for (const SequenceRows& seq : sequences) {
-    const KvStore& kv = seq.state->kv;
-    attended_global_chunks(*seq.state, chunks_);
-    int64_t host_chunks = 0;
-    for (int64_t index : chunks_) host_chunks += kv.residency(kv.page_of_chunk(index)).tier == Tier::kHost;
-    bounce_bytes += host_chunks * c.n_global_layers() * 2 * kv.layout().chunk_tokens * kv.layout().row_bytes();
-  }
-  FM_RETURN_IF_ERROR(ensure_scratch(rows, 0, bounce_bytes));
+  // Everything before the first kernel may fail and leave the sequences as they were.
   for (SequenceRows& seq : sequences) seq.state->kv.begin_block(seq.n_rows);
-  Status built = build_step_tables(sequences, rows);
-  if (!built) {
-    for (SequenceRows& seq : sequences) seq.state->kv.end_block();  // nothing written: the block is dropped
-    return built;
-  }
-  tokens_offset_ = round_up((int64_t)host_tables_.size(), 16);
-  host_tables_.resize((size_t)tokens_offset_ + (size_t)rows * 4);
-  std::memcpy(host_tables_.data() + tokens_offset_, tokens, (size_t)rows * 4);
-
-  // Splits per layer: enough blocks to fill the GPU, at least two runs per split.
-  int sm_count = 0;
-  cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, options_.device);
-  const int target_blocks = kTargetBlocksPerSm * std::max(1, sm_count);
   std::vector<int> splits(c.n_layers, 1);
-  int64_t partial_floats = 1;
-  for (int l = 0; l < c.n_layers; ++l) {
-    const int wanted = (target_blocks + rows * c.n_kv_heads - 1) / (rows * c.n_kv_heads);
-    splits[l] = std::max(1, std::min(wanted, layer_tables_[l].max_runs / 2));
-    partial_floats = std::max<int64_t>(partial_floats, (int64_t)rows * c.n_heads * splits[l] * (hd + 2));
-  }
-  FM_RETURN_IF_ERROR(ensure_scratch(rows, partial_floats, bounce_bytes));
-  if ((int64_t)host_tables_.size() > tables_capacity_) FM_CUDA_TRY(cudaStreamSynchronize(compute_));
-  FM_RETURN_IF_ERROR(grow(tables_, tables_capacity_, (int64_t)host_tables_.size()));
-  FM_CUDA_TRY(cudaMemcpyAsync(tables_, host_tables_.data(), host_tables_.size(), cudaMemcpyHostToDevice, compute_));
-  int64_t bounce_at = 0;
-  for (const auto& [source, bytes] : bounce_copies_) {
-    FM_CUDA_TRY(cudaMemcpyAsync(bounce_ + bounce_at, source, (size_t)bytes, cudaMemcpyHostToDevice, compute_));
-    bounce_at += bytes;
+  int n_capture = 0;
+  Status prepared = prepare_step(sequences, tokens, rows, splits, n_capture);
+  if (!prepared) {
+    for (SequenceRows& seq : sequences) seq.state->kv.abort_block();
+    return prepared;
   }
   const int32_t* d_tokens = reinterpret_cast<const int32_t*>(tables_ + tokens_offset_);
   const int32_t* d_positions = reinterpret_cast<const int32_t*>(tables_ + positions_offset_);
   const int32_t* d_row_sequence = reinterpret_cast<const int32_t*>(tables_ + row_sequence_offset_);
-
-  // Hidden states a policy wants: [sequence][capture layer][n_embd], copied as the
-  // residual stream enters each of those layers, brought down with the logits.
-  int n_capture = 0;
-  for (const SequenceRows& seq : sequences) n_capture = std::max(n_capture, (int)seq.state->capture_layers.size());
-  if (n_capture > 0) {
-    const int64_t needed = (int64_t)sequences.size() * n_capture * d;
-    int64_t capacity = captured_capacity_;
-    if (needed > capacity) FM_CUDA_TRY(cudaStreamSynchronize(compute_));
-    FM_RETURN_IF_ERROR(grow(captured_, capacity, needed));
-    captured_capacity_ = capacity;
-  }
 
   embed_rows(embedding_, d_tokens, rows, d, c.embedding_scale, x_, compute_);
   rms_norm_to_bf16(x_, layers_[0].attn_norm, rows, d, c.rms_eps, normed_, compute_);
@@ -205,8 +162,8 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
       for (size_t k = 0; k < wanted.size(); ++k) {
         if (wanted[k] != l) continue;
         const int last_row = sequences[s].first_row + sequences[s].n_rows - 1;
-        FM_CUDA_TRY(cudaMemcpyAsync(captured_ + ((int64_t)s * n_capture + k) * d, x_ + (int64_t)last_row * d,
-                                    (size_t)d * 4, cudaMemcpyDeviceToDevice, compute_));
+        FM_CUDA_CHECK(cudaMemcpyAsync(captured_ + ((int64_t)s * n_capture + k) * d, x_ + (int64_t)last_row * d,
+                                      (size_t)d * 4, cudaMemcpyDeviceToDevice, compute_));
       }
     }
     gemm(w.qkv, qkv_width, d, normed_, rows, qkv_);
@@ -258,15 +215,19 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
   const bool one_sequence = sequences.size() == 1;
   const int first = all_rows_logits || !one_sequence ? 0 : rows - 1;
   const int count = rows - first;
-  FM_RETURN_IF_ERROR(grow(logits_, logits_capacity_, (int64_t)count * n_vocab));
+  // From here on the block's K/V are written: a failure is a broken device (fatal), not
+  // an error the sequence could recover from.
+  if (Status grown = grow(logits_, logits_capacity_, (int64_t)count * n_vocab); !grown) {
+    fail_device("grow(logits)", grown.message().c_str(), __FILE__, __LINE__);
+  }
   gemm(head_, n_vocab, d, normed_ + (int64_t)first * d, count, logits_);
   if (c.final_logit_softcap > 0) softcap(logits_, (int64_t)count * n_vocab, c.final_logit_softcap, compute_);
   argmax_rows(logits_, count, n_vocab, best_, compute_);
   best_host_.resize(count);
-  FM_CUDA_TRY(cudaMemcpyAsync(best_host_.data(), best_, (size_t)count * 4, cudaMemcpyDeviceToHost, compute_));
+  FM_CUDA_CHECK(cudaMemcpyAsync(best_host_.data(), best_, (size_t)count * 4, cudaMemcpyDeviceToHost, compute_));
   std::vector<float> captured_host((size_t)sequences.size() * n_capture * d);
   if (n_capture > 0) {
-    FM_CUDA_TRY(cudaMemcpyAsync(captured_host.data(), captured_, captured_host.size() * 4, cudaMemcpyDeviceToHost,
+    FM_CUDA_CHECK(cudaMemcpyAsync(captured_host.data(), captured_, captured_host.size() * 4, cudaMemcpyDeviceToHost,
                                 compute_));
   }
   for (size_t s = 0; s < sequences.size(); ++s) {
@@ -275,11 +236,11 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
     const SequenceRows& seq = sequences[s];
     const int from = all_rows_logits ? seq.first_row : seq.first_row + seq.n_rows - 1;
     const int n = all_rows_logits ? seq.n_rows : 1;
-    FM_CUDA_TRY(cudaMemcpyAsync(out, logits_ + (int64_t)(from - first) * n_vocab, (size_t)n * n_vocab * 4,
+    FM_CUDA_CHECK(cudaMemcpyAsync(out, logits_ + (int64_t)(from - first) * n_vocab, (size_t)n * n_vocab * 4,
                                 cudaMemcpyDeviceToHost, compute_));
   }
-  FM_CUDA_TRY(cudaStreamSynchronize(compute_));
-  FM_CUDA_TRY(cudaGetLastError());
+  FM_CUDA_CHECK(cudaStreamSynchronize(compute_));
+  FM_CUDA_CHECK(cudaGetLastError());
   for (size_t s = 0; s < sequences.size(); ++s) {
     ForwardState& state = *sequences[s].state;
     state.kv.end_block();
@@ -289,6 +250,62 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
     if (wanted > 0) std::memcpy(state.captured_hidden.data(), captured_host.data() + s * n_capture * d, wanted * 4);
   }
   return hook_status;
+}
+
+// The step's set-up, after begin_block (which may have moved pages down to make room, so
+// the host chunks are counted now): the bounce buffer, the page tables, the split counts,
+// the scratch, and the tables' upload with the host chunks' copies.
+Status CudaBackend::prepare_step(std::vector<SequenceRows>& sequences, const int32_t* tokens, int rows,
+                                 std::vector<int>& splits, int& n_capture) {
+  const ModelConfig& c = model_.config();
+  const int hd = c.head_dim;
+  int64_t bounce_bytes = 0;
+  for (const SequenceRows& seq : sequences) {
+    const KvStore& kv = seq.state->kv;
+    attended_global_chunks(*seq.state, chunks_);
+    int64_t host_chunks = 0;
+    for (int64_t index : chunks_) host_chunks += kv.residency(kv.page_of_chunk(index)).tier == Tier::kHost;
+    bounce_bytes += host_chunks * c.n_global_layers() * 2 * kv.layout().chunk_tokens * kv.layout().row_bytes();
+  }
+  FM_RETURN_IF_ERROR(ensure_scratch(rows, 0, bounce_bytes));
+  FM_RETURN_IF_ERROR(build_step_tables(sequences, rows));
+  tokens_offset_ = round_up((int64_t)host_tables_.size(), 16);
+  host_tables_.resize((size_t)tokens_offset_ + (size_t)rows * 4);
+  std::memcpy(host_tables_.data() + tokens_offset_, tokens, (size_t)rows * 4);
+
+  // Splits per layer: enough blocks to fill the GPU, at least two runs per split.
+  int sm_count = 0;
+  cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, options_.device);
+  const int target_blocks = kTargetBlocksPerSm * std::max(1, sm_count);
+  int64_t partial_floats = 1;
+  for (int l = 0; l < c.n_layers; ++l) {
+    const int wanted = (target_blocks + rows * c.n_kv_heads - 1) / (rows * c.n_kv_heads);
+    splits[l] = std::max(1, std::min(wanted, layer_tables_[l].max_runs / 2));
+    partial_floats = std::max<int64_t>(partial_floats, (int64_t)rows * c.n_heads * splits[l] * (hd + 2));
+  }
+  FM_RETURN_IF_ERROR(ensure_scratch(rows, partial_floats, bounce_bytes));
+  if ((int64_t)host_tables_.size() > tables_capacity_) FM_CUDA_TRY(cudaStreamSynchronize(compute_));
+  FM_RETURN_IF_ERROR(grow(tables_, tables_capacity_, (int64_t)host_tables_.size()));
+  FM_CUDA_TRY(cudaMemcpyAsync(tables_, host_tables_.data(), host_tables_.size(), cudaMemcpyHostToDevice, compute_));
+  int64_t bounce_at = 0;
+  for (const auto& [source, bytes] : bounce_copies_) {
+    FM_CUDA_TRY(cudaMemcpyAsync(bounce_ + bounce_at, source, (size_t)bytes, cudaMemcpyHostToDevice, compute_));
+    bounce_at += bytes;
+  }
+  FM_ASSERT(bounce_at <= bounce_capacity_);
+
+  // Hidden states a policy wants: [sequence][capture layer][n_embd], copied as the
+  // residual stream enters each of those layers, brought down with the logits.
+  n_capture = 0;
+  for (const SequenceRows& seq : sequences) n_capture = std::max(n_capture, (int)seq.state->capture_layers.size());
+  if (n_capture > 0) {
+    const int64_t needed = (int64_t)sequences.size() * n_capture * c.n_embd;
+    int64_t capacity = captured_capacity_;
+    if (needed > capacity) FM_CUDA_TRY(cudaStreamSynchronize(compute_));
+    FM_RETURN_IF_ERROR(grow(captured_, capacity, needed));
+    captured_capacity_ = capacity;
+  }
+  return Status::ok();
 }
 
 // A policy's attention hook sees a block's queries and the history it attends to, on the

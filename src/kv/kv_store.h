@@ -110,6 +110,9 @@ class KvStore {
   void write_global(int global_layer, const uint16_t* k, const uint16_t* v);
   void write_local(int local_layer, const uint16_t* k, const uint16_t* v);
   void end_block();
+  // Drops the block begin_block started, when nothing of it was written: its positions are
+  // not committed (the chunks it appended stay, empty, for the next block).
+  void abort_block() { pending_tokens_ = 0; }
 
   // Makes this empty store hold the same committed sequence as `source` (same layout;
   // any tiers): a fork for decoding one prefill under several policies. Bit-exact.
