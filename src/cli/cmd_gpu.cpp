@@ -67,6 +67,25 @@ Result<std::vector<long long>> parse_list(const std::string& text) {
   return out;
 }
 
+// The model on the CPU (the reference) and on the GPU, with the CPU's threads.
+struct GpuRun {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<cuda::CudaBackend> backend;
+};
+
+Result<GpuRun> load_on_gpu(const std::string& path, int threads) {
+  GpuRun run;
+  auto model = Model::load(path);
+  if (!model) return model.status();
+  run.model = std::move(model.value());
+  run.pool = std::make_unique<ThreadPool>(threads);
+  auto backend = cuda::CudaBackend::create(*run.model, {}, *run.pool);
+  if (!backend) return backend.status();
+  run.backend = std::move(backend.value());
+  return run;
+}
+
 // Differences of two logit vectors.
 struct LogitDiff {
   double max_abs = 0, mean_abs = 0, reference_std = 0;
@@ -142,13 +161,11 @@ int cmd_gpu_check(int argc, char** argv) {
   for (const Status* s : {&context.status(), &steps.status(), &threads.status(), &seed.status()}) {
     if (!s->is_ok()) return fail(me, *s);
   }
-  auto model = Model::load(args.get("-m"));
-  if (!model) return fail(me, model.status());
-  const Model& m = **model;
-  ThreadPool pool((int)*threads);
-  auto backend_or = cuda::CudaBackend::create(m, {}, pool);
-  if (!backend_or) return fail(me, backend_or.status());
-  cuda::CudaBackend& backend = **backend_or;
+  auto loaded = load_on_gpu(args.get("-m"), (int)*threads);
+  if (!loaded) return fail(me, loaded.status());
+  const Model& m = *loaded->model;
+  ThreadPool& pool = *loaded->pool;
+  cuda::CudaBackend& backend = *loaded->backend;
   std::printf("model: %s\ndevice: %s, weights on the GPU %.1f MiB (bf16)\n", m.config().describe().c_str(),
               backend.device_name().c_str(), backend.weight_bytes() / 1048576.0);
   bool all_passed = true;
@@ -322,13 +339,11 @@ int cmd_gpu_bench(int argc, char** argv) {
     std::string item;
     while (std::getline(ss, item, ',')) policies.push_back(item);
   }
-  auto model = Model::load(args.get("-m"));
-  if (!model) return fail(me, model.status());
-  const Model& m = **model;
-  ThreadPool pool((int)*threads);
-  auto backend_or = cuda::CudaBackend::create(m, {}, pool);
-  if (!backend_or) return fail(me, backend_or.status());
-  cuda::CudaBackend& backend = **backend_or;
+  auto loaded = load_on_gpu(args.get("-m"), (int)*threads);
+  if (!loaded) return fail(me, loaded.status());
+  const Model& m = *loaded->model;
+  ThreadPool& pool = *loaded->pool;
+  cuda::CudaBackend& backend = *loaded->backend;
   const int chunk = 64;
   const KvLayout layout = kv_layout_for(m.config(), chunk);
   std::printf("model: %s\ndevice: %s; decode %lld steps per run; policies other than full under a device KV budget "
