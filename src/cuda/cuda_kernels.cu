@@ -176,24 +176,28 @@ int blocks_for(int64_t n, int threads) { return (int)((n + threads - 1) / thread
 
 void embed_rows(const __nv_bfloat16* table, const int32_t* tokens, int rows, int width, float scale, float* x,
                 cudaStream_t stream) {
+  if (rows == 0) return;  // an empty grid is a launch error
   embed_rows_kernel<<<rows, kRowThreads, 0, stream>>>(table, tokens, width, scale, x);
   FM_CUDA_CHECK(cudaGetLastError());
 }
 
 void rms_norm_to_bf16(const float* x, const float* weight, int rows, int width, float eps, __nv_bfloat16* out,
                       cudaStream_t stream) {
+  if (rows == 0) return;
   rms_norm_kernel<<<rows, kRowThreads, 0, stream>>>(x, weight, width, eps, out);
   FM_CUDA_CHECK(cudaGetLastError());
 }
 
 void add_residual_and_norm(float* x, const float* o, const float* post_weight, const float* next_weight, int rows,
                            int width, float eps, __nv_bfloat16* next, cudaStream_t stream) {
+  if (rows == 0) return;
   add_residual_and_norm_kernel<<<rows, kRowThreads, 0, stream>>>(x, o, post_weight, next_weight, width, eps, next);
   FM_CUDA_CHECK(cudaGetLastError());
 }
 
 void qk_norm_rope(const float* qkv, const float* q_norm, const float* k_norm, const int32_t* positions, int rows,
                   const RopeSetup& setup, float* q_out, __half* k_out, __half* v_out, cudaStream_t stream) {
+  if (rows == 0) return;
   const int threads = ((setup.head_dim / 2 + 31) / 32) * 32;
   const dim3 grid(rows, setup.n_heads + 2 * setup.n_kv_heads);
   qk_norm_rope_kernel<<<grid, threads, 0, stream>>>(qkv, q_norm, k_norm, positions, setup, q_out, k_out, v_out);
@@ -202,16 +206,19 @@ void qk_norm_rope(const float* qkv, const float* q_norm, const float* k_norm, co
 
 void gated_activation(const float* gate_up, int rows, int n_ff, bool gelu, __nv_bfloat16* out, cudaStream_t stream) {
   const int64_t n = (int64_t)rows * n_ff;
+  if (n == 0) return;
   gated_activation_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(gate_up, n, n_ff, gelu, out);
   FM_CUDA_CHECK(cudaGetLastError());
 }
 
 void softcap(float* x, int64_t n, float cap, cudaStream_t stream) {
+  if (n == 0) return;
   softcap_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(x, n, cap);
   FM_CUDA_CHECK(cudaGetLastError());
 }
 
 void argmax_rows(const float* logits, int rows, int n_vocab, int32_t* best, cudaStream_t stream) {
+  if (rows == 0) return;
   argmax_kernel<<<rows, 1024, 0, stream>>>(logits, n_vocab, best);
   FM_CUDA_CHECK(cudaGetLastError());
 }
