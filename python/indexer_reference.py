@@ -2,7 +2,7 @@
 """Reference Memory Indexer (numpy, float32) and the fixture the C++ tests check against.
 
 Written from the published description of the FlashMemory-DeepSeek-V4 indexer (the
-release's README and retriever.py, summarised in /work/shared/DESIGN.md and docs/indexer.md),
+release's README and retriever.py, summarised in docs/indexer.md),
 not from our C++. numpy instead of PyTorch: torch is not installed in the project venv and
 its PyPI wheel pulls gigabytes of CUDA libraries; every step here is a few lines of array
 arithmetic, done in float32 in the order the published code uses.

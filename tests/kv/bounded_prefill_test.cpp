@@ -15,31 +15,17 @@ namespace fm {
 namespace {
 
 // The CPU arena, remembering the most bytes it ever held.
-class PeakRecordingDevice final : public DeviceMemory {
+class PeakRecordingDevice final : public test::ArenaBackedDevice {
  public:
   PeakRecordingDevice(int64_t slot_bytes, int64_t budget_bytes, int64_t* peak)
-      : arena_(slot_bytes, budget_bytes), peak_(peak) {}
-  int64_t slot_bytes() const override { return arena_.slot_bytes(); }
-  int64_t budget_bytes() const override { return arena_.budget_bytes(); }
-  int64_t bytes_used() const override { return arena_.bytes_used(); }
-  int64_t capacity_slots() const override { return arena_.capacity_slots(); }
+      : test::ArenaBackedDevice(slot_bytes, budget_bytes), peak_(peak) {}
   std::optional<int32_t> allocate_slot() override {
     auto slot = arena_.allocate_slot();
     *peak_ = std::max(*peak_, arena_.bytes_used());
     return slot;
   }
-  void release_slot(int32_t slot) override { arena_.release_slot(slot); }
-  uint8_t* slot_data(int32_t slot) override { return arena_.slot_data(slot); }
-  const uint8_t* slot_data(int32_t slot) const override { return arena_.slot_data(slot); }
-  void upload(int32_t slot, int64_t offset, const void* src, int64_t bytes) override {
-    arena_.upload(slot, offset, src, bytes);
-  }
-  void download(int32_t slot, int64_t offset, void* dst, int64_t bytes) const override {
-    arena_.download(slot, offset, dst, bytes);
-  }
 
  private:
-  CpuDeviceArena arena_;
   int64_t* peak_;
 };
 

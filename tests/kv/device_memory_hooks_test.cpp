@@ -58,16 +58,12 @@ struct DeviceCounters {
 
 // The CPU arena, presented as device memory the host may not dereference: every byte
 // that reaches the host must come through download / copy_to_host.
-class OpaqueDevice final : public DeviceMemory {
+class OpaqueDevice final : public test::ArenaBackedDevice {
  public:
   OpaqueDevice(int64_t slot_bytes, int64_t budget_bytes, DeviceCounters* counters, SlotMemoryHooks* hooks)
-      : arena_(slot_bytes, budget_bytes), counters_(counters), hooks_(hooks) {
+      : test::ArenaBackedDevice(slot_bytes, budget_bytes), counters_(counters), hooks_(hooks) {
     counters_->slot_bytes = slot_bytes;
   }
-  int64_t slot_bytes() const override { return arena_.slot_bytes(); }
-  int64_t budget_bytes() const override { return arena_.budget_bytes(); }
-  int64_t bytes_used() const override { return arena_.bytes_used(); }
-  int64_t capacity_slots() const override { return arena_.capacity_slots(); }
   std::optional<int32_t> allocate_slot() override {
     auto slot = arena_.allocate_slot();
     if (slot) {
@@ -77,9 +73,6 @@ class OpaqueDevice final : public DeviceMemory {
     }
     return slot;
   }
-  void release_slot(int32_t slot) override { arena_.release_slot(slot); }
-  uint8_t* slot_data(int32_t slot) override { return arena_.slot_data(slot); }
-  const uint8_t* slot_data(int32_t slot) const override { return arena_.slot_data(slot); }
   void upload(int32_t slot, int64_t offset, const void* src, int64_t bytes) override {
     ++counters_->uploads;
     arena_.upload(slot, offset, src, bytes);
@@ -100,7 +93,6 @@ class OpaqueDevice final : public DeviceMemory {
   SlotMemoryHooks* host_memory_hooks() override { return hooks_; }
 
  private:
-  CpuDeviceArena arena_;
   DeviceCounters* counters_;
   SlotMemoryHooks* hooks_;
 };
@@ -158,15 +150,6 @@ int64_t device_chunks_from(const KvStore& kv, int64_t first_chunk) {
   return ::testing::AssertionSuccess();
 }
 
-::testing::AssertionResult flip_file_bits(const std::string& path, int64_t offset, uint8_t mask) {
-  const int fd = ::open(path.c_str(), O_RDWR);
-  if (fd < 0) return ::testing::AssertionFailure() << "cannot open " << path;
-  uint8_t b = 0;
-  const bool ok = ::pread(fd, &b, 1, (off_t)offset) == 1 && (b ^= mask, ::pwrite(fd, &b, 1, (off_t)offset) == 1);
-  ::close(fd);
-  if (!ok) return ::testing::AssertionFailure() << "cannot rewrite byte " << offset << " of " << path;
-  return ::testing::AssertionSuccess();
-}
 
 // Blocks of assorted sizes, ending mid-chunk.
 void write_blocks(KvStore& kv, int total) {
@@ -314,7 +297,7 @@ TEST(OpaqueDevice, AStagedDiskPageIsReadCheckedOnTheHostThenUploadedStaged) {
   const int64_t bad_page = on_disk[1];
   ASSERT_EQ(kv->residency(bad_page).tier, K);
   ASSERT_TRUE(kv->move_page(kv->n_pages() - 2, H));
-  ASSERT_TRUE(flip_file_bits(kv->disk_path(), kv->residency(bad_page).slot * kv->page_bytes() + 9, 0x04));
+  ASSERT_TRUE(test::flip_file_bits(kv->disk_path(), kv->residency(bad_page).slot * kv->page_bytes() + 9, 0x04));
   auto bad = kv->begin_staged_upload(bad_page);
   ASSERT_TRUE(bad.has_value());
   const Status read = KvStore::copy_staged_upload(*bad);
@@ -394,29 +377,14 @@ class LoggingHooks final : public SlotMemoryHooks {
 };
 
 // The CPU arena, logging its destruction and handing out the hooks.
-class LoggingDevice final : public DeviceMemory {
+class LoggingDevice final : public test::ArenaBackedDevice {
  public:
   LoggingDevice(int64_t slot_bytes, int64_t budget_bytes, std::vector<std::string>* log, SlotMemoryHooks* hooks)
-      : arena_(slot_bytes, budget_bytes), log_(log), hooks_(hooks) {}
+      : test::ArenaBackedDevice(slot_bytes, budget_bytes), log_(log), hooks_(hooks) {}
   ~LoggingDevice() override { log_->push_back("device destroyed"); }
-  int64_t slot_bytes() const override { return arena_.slot_bytes(); }
-  int64_t budget_bytes() const override { return arena_.budget_bytes(); }
-  int64_t bytes_used() const override { return arena_.bytes_used(); }
-  int64_t capacity_slots() const override { return arena_.capacity_slots(); }
-  std::optional<int32_t> allocate_slot() override { return arena_.allocate_slot(); }
-  void release_slot(int32_t slot) override { arena_.release_slot(slot); }
-  uint8_t* slot_data(int32_t slot) override { return arena_.slot_data(slot); }
-  const uint8_t* slot_data(int32_t slot) const override { return arena_.slot_data(slot); }
-  void upload(int32_t slot, int64_t offset, const void* src, int64_t bytes) override {
-    arena_.upload(slot, offset, src, bytes);
-  }
-  void download(int32_t slot, int64_t offset, void* dst, int64_t bytes) const override {
-    arena_.download(slot, offset, dst, bytes);
-  }
   SlotMemoryHooks* host_memory_hooks() override { return hooks_; }
 
  private:
-  CpuDeviceArena arena_;
   std::vector<std::string>* log_;
   SlotMemoryHooks* hooks_;
 };

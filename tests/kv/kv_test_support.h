@@ -1,6 +1,7 @@
 // Helpers for the KV tests: small layouts, recognisable K/V contents, temporary folders.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kv/cpu_device_arena.h"
 #include "kv/kv_store.h"
 
 namespace fm::test {
@@ -113,6 +115,41 @@ class TempFolder {
 
  private:
   std::string path_;
+};
+
+// Corrupts a file in place: the byte at `offset` XOR `mask`.
+inline ::testing::AssertionResult flip_file_bits(const std::string& path, int64_t offset, uint8_t mask) {
+  const int fd = ::open(path.c_str(), O_RDWR);
+  if (fd < 0) return ::testing::AssertionFailure() << "cannot open " << path;
+  uint8_t b = 0;
+  const bool ok = ::pread(fd, &b, 1, (off_t)offset) == 1 && (b ^= mask, ::pwrite(fd, &b, 1, (off_t)offset) == 1);
+  ::close(fd);
+  if (!ok) return ::testing::AssertionFailure() << "cannot rewrite byte " << offset << " of " << path;
+  return ::testing::AssertionSuccess();
+}
+
+// A device tier that is the CPU arena underneath: test devices derive from it and
+// override only what they watch or change.
+class ArenaBackedDevice : public DeviceMemory {
+ public:
+  ArenaBackedDevice(int64_t slot_bytes, int64_t budget_bytes) : arena_(slot_bytes, budget_bytes) {}
+  int64_t slot_bytes() const override { return arena_.slot_bytes(); }
+  int64_t budget_bytes() const override { return arena_.budget_bytes(); }
+  int64_t bytes_used() const override { return arena_.bytes_used(); }
+  int64_t capacity_slots() const override { return arena_.capacity_slots(); }
+  std::optional<int32_t> allocate_slot() override { return arena_.allocate_slot(); }
+  void release_slot(int32_t slot) override { arena_.release_slot(slot); }
+  uint8_t* slot_data(int32_t slot) override { return arena_.slot_data(slot); }
+  const uint8_t* slot_data(int32_t slot) const override { return arena_.slot_data(slot); }
+  void upload(int32_t slot, int64_t offset, const void* src, int64_t bytes) override {
+    arena_.upload(slot, offset, src, bytes);
+  }
+  void download(int32_t slot, int64_t offset, void* dst, int64_t bytes) const override {
+    arena_.download(slot, offset, dst, bytes);
+  }
+
+ protected:
+  CpuDeviceArena arena_;
 };
 
 }  // namespace fm::test

@@ -77,16 +77,6 @@ KvStore make_store(int64_t device_pages, int64_t host_pages = 0, const std::stri
 
 constexpr Tier D = Tier::kDevice, H = Tier::kHost, K = Tier::kDisk;
 
-// Corrupts a file in place: the byte at `offset` XOR `mask`.
-::testing::AssertionResult flip_file_bits(const std::string& path, int64_t offset, uint8_t mask) {
-  const int fd = ::open(path.c_str(), O_RDWR);
-  if (fd < 0) return ::testing::AssertionFailure() << "cannot open " << path;
-  uint8_t b = 0;
-  const bool ok = ::pread(fd, &b, 1, (off_t)offset) == 1 && (b ^= mask, ::pwrite(fd, &b, 1, (off_t)offset) == 1);
-  ::close(fd);
-  if (!ok) return ::testing::AssertionFailure() << "cannot rewrite byte " << offset << " of " << path;
-  return ::testing::AssertionSuccess();
-}
 
 TEST(KvTiers, AnUntieredStoreKeepsEveryPageOnTheDevice) {
   KvStore kv(test::small_kv_layout(4));
@@ -210,7 +200,7 @@ TEST(KvTiers, ACorruptDiskPageIsAnErrorNamingThePageNeverWrongKv) {
   for (int i = 0; i < 3; ++i) append_kv_block(kv, 4, kSeed);
   ASSERT_TRUE(kv.move_page(1, K));
   // A bit of layer 1's V.
-  ASSERT_TRUE(flip_file_bits(kv.disk_path(), kv.residency(1).slot * kv.page_bytes() + kv.page_bytes() - 3, 0x01));
+  ASSERT_TRUE(test::flip_file_bits(kv.disk_path(), kv.residency(1).slot * kv.page_bytes() + kv.page_bytes() - 3, 0x01));
 
   std::vector<kernels::KvRun> runs;
   kv.global_runs(0, runs);  // layer 0's part of the page is intact
@@ -247,7 +237,7 @@ TEST(KvTiers, AStagedDiskPageIsReadAndCheckedOffTheStoresTables) {
   EXPECT_TRUE(history_intact(kv));
   ASSERT_TRUE(kv.status());
 
-  ASSERT_TRUE(flip_file_bits(kv.disk_path(), kv.residency(2).slot * kv.page_bytes() + 5, 0x10));
+  ASSERT_TRUE(test::flip_file_bits(kv.disk_path(), kv.residency(2).slot * kv.page_bytes() + 5, 0x10));
   const int64_t device_before = kv.tier_bytes(D);
   auto bad = kv.begin_staged_upload(2);
   ASSERT_TRUE(bad.has_value());
