@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 NVCC=$(command -v nvcc || true)
 [ -z "$NVCC" ] && [ -x /usr/local/cuda/bin/nvcc ] && NVCC=/usr/local/cuda/bin/nvcc
 if [ -z "$NVCC" ]; then
+  # CI's machines carry the CUDA toolkit: there a missing nvcc is a failure, not a skip.
+  if [ "${CI:-}" = true ]; then echo "test_cuda_build: FAILED: no nvcc (CI=true)"; exit 1; fi
   echo "test_cuda_build: SKIPPED: no nvcc on this machine (the CUDA toolkit is not a dependency of the CPU build)"
   exit 0
 fi
