@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "cli/policy_args.h"
+#include "memory/default_indexer.h"
 #include "memory/lsa_policy.h"
 #include "model/model.h"
 #include "runtime/attention_recall.h"

@@ -6,68 +6,58 @@
 #include "cli/args.h"
 #include <cstdio>
 
-#include "memory/default_indexer.h"
-#include "memory/lsa_policy.h"
 #include "memory/policy.h"
+#include "memory/policy_spec.h"
 #include "model/model.h"
 
 namespace fm::cli {
 
+// The --policy options as a value (memory/policy_spec.h). name: the policy to build; by
+// default the one --policy gives. budget_fraction > 0 overrides --budget.
+inline Result<PolicySpec> policy_spec_from_args(const Args& args, const std::string& name = "",
+                                                double budget_fraction = -1) {
+  PolicySpec spec;
+  spec.name = name.empty() ? args.get("--policy") : name;
+  if (spec.none()) {
+    if (args.has("--budget") && !args.has("--policy")) return Status::error("--budget needs --policy");
+    return spec;
+  }
+  if (budget_fraction > 0) {
+    spec.budget_fraction = budget_fraction;
+  } else if (args.has("--budget")) {
+    auto fraction = parse_budget_fraction(args.get("--budget"));
+    if (!fraction) return fraction.status();
+    spec.budget_fraction = *fraction;
+  }
+  auto seed = args.get_int("--seed", 0);
+  if (!seed) return seed.status();
+  spec.seed = (uint64_t)*seed;
+  spec.indexer = args.get("--indexer");
+  auto level2 = args.get_int("--level2-top-k", 0);
+  if (!level2) return level2.status();
+  if (*level2 < 0) return Status::error("--level2-top-k must be >= 0");
+  spec.level2_top_k = (int)*level2;
+  // --lsa-prompt-share S: the share of the budget pinned to the prompt's votes (0: off).
+  auto prompt_share = args.get_float("--lsa-prompt-share", -1);
+  if (!prompt_share) return prompt_share.status();
+  if (args.has("--lsa-prompt-share") && (*prompt_share < 0 || *prompt_share > 1)) {
+    return Status::error("--lsa-prompt-share must be between 0 and 1");
+  }
+  spec.lsa_prompt_share = *prompt_share;
+  return spec;
+}
+
 // nullptr (no policy: full attention, no selection) when --policy is absent.
-// `lsa` reads --indexer FILE (an untrained, random indexer without it).
-// name: the policy to build; by default the one --policy gives. budget_fraction > 0
-// overrides --budget.
+// `lsa` reads --indexer FILE (the weights trained for the model's shape without it;
+// --indexer random forces the untrained indexer).
 inline Result<std::unique_ptr<Policy>> make_policy_from_args(const Args& args,
                                                              const ModelConfig& model,
                                                              int chunk_tokens,
                                                              const std::string& name = "",
                                                              double budget_fraction = -1) {
-  const std::string policy_name = name.empty() ? args.get("--policy") : name;
-  if (policy_name.empty() || policy_name == "none") {
-    if (args.has("--budget") && !args.has("--policy")) return Status::error("--budget needs --policy");
-    return std::unique_ptr<Policy>();
-  }
-  PolicyBudget budget;
-  if (budget_fraction > 0) {
-    budget.fraction = budget_fraction;
-  } else if (args.has("--budget")) {
-    auto fraction = parse_budget_fraction(args.get("--budget"));
-    if (!fraction) return fraction.status();
-    budget.fraction = *fraction;
-  }
-  auto seed = args.get_int("--seed", 0);
-  if (!seed) return seed.status();
-  // `lsa-indexer`: lsa by the published rule alone, without prompt pins (an ablation).
-  if (policy_name == "lsa" || policy_name == "lsa-indexer") {
-    // --indexer FILE; without it the weights trained for this model's shape when they are
-    // found (memory/default_indexer.h); --indexer random forces the untrained indexer.
-    std::string indexer = args.get("--indexer");
-    if (indexer.empty()) indexer = find_default_indexer(model);
-    if (indexer == "random") indexer.clear();
-    if (indexer.empty()) {
-      static bool warned = false;
-      if (!warned) {
-        std::fprintf(stderr,
-                     "flashmem: warning: no trained indexer for this model (%s not found; see "
-                     "--indexer): lsa uses an untrained indexer with random weights, which runs "
-                     "within its budget but chooses at random\n",
-                     default_indexer_file_name(model).c_str());
-      }
-      warned = true;
-    }
-    auto level2 = args.get_int("--level2-top-k", 0);
-    if (!level2) return level2.status();
-    if (*level2 < 0) return Status::error("--level2-top-k must be >= 0");
-    // --lsa-prompt-share S: the share of the budget pinned to the prompt's votes (0: off).
-    auto prompt_share = args.get_float("--lsa-prompt-share", -1);
-    if (!prompt_share) return prompt_share.status();
-    if (args.has("--lsa-prompt-share") && (*prompt_share < 0 || *prompt_share > 1)) {
-      return Status::error("--lsa-prompt-share must be between 0 and 1");
-    }
-    return make_lsa_policy(model, kv_layout_for(model, chunk_tokens), indexer, budget, (uint64_t)*seed,
-                           (int)*level2, policy_name == "lsa-indexer" ? 0.0 : *prompt_share);
-  }
-  return make_policy(policy_name, budget, (uint64_t)*seed);
+  auto spec = policy_spec_from_args(args, name, budget_fraction);
+  if (!spec) return spec.status();
+  return make_policy_from_spec(*spec, model, chunk_tokens);
 }
 
 }  // namespace fm::cli

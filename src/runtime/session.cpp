@@ -17,7 +17,13 @@ Session::Session(const Model& model, ThreadPool& pool, const SessionOptions& opt
                                                   : model.config().context_length),
       background_recall_(options.background_recall),
       recall_lead_steps_(options.recall_lead_steps) {
-  init_status_ = backend_ ? backend_->attach(state_, options.kv_tiers) : state_.kv.configure_tiers(options.kv_tiers);
+  if (backend_) {
+    init_status_ = backend_->attach(state_, options.kv_tiers);
+  } else {
+    const int64_t page_bytes = state_.kv.layout().chunk_bytes() * std::max(1, options.kv_tiers.chunks_per_page);
+    init_status_ = state_.kv.configure_tiers(
+        options.kv_tiers, options.device_memory ? options.device_memory(page_bytes) : nullptr);
+  }
   // Room on the device goes first to what the policy chose: when a page must move down,
   // prefer the oldest sealed device page outside the resident set.
   state_.kv.set_eviction_chooser([this](const KvStore& kv) -> int64_t {
@@ -49,19 +55,55 @@ Status Session::prefill(std::span<const int32_t> tokens, const Progress& progres
   FM_RETURN_IF_ERROR(init_status_);
   FM_RETURN_IF_ERROR(check_room(tokens.size()));
   if (tokens.empty()) return Status::error("prefill: empty prompt");
-  // A selection still running on the recall worker reads the policy's chunk keys and
-  // prompt votes, which this prefill rewrites: finish it (its staged pages are dropped;
-  // the next boundary selects afresh).
-  finish_background_work();
-  if (policy_) policy_->begin_prefill(state_.kv, n_past() + (int32_t)tokens.size());
+  const int32_t end = n_past() + (int32_t)tokens.size();
   // Blocks of a few thousand tokens between progress reports; the model splits further.
   const size_t step = progress ? (size_t)state_.max_block_tokens * 4 : tokens.size();
   for (size_t begin = 0; begin < tokens.size(); begin += step) {
     const size_t n = std::min(step, tokens.size() - begin);
-    FM_RETURN_IF_ERROR(run_forward(tokens.subspan(begin, n)));
+    FM_RETURN_IF_ERROR(prefill_part(tokens.subspan(begin, n), end));
     if (progress) progress((int64_t)(begin + n), (int64_t)tokens.size());
   }
-  if (policy_) policy_->end_prefill(state_.kv);
+  return Status::ok();
+}
+
+Status Session::prefill_part(std::span<const int32_t> part, int32_t prompt_end) {
+  FM_RETURN_IF_ERROR(init_status_);
+  if (part.empty()) return Status::error("prefill: empty prompt");
+  if (prompt_end < n_past() + (int32_t)part.size()) return Status::error("prefill: the part ends after the prompt");
+  FM_RETURN_IF_ERROR(check_room((size_t)(prompt_end - n_past())));
+  if (prompt_end_ < 0) {
+    // A selection still running on the recall worker reads the policy's chunk keys and
+    // prompt votes, which this prefill rewrites: finish it (its staged pages are dropped;
+    // the next boundary selects afresh).
+    finish_background_work();
+    decode_step_ = 0;
+    prompt_end_ = prompt_end;
+    if (policy_) policy_->begin_prefill(state_.kv, prompt_end);
+  } else if (prompt_end != prompt_end_) {
+    return Status::error("prefill: a part of another prompt arrived before this one ended");
+  }
+  Status st = run_forward(part);
+  if (!st) {
+    prompt_end_ = -1;
+    return st;
+  }
+  if (n_past() == prompt_end_) {
+    prompt_end_ = -1;
+    if (policy_) policy_->end_prefill(state_.kv);
+  }
+  return Status::ok();
+}
+
+Status Session::sink_to_host() {
+  finish_background_work();
+  KvStore& kv = state_.kv;
+  for (int64_t page = 0; page < kv.n_pages(); ++page) {
+    if (kv.page_is_sealed(page) && kv.residency(page).tier == Tier::kDevice) {
+      FM_RETURN_IF_ERROR(kv.move_page(page, Tier::kHost));
+    }
+  }
+  // Nothing the policy chose is on the device any more: the next decode selects afresh.
+  decode_step_ = 0;
   return Status::ok();
 }
 
@@ -87,6 +129,7 @@ void Session::reset() {
   state_.restrict_history = false;
   state_.resident_chunks.clear();
   decode_step_ = 0;
+  prompt_end_ = -1;
   footprint_ = FootprintStats();
   meter_.reset();
 }
@@ -96,6 +139,14 @@ Status Session::fork_kv_from(const Session& source) {
   if (backend_ != source.backend_) return Status::error("fork: the sessions run on different backends");
   if (backend_) return backend_->copy_sequence(state_, source.state_);
   return state_.kv.copy_contents_from(source.state_.kv);
+}
+
+Status Session::restore_kv(const KvContents& contents) {
+  reset();
+  FM_RETURN_IF_ERROR(init_status_);
+  if (backend_) return Status::error("restoring KV: not supported on a forward backend");
+  if (contents.n_tokens > max_context_) return Status::error("restoring KV: longer than the context limit");
+  return write_kv_contents(contents, state_.kv);
 }
 
 // Moves pages so that the resident set is on the device (as far as the budget allows)

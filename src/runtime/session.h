@@ -11,6 +11,7 @@
 #include <ostream>
 
 #include "kv/footprint.h"
+#include "kv/kv_contents.h"
 #include "kv/residency_trace.h"
 #include "memory/policy.h"
 #include "runtime/recall_engine.h"
@@ -35,6 +36,10 @@ struct SessionOptions {
   // Where the forward pass runs: null for the CPU (Model::forward); else a backend such
   // as the CUDA one, which must outlive the session.
   ForwardBackend* backend = nullptr;
+  // The device tier's memory on the CPU (given the page size): a server's arena that
+  // draws from one budget shared by every sequence (kv/shared_device_pool.h). Null: the
+  // store's own CpuDeviceArena under kv_tiers.device_budget_bytes.
+  std::function<std::unique_ptr<DeviceMemory>(int64_t page_bytes)> device_memory;
 };
 
 // Device footprint of the global layers' KV over decode, as chosen by the policy:
@@ -69,7 +74,18 @@ class Session {
   using Progress = std::function<void(int64_t, int64_t)>;
 
   // Appends tokens to the sequence; afterwards last_logits() are the next-token logits.
+  // A new prompt after decode steps (a conversation's next turn) starts a new cycle: the
+  // policy selects for it at the first decode step that follows.
   Status prefill(std::span<const int32_t> tokens, const Progress& progress = nullptr);
+  // The same prompt prefilled in parts, so that a server can run other sequences' decode
+  // steps between them: prompt_end is the position the whole prompt ends at (the policy is
+  // told it before the first part and finishes its prefill work after the last). Parts
+  // of a multiple of max_block_tokens give exactly what one prefill() gives.
+  Status prefill_part(std::span<const int32_t> part, int32_t prompt_end);
+  // Moves every sealed page off the device (to host, then disk as the host budget says):
+  // an idle sequence gives its device memory back. The next cycle boundary recalls what
+  // the policy chooses.
+  Status sink_to_host();
   // Appends one token (the one just sampled) and computes the next logits. With a
   // policy set, the global layers attend only to its resident set.
   Status decode(int32_t token);
@@ -120,6 +136,9 @@ class Session {
   // same prefill under several policies. Logits and hidden states are not copied: prefill
   // at least the last prompt token here next, which also lets the policy watch it.
   Status fork_kv_from(const Session& source);
+  // Starts this session's sequence from saved KV (kv/kv_contents.h; the CPU only). As after
+  // a fork, prefill at least one token next.
+  Status restore_kv(const KvContents& contents);
 
  private:
   Status check_room(size_t n_new) const;
@@ -147,6 +166,7 @@ class Session {
 
   Policy* policy_ = nullptr;
   int64_t decode_step_ = 0;
+  int32_t prompt_end_ = -1;  // end of the prompt being prefilled in parts; -1: none
   FootprintStats footprint_;
   Status init_status_;
   FootprintMeter meter_;

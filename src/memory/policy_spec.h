@@ -1,0 +1,31 @@
+// A residency policy as a value: what the CLI's --policy options and a server's settings
+// name, built into a fresh Policy for each sequence (policies keep per-sequence state).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "memory/policy.h"
+#include "model/config.h"
+
+namespace fm {
+
+struct PolicySpec {
+  std::string name;               // "" or "none": full attention without a policy
+  double budget_fraction = -1;    // <= 0: the policy's default (everything)
+  std::string indexer;            // lsa: weights file; "": the model's default; "random"
+  int level2_top_k = 0;           // lsa: per-step top-k inside the resident set (0: off)
+  double lsa_prompt_share = -1;   // lsa: budget share pinned to prompt votes (-1: default)
+  uint64_t seed = 0;
+
+  bool none() const { return name.empty() || name == "none"; }
+};
+
+// nullptr for none(). `lsa-indexer` is lsa by the published rule alone (no prompt pins).
+// An lsa without trained weights for the model warns once on stderr and uses random ones.
+Result<std::unique_ptr<Policy>> make_policy_from_spec(const PolicySpec& spec, const ModelConfig& model,
+                                                      int chunk_tokens);
+
+}  // namespace fm
