@@ -14,5 +14,6 @@ int cmd_eval(int argc, char** argv);
 int cmd_score_dump(int argc, char** argv);
 int cmd_gpu_check(int argc, char** argv);
 int cmd_gpu_bench(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 
 }  // namespace fm::cli

@@ -33,6 +33,10 @@ void usage(FILE* out) {
                "  score-dump --indexer W --dump DIR -o OUT [--split val]   C++ indexer scores\n"
                "            of a dump's samples, for checking against the trainer\n"
                "  logits    -m MODEL --ids \"ID ...\" -o FILE   raw next-token logits\n"
+               "  serve     -m MODEL [--host 127.0.0.1] [--port 8080] [--policy lsa --budget 10%]\n"
+               "            [--device-budget MIB] [--host-budget MIB] [--disk DIR] [--parallel N]\n"
+               "            [--api-key KEY] [--queue N] [--queue-timeout S] [--max-tokens N] [--ctx N]\n"
+               "            OpenAI-compatible server; sessions keep their KV (docs/server.md)\n"
                "  gpu-check -m MODEL [--context N] [--steps N]   the CUDA backend against the CPU\n"
                "  gpu-bench -m MODEL [--context 32k,128k] [--batch 1,16] [--policy full,lsa-indexer]\n"
                "            [--budget 10%] [--device-kv-percent 15] [--decode 128]   GPU decode speed\n"
@@ -64,6 +68,7 @@ int main(int argc, char** argv) {
   if (command == "eval") return fm::cli::cmd_eval(argc - 2, argv + 2);
   if (command == "score-dump") return fm::cli::cmd_score_dump(argc - 2, argv + 2);
   if (command == "gpu-check") return fm::cli::cmd_gpu_check(argc - 2, argv + 2);
+  if (command == "serve") return fm::cli::cmd_serve(argc - 2, argv + 2);
   if (command == "gpu-bench") return fm::cli::cmd_gpu_bench(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
   usage(stderr);

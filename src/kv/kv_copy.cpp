@@ -81,9 +81,12 @@ Status write_kv_contents(const KvContents& c, KvStore& store) {
     }
   }
   if (n == 0) return Status::ok();
-  // Blocks of one window: only the last window's positions survive in a ring, so earlier
-  // blocks write zeros there (overwritten before anyone reads them).
-  const int32_t block = a.window_tokens > 0 ? a.window_tokens : n;
+  // Blocks of one page: the store needs only the page being written on its device, so a
+  // sequence restores into a device budget of one page (the rest sinks as it goes). Only
+  // the last window's positions survive in a ring, so earlier blocks write zeros there
+  // (overwritten before anyone reads them).
+  int32_t block = a.chunk_tokens * std::max(1, store.chunks_per_page());
+  if (a.window_tokens > 0) block = std::min(block, a.window_tokens);
   const int32_t ring_first = c.ring_first();
   std::vector<uint16_t> lk((size_t)block * row), lv((size_t)block * row);
   for (int32_t start = 0; start < n; start += block) {

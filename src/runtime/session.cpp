@@ -78,6 +78,9 @@ Status Session::prefill_part(std::span<const int32_t> part, int32_t prompt_end) 
     finish_background_work();
     decode_step_ = 0;
     prompt_end_ = prompt_end;
+    // A prompt attends to the whole history, as the first one did (pages below the device
+    // are read where they are); the policy narrows decode again at its next selection.
+    state_.restrict_history = false;
     if (policy_) policy_->begin_prefill(state_.kv, prompt_end);
   } else if (prompt_end != prompt_end_) {
     return Status::error("prefill: a part of another prompt arrived before this one ended");

@@ -1,0 +1,30 @@
+#include "server/residency_estimate.h"
+
+#include <algorithm>
+
+#include "memory/policy.h"
+
+namespace fm::server {
+
+int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, int64_t n_tokens) {
+  const int64_t T = layout.chunk_tokens;
+  const int64_t chunks = (n_tokens + T - 1) / T;
+  if (policy.none() || policy.name == "full" || policy.name == "quest" || policy.budget_fraction <= 0 ||
+      policy.budget_fraction >= 1) {
+    return chunks * layout.chunk_bytes();
+  }
+  PolicyBudget budget;
+  budget.fraction = policy.budget_fraction;
+  const int64_t tail = (budget.recency_tokens + T - 1) / T + 1;
+  const int64_t cycle = (64 + T - 1) / T + 1;
+  const int64_t sink = 1;
+  const int64_t open = 1;
+  const int64_t kept = budget_chunks(budget, chunks) + sink + tail + cycle + open;
+  return std::min(chunks, kept) * layout.chunk_bytes();
+}
+
+int64_t ring_bytes(const KvLayout& layout) {
+  return 2 * (int64_t)layout.n_local_layers * layout.window_tokens * layout.row_bytes();
+}
+
+}  // namespace fm::server

@@ -1,0 +1,34 @@
+// A sequence the server keeps: its Session (KV cache under a policy), the device memory it
+// reserved, and the text and tokens it has consumed, so that a later request that extends
+// that text prefills only what is new.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kv/shared_device_pool.h"
+#include "memory/policy.h"
+#include "runtime/session.h"
+
+namespace fm::server {
+
+struct Sequence {
+  std::string session;  // the client's session name; "" for an unnamed (cached) sequence
+  std::unique_ptr<Policy> policy;
+  PooledDeviceArena* arena = nullptr;  // owned by session's KV store
+  std::unique_ptr<Session> kv;         // declared after policy: destroyed first
+  // The text consumed: the tokens in the KV plus `pending` (sampled, not yet run).
+  std::string text;
+  std::vector<int32_t> tokens;   // in the KV, in order
+  std::vector<int32_t> pending;  // the last sampled token(s), prefilled with the next prompt
+  int64_t reserved_bytes = 0;    // of the shared device pool
+  bool busy = false;             // a request is running on it
+  std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
+
+  ~Sequence() { kv.reset(); }
+};
+
+}  // namespace fm::server
