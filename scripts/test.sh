@@ -29,6 +29,9 @@ else
 fi
 .venv/bin/python python/test_paired_differences.py
 .venv/bin/python python/train_indexer/test_train_indexer.py
+# The server end to end: the real `flashmem serve` on loopback ports, driven by the openai
+# client and raw HTTP (sessions, restart after kill -9, admission, 1,000 bad requests).
+(cd tests/server && ../../.venv/bin/python -m unittest -v test_server test_bad_input)
 # The CUDA backend: compiles (where nvcc is), fails cleanly without a GPU.
 bash scripts/test_cuda_build.sh
 .venv/bin/python python/test_make_random_gguf.py

@@ -129,7 +129,9 @@ std::optional<ApiError> read_integer(const json& body, const char* name, int64_t
   }
   if (!v->is_number_integer()) return ApiError::invalid(std::string("'") + name + "' must be an integer", name);
   const bool is_unsigned = v->is_number_unsigned();
-  if (is_unsigned ? v->get<uint64_t>() > (uint64_t)hi : (v->get<int64_t>() < lo || v->get<int64_t>() > hi)) {
+  const bool out_of_range = is_unsigned ? (v->get<uint64_t>() > (uint64_t)hi || (lo > 0 && v->get<uint64_t>() < (uint64_t)lo))
+                                        : (v->get<int64_t>() < lo || v->get<int64_t>() > hi);
+  if (out_of_range) {
     return ApiError::invalid(std::string("'") + name + "' must be an integer in [" + std::to_string(lo) + ", " +
                                  std::to_string(hi) + "]",
                              name);
