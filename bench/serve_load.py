@@ -40,9 +40,10 @@ def percentile(xs, p):
     return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] if xs else float("nan")
 
 
-def run(url, streams, max_tokens, words):
+def run(url, streams, max_tokens, words, seed):
     results = []
-    prompts = [make_document(1000 + i, words // 20, {"red": 0.5})[0] + "\nThe story continues:" for i in range(streams)]
+    # Prompts never repeat across runs, so no server answers one from its prompt cache.
+    prompts = [make_document(seed + i, words // 20, {"red": 0.5})[0] + "\nThe story continues:" for i in range(streams)]
     threads = [threading.Thread(target=stream_one, args=(url, p, max_tokens, results)) for p in prompts]
     start = time.perf_counter()
     for t in threads:
@@ -78,11 +79,11 @@ def main():
         server = Server("--parallel", str(max(streams)), *args.server_args.split()).start()
         url = f"http://127.0.0.1:{server.port}"
     try:
-        run(url, 1, 4, args.words)  # warm up
+        run(url, 1, 4, args.words, seed=1)  # warm up
         print("| streams | tokens | aggregate tok/s (wall) | decode tok/s (all streams running) | TTFT p50 / p99 s | ITL p50 / p99 ms |")
         print("|---|---|---|---|---|---|")
         for n in streams:
-            r = run(url, n, args.tokens, args.words)
+            r = run(url, n, args.tokens, args.words, seed=1000 * n)
             print(f"| {n} | {r['tokens']} | {r['agg']:.1f} | {r['decode_agg']:.1f} | {r['ttft50']:.2f} / {r['ttft99']:.2f} "
                   f"| {r['itl50']:.1f} / {r['itl99']:.1f} |")
     finally:
