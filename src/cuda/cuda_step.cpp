@@ -153,7 +153,6 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
 
   embed_rows(embedding_, d_tokens, rows, d, c.embedding_scale, x_, compute_);
   rms_norm_to_bf16(x_, layers_[0].attn_norm, rows, d, c.rms_eps, normed_, compute_);
-  const bool gemma = c.family == ModelFamily::kGemma3;
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = layers_[l];
     const bool local = c.layer_is_local[l];
@@ -201,13 +200,13 @@ Status CudaBackend::run_rows(std::vector<SequenceRows>& sequences, const int32_t
                                  reinterpret_cast<const uint16_t*>(v16_ + (int64_t)seq.first_row * kvd));
     }
     gemm(w.output, d, qd, attended_, rows, o_);
-    add_residual_and_norm(x_, o_, gemma ? w.post_attn_norm : nullptr, w.ffn_norm, rows, d, c.rms_eps, normed_,
+    add_residual_and_norm(x_, o_, c.sandwich_norms ? w.post_attn_norm : nullptr, w.ffn_norm, rows, d, c.rms_eps, normed_,
                           compute_);
     gemm(w.gate_up, 2 * c.n_ff, d, normed_, rows, gate_up_);
-    gated_activation(gate_up_, rows, c.n_ff, gemma, activated_, compute_);
+    gated_activation(gate_up_, rows, c.n_ff, c.ffn_activation == FfnActivation::kGelu, activated_, compute_);
     gemm(w.down, d, c.n_ff, activated_, rows, o_);
     const float* next_norm = l + 1 < c.n_layers ? layers_[l + 1].attn_norm : output_norm_;
-    add_residual_and_norm(x_, o_, gemma ? w.post_ffn_norm : nullptr, next_norm, rows, d, c.rms_eps, normed_,
+    add_residual_and_norm(x_, o_, c.sandwich_norms ? w.post_ffn_norm : nullptr, next_norm, rows, d, c.rms_eps, normed_,
                           compute_);
   }
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "model/family.h"
+
 namespace fm {
 
 namespace {
@@ -15,12 +17,6 @@ Result<int> read_positive(const gguf::File& f, const std::string& key, int64_t m
                          " is out of range (1.." + std::to_string(max_value) + ")");
   }
   return (int)*v;
-}
-
-float read_float_or(const gguf::File& f, const std::string& key, float fallback) {
-  if (!f.find(key)) return fallback;
-  auto v = f.get_float(key);
-  return v ? (float)*v : fallback;
 }
 
 }  // namespace
@@ -48,14 +44,12 @@ Result<ModelConfig> read_model_config(const gguf::File& f) {
   if (!arch) return arch.status();
   c.architecture = *arch;
   if (auto name = f.get_string("general.name")) c.name = *name;
-  if (c.architecture == "gemma3") {
-    c.family = ModelFamily::kGemma3;
-  } else if (c.architecture == "llama") {
-    c.family = ModelFamily::kLlama;
-  } else {
-    return Status::error("unsupported model architecture '" + c.architecture +
-                         "' (supported: gemma3, llama)");
+  const ModelFamilyInfo* family = find_model_family(c.architecture);
+  if (!family) {
+    return Status::error("unsupported model architecture '" + c.architecture + "' (supported: " +
+                         supported_architectures() + ")");
   }
+  c.family = family->id;
   const std::string a = c.architecture + ".";
   constexpr int64_t kMaxDim = 1 << 20;
   auto n_embd = read_positive(f, a + "embedding_length", kMaxDim);
@@ -108,31 +102,7 @@ Result<ModelConfig> read_model_config(const gguf::File& f) {
   }
 
   c.layer_is_local.assign(c.n_layers, false);
-  if (c.family == ModelFamily::kGemma3) {
-    // Gemma 3: five sliding-window layers then one global layer; local layers use RoPE
-    // base 10000 (the GGUF carries only the global base). Newer converters may write the
-    // pattern explicitly; prefer it when present.
-    int pattern = 6;
-    if (f.find(a + "attention.sliding_window_pattern")) {
-      auto p = f.get_uint(a + "attention.sliding_window_pattern");
-      if (p && *p > 0 && *p <= 4096) pattern = (int)*p;
-    }
-    auto window = read_positive(f, a + "attention.sliding_window", 1 << 24);
-    if (!window) return window.status();
-    c.sliding_window = *window;
-    for (int l = 0; l < c.n_layers; ++l) c.layer_is_local[l] = (l + 1) % pattern != 0;
-    c.rope_base_local = 10000.0f;
-    c.rope_neox = true;
-    // query_pre_attn_scalar = head_dim for the released sizes except 27B (llama.cpp
-    // makes the same choice).
-    c.attention_scale = 1.0f / std::sqrt((float)c.head_dim);
-    c.embedding_scale = std::sqrt((float)c.n_embd);
-    c.final_logit_softcap = read_float_or(f, a + "final_logit_softcapping", 0.0f);
-    c.attn_logit_softcap = read_float_or(f, a + "attn_logit_softcapping", 0.0f);
-  } else {
-    c.rope_neox = false;
-    c.attention_scale = 1.0f / std::sqrt((float)c.head_dim);
-  }
+  FM_RETURN_IF_ERROR(family->configure(f, a, c));
   return c;
 }
 

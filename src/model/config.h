@@ -14,6 +14,9 @@ namespace fm {
 
 enum class ModelFamily { kGemma3, kLlama };
 
+// The gated FFN's activation: GeGLU (tanh GELU) or SwiGLU (SiLU).
+enum class FfnActivation { kSilu, kGelu };
+
 struct ModelConfig {
   ModelFamily family = ModelFamily::kLlama;
   std::string architecture;  // GGUF general.architecture
@@ -41,6 +44,11 @@ struct ModelConfig {
   float embedding_scale = 1.0f;    // Gemma scales embeddings by sqrt(n_embd)
   float final_logit_softcap = 0;   // 0: off
   float attn_logit_softcap = 0;    // 0: off
+
+  // Switches a family sets (model/family.h) and the forward pass follows.
+  bool qk_norm = false;         // RMSNorm over each query and key head before RoPE
+  bool sandwich_norms = false;  // RMSNorm on each sub-layer's output before the residual add
+  FfnActivation ffn_activation = FfnActivation::kSilu;
 
   int n_global_layers() const;
   int n_local_layers() const;

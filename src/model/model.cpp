@@ -226,7 +226,6 @@ void Model::project_qkv(ForwardScratch& s, int l, int n, ThreadPool& pool) const
   const int d = c.n_embd, hd = c.head_dim;
   const int qd = c.n_heads * hd, kvd = c.n_kv_heads * hd;
   const bool local = c.layer_is_local[l];
-  const bool gemma = c.family == ModelFamily::kGemma3;
 
   for (int i = 0; i < n; ++i) {
     kernels::rms_norm(s.x.data() + (size_t)i * d, W.attn_norm, s.h.data() + (size_t)i * d, d,
@@ -245,7 +244,7 @@ void Model::project_qkv(ForwardScratch& s, int l, int n, ThreadPool& pool) const
   for (int i = 0; i < n; ++i) {
     float* q = s.q.data() + (size_t)i * qd;
     float* k = s.k.data() + (size_t)i * kvd;
-    if (gemma) {  // QK-norm: RMSNorm over each head's vector before RoPE.
+    if (c.qk_norm) {  // RMSNorm over each head's vector before RoPE.
       for (int h = 0; h < c.n_heads; ++h) kernels::rms_norm(q + h * hd, W.q_norm, q + h * hd, hd, c.rms_eps);
       for (int h = 0; h < c.n_kv_heads; ++h) kernels::rms_norm(k + h * hd, W.k_norm, k + h * hd, hd, c.rms_eps);
     }
@@ -308,7 +307,7 @@ void Model::ffn_sublayer(ForwardScratch& s, int l, int n, ThreadPool& pool) cons
   }
   kernels::matmul(W.w_gate, s.h.data(), n, s.gate.data(), pool);
   kernels::matmul(W.w_up, s.h.data(), n, s.up.data(), pool);
-  if (c.family == ModelFamily::kGemma3) {
+  if (c.ffn_activation == FfnActivation::kGelu) {
     kernels::geglu(s.gate.data(), s.up.data(), s.gate.data(), (int64_t)n * ff);
   } else {
     kernels::swiglu(s.gate.data(), s.up.data(), s.gate.data(), (int64_t)n * ff);

@@ -81,7 +81,6 @@ Result<ModelWeights> bind_weights(const gguf::File& file, const ModelConfig& c) 
 
   const int64_t q_dim = (int64_t)c.n_heads * c.head_dim;
   const int64_t kv_dim = (int64_t)c.n_kv_heads * c.head_dim;
-  const bool gemma = c.family == ModelFamily::kGemma3;
   w.layers.resize(c.n_layers);
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
@@ -95,9 +94,11 @@ Result<ModelWeights> bind_weights(const gguf::File& file, const ModelConfig& c) 
     FM_RETURN_IF_ERROR(b.matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd, &L.w_gate));
     FM_RETURN_IF_ERROR(b.matrix(p + "ffn_up.weight", c.n_ff, c.n_embd, &L.w_up));
     FM_RETURN_IF_ERROR(b.matrix(p + "ffn_down.weight", c.n_embd, c.n_ff, &L.w_down));
-    if (gemma) {
+    if (c.qk_norm) {
       FM_RETURN_IF_ERROR(b.vector(p + "attn_q_norm.weight", c.head_dim, &L.q_norm));
       FM_RETURN_IF_ERROR(b.vector(p + "attn_k_norm.weight", c.head_dim, &L.k_norm));
+    }
+    if (c.sandwich_norms) {
       FM_RETURN_IF_ERROR(b.vector(p + "post_attention_norm.weight", c.n_embd, &L.post_attn_norm));
       FM_RETURN_IF_ERROR(b.vector(p + "post_ffw_norm.weight", c.n_embd, &L.post_ffn_norm));
     }
