@@ -14,9 +14,8 @@
 #include "cli/policy_args.h"
 #include "cli/report.h"
 #include "core/aligned_buffer.h"
-#include "model/model.h"
+#include "engine/engine.h"
 #include "runtime/sampler.h"
-#include "runtime/session.h"
 
 namespace fm::cli {
 
@@ -100,19 +99,22 @@ int cmd_bench(int argc, char** argv) {
       contexts.push_back(v);
     }
   }
-  auto model = Model::load(args.get("-m"));
-  if (!model) return fail(model.status());
+  auto loaded = engine::Engine::load(args.get("-m"), (int)*threads);
+  if (!loaded) return fail(loaded.status());
+  engine::Engine& engine = **loaded;
   // --policy a,b,c: every policy at every context, side by side in one run ("none" is the
   // engine without a policy).
-  std::vector<std::string> policy_names{""};
+  std::vector<PolicySpec> policies{PolicySpec()};
   if (args.has("--policy")) {
-    policy_names.clear();
+    policies.clear();
     std::stringstream ss(args.get("--policy"));
     std::string item;
     while (std::getline(ss, item, ',')) {
-      auto probe = make_policy_from_args(args, (*model)->config(), (int)*chunk, item);
+      auto spec = policy_spec_from_args(args, item);
+      if (!spec) return fail(spec.status());
+      auto probe = make_policy_from_spec(*spec, engine.config(), (int)*chunk);
       if (!probe) return fail(probe.status());
-      policy_names.push_back(item);
+      policies.push_back(*spec);
     }
   }
   auto recall_lead = args.get_int("--recall-lead", 4);
@@ -121,9 +123,8 @@ int cmd_bench(int argc, char** argv) {
   if (!rounds || *rounds < 1 || *n_decode % *rounds != 0 || *n_decode < *rounds) {
     return fail(Status::error("--rounds must be at least 1 and divide --decode"));
   }
-  const Model& m = **model;
-  ThreadPool pool((int)*threads);
-  const double bandwidth = measure_read_bandwidth_gb_s(pool);
+  const Model& m = engine.model();
+  const double bandwidth = measure_read_bandwidth_gb_s(engine.pool());
 
   std::vector<int32_t> given_ids;
   if (args.has("--ids")) {
@@ -147,8 +148,7 @@ int cmd_bench(int argc, char** argv) {
   struct Run {
     long long context = 0;
     std::string policy_name;
-    std::unique_ptr<Policy> policy;
-    std::unique_ptr<Session> session;
+    std::unique_ptr<engine::Sequence> seq;
     double prefill_seconds = 0;
     double decode_seconds = 0;
     std::vector<double> round_tps;
@@ -163,10 +163,10 @@ int cmd_bench(int argc, char** argv) {
       while ((long long)ids.size() < n) ids.push_back(dist(rng));
     }
     ids.resize(n);
-    for (const std::string& name : policy_names) {
-      auto policy = make_policy_from_args(args, m.config(), (int)*chunk, name);
-      if (!policy) return fail(policy.status());
-      SessionOptions options;
+    for (const PolicySpec& spec : policies) {
+      engine::SequenceOptions opened;
+      opened.policy = spec;
+      SessionOptions& options = opened.memory;
       options.chunk_tokens = (int)*chunk;
       options.max_block_tokens = (int)*block;
       options.max_context_tokens = (int)(n + *n_decode + 1);
@@ -175,14 +175,14 @@ int cmd_bench(int argc, char** argv) {
       if (Status st = apply_tier_args(args, options.kv_tiers); !st) return fail(st);
       Run run;
       run.context = n;
-      run.policy_name = name;
-      run.policy = std::move(policy.value());
-      run.session = std::make_unique<Session>(m, pool, options);
-      run.session->set_policy(run.policy.get());
+      run.policy_name = spec.name;
+      auto seq = engine.open(opened);
+      if (!seq) return fail(seq.status());
+      run.seq = std::move(*seq);
       const double t0 = now_seconds();
-      if (Status st = run.session->prefill(ids); !st) return fail(st);
+      if (Status st = run.seq->add_tokens(ids); !st) return fail(st);
       run.prefill_seconds = now_seconds() - t0;
-      run.next = Sampler::argmax(run.session->last_logits());
+      run.next = Sampler::argmax(run.seq->logits());
       runs.push_back(std::move(run));
     }
   }
@@ -191,8 +191,8 @@ int cmd_bench(int argc, char** argv) {
       const int64_t steps = *n_decode / *rounds;
       const double t0 = now_seconds();
       for (int64_t i = 0; i < steps; ++i) {
-        if (Status st = run.session->decode(run.next); !st) return fail(st);
-        run.next = Sampler::argmax(run.session->last_logits());
+        if (Status st = run.seq->decode(run.next); !st) return fail(st);
+        run.next = Sampler::argmax(run.seq->logits());
       }
       const double seconds = std::max(1e-9, now_seconds() - t0);
       run.decode_seconds += seconds;
@@ -201,8 +201,8 @@ int cmd_bench(int argc, char** argv) {
   }
   for (Run& run : runs) {
     const long long n = run.context;
-    Session& session = *run.session;
-    const bool has_policy = run.policy != nullptr;
+    const Session& session = run.seq->session();
+    const bool has_policy = run.seq->policy() != nullptr;
     const double prefill_tps = n / run.prefill_seconds;
     const double decode_seconds = run.decode_seconds;
     const double decode_tps = median(run.round_tps);
@@ -214,7 +214,7 @@ int cmd_bench(int argc, char** argv) {
     const double roofline_tps = bandwidth * 1e9 / bytes;
     const FootprintSummary device_a = session.device_footprint().global_layers();
     const FootprintSummary device_b = session.device_footprint().whole_device();
-    const std::string policy_label = has_policy ? run.policy->name() : "none";
+    const std::string policy_label = has_policy ? run.seq->policy()->name() : "none";
     const double on_thread = f.select_seconds + f.recall_seconds + f.wait_seconds;
     const auto [low, high] = std::minmax_element(run.round_tps.begin(), run.round_tps.end());
     if (json) {

@@ -13,6 +13,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "engine/engine.h"
 #include "cli/report.h"
 #include "core/json.h"
 #include "core/text_file.h"
@@ -262,13 +263,12 @@ int cmd_dump(int argc, char** argv) {
   const std::string corpus = args.get("--corpus"), out = args.get("-o");
   auto manifest_text = read_text_file(corpus + "/manifest.jsonl");
   if (!manifest_text) return fail(manifest_text.status());
-  auto model = Model::load(args.get("-m"));
-  if (!model) return fail(model.status());
-  const ModelConfig& cfg = (*model)->config();
-  auto vocab = load_vocab((*model)->file());
-  if (!vocab) return fail(vocab.status());
-  auto tok = Tokenizer::create(std::move(vocab.value()));
-  if (!tok) return fail(tok.status());
+  auto engine = engine::Engine::load(args.get("-m"), (int)*threads);
+  if (!engine) return fail(engine.status());
+  const ModelConfig& cfg = (*engine)->config();
+  auto tokenizer = (*engine)->tokenizer();
+  if (!tokenizer) return fail(tokenizer.status());
+  const Tokenizer* tok = *tokenizer;
   std::vector<int> targets;
   for (int l = 0; l < cfg.n_layers; ++l) {
     if (!cfg.layer_is_local[l]) targets.push_back(l);
@@ -291,7 +291,7 @@ int cmd_dump(int argc, char** argv) {
            << s.sample_every << "}\n";
     if (!config) return fail(Status::error("cannot write " + out + "/dump_config.json"));
   }
-  ThreadPool pool((int)*threads);
+  ThreadPool& pool = (*engine)->pool();
   // Appends, so that an interrupted dump resumes with --skip.
   std::ofstream manifest(out + "/manifest.jsonl", *skip > 0 ? std::ios::app : std::ios::trunc);
   std::istringstream lines(*manifest_text);
@@ -307,9 +307,9 @@ int cmd_dump(int argc, char** argv) {
     if (!entry) return fail(entry.status().with_context("manifest line " + std::to_string(index)));
     const std::string id = entry->at("id").string;
     if (id.empty() || id.find('/') != std::string::npos) return fail(Status::error("bad document id"));
-    auto ids = document_ids(**tok, *entry, corpus, s.max_tokens);
+    auto ids = document_ids(*tok, *entry, corpus, s.max_tokens);
     if (!ids) return fail(ids.status());
-    auto d = dump_document(**model, pool, **tok, *ids, targets, s, out + "/" + id);
+    auto d = dump_document((*engine)->model(), pool, *tok, *ids, targets, s, out + "/" + id);
     if (!d) return fail(d.status().with_context("document " + id));
     manifest << "{\"id\": \"" << json_escape(id) << "\", \"split\": \"" << json_escape(entry->at("split").string)
              << "\", \"kind\": \"" << json_escape(entry->at("kind").string) << "\", \"dir\": \""

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/policy_args.h"
 #include "cli/report.h"
+#include "engine/engine.h"
 #include "eval/data_dir.h"
 #include "eval/fidelity.h"
 #include "eval/memqa_generator.h"
@@ -151,14 +152,13 @@ int cmd_eval(int argc, char** argv) {
   }
   const std::string out_path = args.get("--out", "results/" + suite + ".jsonl");
 
-  auto model = Model::load(args.get("-m"));
-  if (!model) return fail(model.status());
-  const Model& m = **model;
-  auto vocab = load_vocab(m.file());
-  if (!vocab) return fail(vocab.status());
-  auto tok_result = Tokenizer::create(std::move(vocab.value()));
-  if (!tok_result) return fail(tok_result.status());
-  const Tokenizer& tok = **tok_result;
+  auto loaded = engine::Engine::load(args.get("-m"), (int)*threads);
+  if (!loaded) return fail(loaded.status());
+  engine::Engine& engine = **loaded;
+  const Model& m = engine.model();
+  auto tokenizer = engine.tokenizer();
+  if (!tokenizer) return fail(tokenizer.status());
+  const Tokenizer& tok = **tokenizer;
   auto chat = chat_template_for(tok.vocab());
   if (!chat) return fail(chat.status());
   const eval::TokenCounter counter = [&](std::string_view text) { return tok.encode(text, false, false).size(); };
@@ -195,7 +195,7 @@ int cmd_eval(int argc, char** argv) {
   std::ofstream out(out_path, std::ios::app);
   if (!out) return fail(Status::error("cannot append to " + out_path + " (does its folder exist?)"));
 
-  ThreadPool pool((int)*threads);
+  ThreadPool& pool = engine.pool();
   eval::SharedPrefillOptions options;
   options.session.chunk_tokens = (int)*chunk;
   options.suffix_tokens = (int)*suffix;

@@ -8,9 +8,8 @@
 #include "cli/policy_args.h"
 #include "memory/attention_mass_policies.h"
 #include "cli/report.h"
-#include "model/model.h"
+#include "engine/engine.h"
 #include "runtime/sampler.h"
-#include "runtime/session.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -71,11 +70,10 @@ int cmd_generate(int argc, char** argv) {
   auto prompt = read_prompt(args);
   if (!prompt) return fail(prompt.status());
 
-  auto model = Model::load(args.get("-m"));
-  if (!model) return fail(model.status());
-  auto vocab = load_vocab((*model)->file());
-  if (!vocab) return fail(vocab.status());
-  auto tokenizer = Tokenizer::create(std::move(vocab.value()));
+  auto loaded = engine::Engine::load(args.get("-m"), (int)*threads);
+  if (!loaded) return fail(loaded.status());
+  engine::Engine& engine = **loaded;
+  auto tokenizer = engine.tokenizer();
   if (!tokenizer) return fail(tokenizer.status());
   const Tokenizer& tok = **tokenizer;
 
@@ -95,9 +93,12 @@ int cmd_generate(int argc, char** argv) {
   // The oracle is two runs: full attention records where attention goes, then the
   // oracle replays that record as its choice (see memory/attention_mass_policies.h).
   const bool oracle = args.get("--policy") == "oracle";
-  Result<std::unique_ptr<Policy>> policy = std::unique_ptr<Policy>();
-  if (!oracle) policy = make_policy_from_args(args, (*model)->config(), (int)*chunk);
-  if (!policy) return fail(policy.status());
+  engine::SequenceOptions options;
+  if (!oracle) {
+    auto spec = policy_spec_from_args(args);
+    if (!spec) return fail(spec.status());
+    options.policy = *spec;
+  }
   PolicyBudget budget;
   if (oracle && args.has("--budget")) {
     auto fraction = parse_budget_fraction(args.get("--budget"));
@@ -105,12 +106,10 @@ int cmd_generate(int argc, char** argv) {
     budget.fraction = *fraction;
   }
 
-  ThreadPool pool((int)*threads);
-  SessionOptions options;
-  options.chunk_tokens = (int)*chunk;
-  options.max_context_tokens = (int)*ctx;
-  options.max_block_tokens = (int)*block;
-  if (Status st = apply_tier_args(args, options.kv_tiers); !st) return fail(st);
+  options.memory.chunk_tokens = (int)*chunk;
+  options.memory.max_context_tokens = (int)*ctx;
+  options.memory.max_block_tokens = (int)*block;
+  if (Status st = apply_tier_args(args, options.memory.kv_tiers); !st) return fail(st);
   std::ofstream trace_file;
   if (args.has("--trace")) {
     trace_file.open(args.get("--trace"));
@@ -122,9 +121,15 @@ int cmd_generate(int argc, char** argv) {
   sp.top_p = (float)*top_p;
   sp.seed = (uint64_t)*seed;
 
-  auto run = [&](Policy* run_policy, GlobalAttentionHook* hook, bool print) -> Status {
-    Session session(**model, pool, options);
-    session.set_policy(run_policy);
+  // One run: a sequence under the policy (or under `replace`, the oracle), or watched by
+  // `hook` (the oracle's recording pass).
+  auto run = [&](std::unique_ptr<Policy> replace, GlobalAttentionHook* hook, bool print) -> Status {
+    auto opened = engine.open(options);
+    FM_RETURN_IF_ERROR(opened.status());
+    engine::Sequence& seq = **opened;
+    if (replace) seq.set_policy(std::move(replace));
+    Session& session = seq.session();
+    Policy* run_policy = seq.policy();
     if (hook) session.set_attention_hook(hook);
     if (print && trace_file.is_open()) session.set_residency_trace(&trace_file);
     if ((int64_t)ids.size() + *n_predict > session.max_context_tokens()) {
@@ -136,7 +141,7 @@ int cmd_generate(int argc, char** argv) {
     const bool show_progress = ids.size() > 2000;
     ProgressBar bar(print ? "prefill" : "prefill (oracle's recording pass)", (int64_t)ids.size());
     const double t0 = now_seconds();
-    Status st = session.prefill(ids, show_progress ? Session::Progress([&](int64_t d, int64_t) {
+    Status st = seq.add_tokens(ids, show_progress ? Session::Progress([&](int64_t d, int64_t) {
       bar.update(d);
     }) : nullptr);
     bar.finish();
@@ -145,14 +150,14 @@ int cmd_generate(int argc, char** argv) {
     Sampler sampler(sp);
     int generated = 0;
     for (; generated < *n_predict; ++generated) {
-      const int32_t next = sampler.sample(session.last_logits());
+      const int32_t next = sampler.sample(seq.logits());
       if (tok.is_end_of_generation(next)) break;
       if (print) {
         const std::string piece = tok.decode_token(next);
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
       }
-      if (generated + 1 < *n_predict) FM_RETURN_IF_ERROR(session.decode(next));
+      if (generated + 1 < *n_predict) FM_RETURN_IF_ERROR(seq.decode(next));
     }
     const double t2 = now_seconds();
     if (!print) return Status::ok();
@@ -166,7 +171,7 @@ int cmd_generate(int argc, char** argv) {
                  decode_steps / std::max(1e-9, t2 - t1), format_bytes(peak_rss_bytes()).c_str(),
                  format_bytes(session.kv().total_bytes()).c_str(),
                  format_bytes(session.kv().global_bytes()).c_str(),
-                 format_bytes(session.kv().local_bytes()).c_str(), (int)*threads,
+                 format_bytes(session.kv().local_bytes()).c_str(), engine.threads(),
                  kernels::matmul_isa());
     if (run_policy) {
       const FootprintStats& f = session.footprint();
@@ -193,14 +198,13 @@ int cmd_generate(int argc, char** argv) {
   };
 
   if (oracle) {
-    AttentionMassRecorder recorder(options.chunk_tokens);
+    AttentionMassRecorder recorder(options.memory.chunk_tokens);
     Status st = run(nullptr, &recorder, false);
     if (!st) return fail(st);
-    OraclePolicy oracle_policy(budget, recorder.trace());
-    st = run(&oracle_policy, nullptr, true);
+    st = run(std::make_unique<OraclePolicy>(budget, recorder.trace()), nullptr, true);
     if (!st) return fail(st);
   } else {
-    Status st = run(policy->get(), nullptr, true);
+    Status st = run(nullptr, nullptr, true);
     if (!st) return fail(st);
   }
   return 0;

@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "engine/engine.h"
 #include "cli/report.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -72,8 +73,6 @@ int cmd_logits(int argc, char** argv) {
   if (!args->has("-m") || !args->has("--ids") || !args->has("-o")) {
     return fail(Status::error("give -m MODEL --ids \"ID ID ...\" -o FILE"));
   }
-  auto model = Model::load(args->get("-m"));
-  if (!model) return fail(model.status());
   std::vector<int32_t> ids;
   {
     std::istringstream s(args->get("--ids"));
@@ -82,14 +81,15 @@ int cmd_logits(int argc, char** argv) {
   }
   auto threads = args->get_int("-t", ThreadPool::default_threads());
   if (!threads) return fail(threads.status());
-  ThreadPool pool((int)*threads);
-  SessionOptions options;
-  Session session(**model, pool, options);
-  Status st = session.prefill(ids);
+  auto engine = engine::Engine::load(args->get("-m"), (int)*threads);
+  if (!engine) return fail(engine.status());
+  auto seq = (*engine)->open({});
+  if (!seq) return fail(seq.status());
+  Status st = (*seq)->add_tokens(ids);
   if (!st) return fail(st);
   std::FILE* f = std::fopen(args->get("-o").c_str(), "wb");
   if (!f) return fail(Status::error("cannot write '" + args->get("-o") + "'"));
-  const auto logits = session.last_logits();
+  const auto logits = (*seq)->logits();
   const bool ok = std::fwrite(logits.data(), sizeof(float), logits.size(), f) == logits.size();
   if (std::fclose(f) != 0 || !ok) return fail(Status::error("short write to '" + args->get("-o") + "'"));
   return 0;

@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "engine/engine.h"
 #include "cli/report.h"
 #include "cli/policy_args.h"
 #include "memory/default_indexer.h"
@@ -61,13 +62,12 @@ int cmd_recall(int argc, char** argv) {
   if (!in) return fail(Status::error("cannot open '" + args.get("-f") + "'"));
   std::stringstream text;
   text << in.rdbuf();
-  auto model = Model::load(args.get("-m"));
-  if (!model) return fail(model.status());
-  auto vocab = load_vocab((*model)->file());
-  if (!vocab) return fail(vocab.status());
-  auto tok = Tokenizer::create(std::move(vocab.value()));
-  if (!tok) return fail(tok.status());
-  std::vector<int32_t> ids = (*tok)->encode(text.str(), true, false);
+  auto engine = engine::Engine::load(args.get("-m"), (int)*threads);
+  if (!engine) return fail(engine.status());
+  const Model& model = (*engine)->model();
+  auto tokenizer = (*engine)->tokenizer();
+  if (!tokenizer) return fail(tokenizer.status());
+  std::vector<int32_t> ids = (*tokenizer)->encode(text.str(), true, false);
   if (*max_tokens > 0 && (int64_t)ids.size() > *max_tokens) ids.resize(*max_tokens);
 
   std::vector<std::unique_ptr<Policy>> owned;
@@ -76,24 +76,24 @@ int cmd_recall(int argc, char** argv) {
   while (std::getline(names, name, ',')) {
     // The same construction as generate/bench: lsa finds the shipped indexer by default.
     Result<std::unique_ptr<Policy>> p =
-        make_policy_from_args(args, (*model)->config(), (int)*chunk, name, budget.fraction);
+        make_policy_from_args(args, model.config(), (int)*chunk, name, budget.fraction);
     if (!p) return fail(p.status());
     owned.push_back(std::move(p.value()));
   }
   std::vector<Policy*> policies;
   for (auto& p : owned) policies.push_back(p.get());
 
-  ThreadPool pool((int)*threads);
+  ThreadPool& pool = (*engine)->pool();
   SessionOptions options;
   options.chunk_tokens = (int)*chunk;
   options.max_context_tokens = (int)(ids.size() + *decode + 1);
   const double t0 = now_seconds();
-  auto result = measure_attention_recall(**model, pool, options, ids, (int)*decode, policies, budget);
+  auto result = measure_attention_recall(model, pool, options, ids, (int)*decode, policies, budget);
   if (!result) return fail(result.status());
   std::printf("%zu prompt tokens, %lld decode steps (greedy, full attention), chunk %lld, budget "
               "%.1f%%%s; %.1f s\n",
               ids.size(), *decode, *chunk, 100 * budget.fraction,
-              lsa_indexer_label((*model)->config(), args).c_str(), now_seconds() - t0);
+              lsa_indexer_label(model.config(), args).c_str(), now_seconds() - t0);
   std::printf("| policy | resident chunks (mean) | decode attention mass kept | of it, history "
               "without sink and open chunk |\n|---|---|---|---|\n");
   for (const auto& r : *result) {

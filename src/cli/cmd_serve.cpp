@@ -85,16 +85,12 @@ int cmd_serve(int argc, char** argv) {
   o.host_budget_bytes = tiers.host_budget_bytes;
   o.disk_directory = tiers.disk_directory;
 
-  auto model = Model::load(o.model_path);
-  if (!model) return fail(model.status());
-  auto vocab = load_vocab((*model)->file());
-  if (!vocab) return fail(vocab.status());
-  auto tokenizer = Tokenizer::create(std::move(vocab.value()));
-  if (!tokenizer) return fail(tokenizer.status());
+  auto engine = engine::Engine::load(o.model_path, o.threads);
+  if (!engine) return fail(engine.status());
   // The policy is built once here so that a bad setting fails at start, not per request.
-  auto probe = make_policy_from_spec(o.policy, (*model)->config(), o.chunk_tokens);
+  auto probe = make_policy_from_spec(o.policy, (*engine)->config(), o.chunk_tokens);
   if (!probe) return fail(probe.status());
-  Status st = server::serve(**model, **tokenizer, o);
+  Status st = server::serve(**engine, o);
   if (!st) return fail(st);
   return 0;
 }

@@ -329,7 +329,7 @@ Status CudaBackend::run_watching_hooks(std::vector<SequenceRows>& sequences, int
     // The history as host copies, narrowed to the resident set as the CPU's attention is.
     std::vector<kernels::KvRun> runs;
     state.kv.global_runs(global_slot, runs);
-    if (state.restrict_history) {
+    if (state.resident.restricted) {
       attended_global_chunks(state, chunks_);
       const int32_t chunk_tokens = state.kv.layout().chunk_tokens;
       std::erase_if(runs, [&](const kernels::KvRun& run) {

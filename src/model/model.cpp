@@ -11,7 +11,7 @@ namespace fm {
 namespace {
 
 // Runs of the resident history: the chosen chunks, then every chunk from
-// always_from_chunk on, in position order (runtime/page_table.h chooses them).
+// tail on, in position order (runtime/page_table.h chooses them).
 void resident_global_runs(const KvStore& kv, int layer, const ForwardState& s,
                           std::vector<kernels::KvRun>& out) {
   out.clear();
@@ -263,7 +263,7 @@ void Model::attend(ForwardState& s, int l, int n, const float* q, const uint16_t
   const int slot = layer_slot_[l];
   if (local) {
     s.kv.local_runs(slot, s.runs);
-  } else if (s.restrict_history) {
+  } else if (s.resident.restricted) {
     resident_global_runs(s.kv, slot, s, s.runs);
   } else {
     s.kv.global_runs(slot, s.runs);

@@ -14,6 +14,7 @@
 #include "core/thread_pool.h"
 #include "format/gguf.h"
 #include "kv/kv_store.h"
+#include "kv/resident_set.h"
 #include "model/config.h"
 #include "model/weights.h"
 
@@ -73,13 +74,9 @@ struct ForwardState : ForwardScratch {
   int max_block_tokens;
   std::vector<kernels::KvRun> runs;
 
-  // Sparse attention over the global layers' history (a residency policy's choice).
-  // When restrict_history is set, global layers attend only to the chunks listed in
-  // resident_chunks (sorted) plus every chunk with index >= always_from_chunk (those
-  // written after the choice: the recency tail). Local layers are never restricted.
-  bool restrict_history = false;
-  std::vector<int64_t> resident_chunks;
-  int64_t always_from_chunk = 0;
+  // What the global layers attend to (a residency policy's choice; kv/resident_set.h),
+  // written by the session at cycle boundaries. Local layers are never restricted.
+  ResidentSet resident;
   GlobalAttentionHook* hook = nullptr;  // not owned
 
   // Hidden states wanted by a predictor (the Memory Indexer): for each model layer in

@@ -9,14 +9,7 @@ void attended_global_chunks(const ForwardState& state, std::vector<int64_t>& out
   const KvStore& kv = state.kv;
   const int32_t chunk_tokens = kv.layout().chunk_tokens;
   const int64_t committed = std::min<int64_t>(kv.n_chunks(), ((int64_t)kv.n_tokens() + chunk_tokens - 1) / chunk_tokens);
-  if (!state.restrict_history) {
-    for (int64_t c = 0; c < committed; ++c) out.push_back(c);
-    return;
-  }
-  for (int64_t c : state.resident_chunks) {
-    if (c >= 0 && c < state.always_from_chunk && c < committed) out.push_back(c);
-  }
-  for (int64_t c = std::max<int64_t>(0, state.always_from_chunk); c < committed; ++c) out.push_back(c);
+  state.resident.list(committed, out);
 }
 
 int32_t PageTable::max_runs_per_sequence() const {

@@ -13,8 +13,8 @@
 namespace fm {
 
 // The chunks a global layer of `state` attends to, in position order: every committed
-// chunk or, once a policy has chosen (state.restrict_history), the chosen chunks below
-// always_from_chunk plus every chunk from it on (the recency tail). Only committed
+// chunk or, once a policy has chosen (state.resident), the chosen chunks below its
+// tail_from plus every chunk from there on (the recency tail). Only committed
 // positions count: the block being written is attended separately.
 void attended_global_chunks(const ForwardState& state, std::vector<int64_t>& out);
 

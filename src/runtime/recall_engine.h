@@ -8,7 +8,7 @@
 //   step b      decode thread: wait for the worker, commit the staged pages, make the
 //               chosen set current (the double buffer flips), move whatever is left
 // So the set applied at boundary b was chosen from the hidden state L steps earlier;
-// chunks sealed after that are attended anyway (the session's always_from_chunk).
+// chunks sealed after that are attended anyway (the resident set's tail_from).
 #pragma once
 
 #include <condition_variable>

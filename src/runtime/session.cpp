@@ -27,15 +27,12 @@ Session::Session(const Model& model, ThreadPool& pool, const SessionOptions& opt
   // Room on the device goes first to what the policy chose: when a page must move down,
   // prefer the oldest sealed device page outside the resident set.
   state_.kv.set_eviction_chooser([this](const KvStore& kv) -> int64_t {
-    if (!state_.restrict_history) return -1;
+    if (!state_.resident.restricted) return -1;
     const int64_t per_page = kv.tier_options().chunks_per_page;
     for (int64_t page = 1; page < kv.n_pages(); ++page) {
       if (kv.residency(page).tier != Tier::kDevice || !kv.page_is_sealed(page)) continue;
       bool chosen = false;
-      for (int64_t c = page * per_page; c < (page + 1) * per_page && !chosen; ++c) {
-        chosen = c >= state_.always_from_chunk ||
-                 std::binary_search(state_.resident_chunks.begin(), state_.resident_chunks.end(), c);
-      }
+      for (int64_t c = page * per_page; c < (page + 1) * per_page && !chosen; ++c) chosen = state_.resident.contains(c);
       if (!chosen) return page;
     }
     return -1;
@@ -80,7 +77,7 @@ Status Session::prefill_part(std::span<const int32_t> part, int32_t prompt_end) 
     prompt_end_ = prompt_end;
     // A prompt attends to the whole history, as the first one did (pages below the device
     // are read where they are); the policy narrows decode again at its next selection.
-    state_.restrict_history = false;
+    state_.resident.restricted = false;
     if (policy_) policy_->begin_prefill(state_.kv, prompt_end);
   } else if (prompt_end != prompt_end_) {
     return Status::error("prefill: a part of another prompt arrived before this one ended");
@@ -129,8 +126,7 @@ void Session::reset() {
   if (backend_) backend_->reset_sequence(state_);
   logits_.clear();
   state_.greedy_token = -1;
-  state_.restrict_history = false;
-  state_.resident_chunks.clear();
+  state_.resident.clear();
   decode_step_ = 0;
   prompt_end_ = -1;
   footprint_ = FootprintStats();
@@ -159,10 +155,7 @@ Status Session::apply_residency() {
   const int64_t per_page = kv.tier_options().chunks_per_page;
   auto chosen = [&](int64_t page) {
     for (int64_t c = page * per_page; c < (page + 1) * per_page; ++c) {
-      if (c >= state_.always_from_chunk ||
-          std::binary_search(state_.resident_chunks.begin(), state_.resident_chunks.end(), c)) {
-        return true;
-      }
+      if (state_.resident.contains(c)) return true;
     }
     return false;
   };
@@ -238,11 +231,7 @@ Status Session::end_decode() {
 
   const int64_t chunk_bytes = kv.layout().chunk_bytes();
   const int64_t full_bytes = kv.n_chunks() * chunk_bytes;
-  int64_t resident = kv.n_chunks();
-  if (state_.restrict_history) {
-    resident = std::max<int64_t>(0, kv.n_chunks() - state_.always_from_chunk);
-    for (int64_t i : state_.resident_chunks) resident += i < state_.always_from_chunk ? 1 : 0;
-  }
+  const int64_t resident = state_.resident.count(kv.n_chunks());
   const int64_t resident_bytes = resident * chunk_bytes;
   const double fraction = full_bytes > 0 ? (double)resident_bytes / (double)full_bytes : 1.0;
   FootprintStats& f = footprint_;

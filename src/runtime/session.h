@@ -172,13 +172,12 @@ class Session {
   FootprintMeter meter_;
   std::unique_ptr<ResidencyTraceWriter> trace_;
 
-  // Background recall: the set being prepared (the back buffer) and its pages in flight.
+  // Background recall: the set being prepared (planned_, the back buffer) and its pages in flight.
   enum class RecallPhase { kIdle, kSelecting, kStaging };
   bool background_recall_;
   int recall_lead_steps_;
   RecallPhase recall_phase_ = RecallPhase::kIdle;
-  std::vector<int64_t> next_resident_chunks_;
-  int64_t next_always_from_chunk_ = 0;
+  ResidentSet planned_;  // the next boundary's set (the plan), applied by finish_cycle
   std::vector<StagedUpload> staged_uploads_;
   std::vector<char> staged_ok_;  // [staged_uploads_]: copied (and checked) by the worker
   // Last member: destroyed first, so its thread stops before anything it may touch.

@@ -41,10 +41,10 @@ Status Session::advance_cycle() {
 Status Session::select_now() {
   const KvStore& kv = state_.kv;
   const auto t0 = Clock::now();
-  policy_->select({kv, decode_step_, n_past(), captured_hidden()}, state_.resident_chunks);
+  policy_->select({kv, decode_step_, n_past(), captured_hidden()}, state_.resident.chosen);
   // The chunk being filled, and any later one, is always attended.
-  state_.always_from_chunk = kv.n_tokens() / kv.layout().chunk_tokens;
-  state_.restrict_history = true;
+  state_.resident.tail_from = kv.n_tokens() / kv.layout().chunk_tokens;
+  state_.resident.restricted = true;
   const auto t1 = Clock::now();
   FM_RETURN_IF_ERROR(apply_residency());
   footprint_.select_seconds += std::chrono::duration<double>(t1 - t0).count();
@@ -59,10 +59,11 @@ void Session::launch_selection(int64_t boundary_step) {
   // hidden state and position are those of now.
   SelectionJob job = policy_->prepare_select({kv, boundary_step, n_past(), captured_hidden()});
   // Chunks sealed after this choice are attended until the next one: the recency tail.
-  next_always_from_chunk_ = kv.n_tokens() / kv.layout().chunk_tokens;
+  planned_.tail_from = kv.n_tokens() / kv.layout().chunk_tokens;
+  planned_.restricted = true;
   footprint_.select_seconds += seconds_since(t0);
   if (!worker_) worker_ = std::make_unique<RecallWorker>();
-  worker_->submit([this, job = std::move(job)] { job(next_resident_chunks_); });
+  worker_->submit([this, job = std::move(job)] { job(planned_.chosen); });
   recall_phase_ = RecallPhase::kSelecting;
 }
 
@@ -71,9 +72,9 @@ void Session::stage_recalled_pages() {
   KvStore& kv = state_.kv;
   const int64_t per_page = kv.chunks_per_page();
   int64_t last_page = -1;
-  for (int64_t chunk : next_resident_chunks_) {
+  for (int64_t chunk : planned_.chosen) {
     const int64_t page = chunk / per_page;
-    if (page == last_page || chunk >= next_always_from_chunk_) continue;
+    if (page == last_page || chunk >= planned_.tail_from) continue;
     last_page = page;
     if (page >= kv.n_pages() || kv.residency(page).tier == Tier::kDevice) continue;
     std::optional<StagedUpload> staged = kv.begin_staged_upload(page);
@@ -108,10 +109,8 @@ Status Session::finish_cycle() {
     }
   }
   staged_uploads_.clear();
-  // The double buffer flips: the prepared set becomes the one attention reads.
-  state_.resident_chunks.swap(next_resident_chunks_);
-  state_.always_from_chunk = next_always_from_chunk_;
-  state_.restrict_history = true;
+  // The double buffer flips: the planned set becomes the one attention reads.
+  std::swap(state_.resident, planned_);
   recall_phase_ = RecallPhase::kIdle;
   Status st = apply_residency();
   footprint_.recall_seconds += seconds_since(t1);

@@ -34,8 +34,8 @@ void send_error(httplib::Response& res, const ApiError& e) {
 
 class Api {
  public:
-  Api(const Model& model, const Tokenizer& tokenizer, const ServerOptions& options)
-      : model_(model), tokenizer_(tokenizer), options_(options), scheduler_(model, tokenizer, options, metrics_) {
+  Api(engine::Engine& engine, const Tokenizer& tokenizer, const ServerOptions& options)
+      : tokenizer_(tokenizer), options_(options), scheduler_(engine, tokenizer, options, metrics_) {
     auto chat = chat_template_for(tokenizer.vocab());
     if (chat) chat_ = *chat;
     chat_status_ = chat.status();
@@ -236,7 +236,6 @@ class Api {
         });
   }
 
-  const Model& model_;
   const Tokenizer& tokenizer_;
   ServerOptions options_;
   Metrics metrics_;
@@ -248,9 +247,11 @@ class Api {
 
 }  // namespace
 
-Status serve(const Model& model, const Tokenizer& tokenizer, const ServerOptions& options) {
+Status serve(engine::Engine& engine, const ServerOptions& options) {
+  auto tokenizer = engine.tokenizer();
+  if (!tokenizer) return tokenizer.status();
   httplib::Server svr;
-  Api api(model, tokenizer, options);
+  Api api(engine, **tokenizer, options);
   api.install(svr);
   svr.set_payload_max_length((size_t)options.max_body_bytes);
   svr.set_read_timeout(30, 0);

@@ -23,16 +23,14 @@ ApiError server_error(const std::string& message) { return {500, message, "serve
 
 }  // namespace
 
-Scheduler::Scheduler(const Model& model, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics)
-    : model_(model),
+Scheduler::Scheduler(engine::Engine& engine, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics)
+    : engine_(engine),
       tokenizer_(tokenizer),
       options_(options),
       metrics_(metrics),
-      pool_(options.threads > 0 ? options.threads : ThreadPool::default_threads()),
       device_(options.device_budget_bytes),
-      layout_(kv_layout_for(model.config(), options.chunk_tokens)),
-      context_tokens_(options.context_tokens > 0 ? options.context_tokens : model.config().context_length),
-      batch_scratch_(model.config(), std::max(1, options.parallel)) {
+      layout_(kv_layout_for(engine.config(), options.chunk_tokens)),
+      context_tokens_(options.context_tokens > 0 ? options.context_tokens : engine.config().context_length) {
   if (!options_.disk_directory.empty()) {
     ::mkdir(options_.disk_directory.c_str(), 0755);
     ::mkdir((options_.disk_directory + "/sessions").c_str(), 0755);
@@ -100,8 +98,8 @@ void Scheduler::run() {
     s.device_budget_bytes = device_.budget_bytes();
     s.device_reserved_bytes = device_.reserved_bytes();
     for (const auto& seq : sequences_) {
-      for (int t = 0; t < 3; ++t) s.tier_bytes[t] += seq->kv->kv().tier_bytes((Tier)t);
-      s.ring_bytes += seq->kv->kv().local_bytes();
+      for (int t = 0; t < 3; ++t) s.tier_bytes[t] += seq->kv->session().kv().tier_bytes((Tier)t);
+      s.ring_bytes += seq->kv->session().kv().local_bytes();
     }
     std::lock_guard<std::mutex> lock(mutex_);
     stats_ = s;
@@ -190,13 +188,9 @@ Sequence* Scheduler::take_cached_prefix(const std::string& text) {
 std::unique_ptr<Sequence> Scheduler::new_sequence(const std::string& session) {
   auto seq = std::make_unique<Sequence>();
   seq->session = session;
-  auto policy = make_policy_from_spec(options_.policy, model_.config(), options_.chunk_tokens);
-  if (!policy) {
-    log_line("cannot build the policy: " + policy.status().message());
-    return nullptr;
-  }
-  seq->policy = std::move(*policy);
-  SessionOptions so;
+  engine::SequenceOptions opened;
+  opened.policy = options_.policy;
+  SessionOptions& so = opened.memory;
   so.chunk_tokens = options_.chunk_tokens;
   so.max_block_tokens = 256;
   so.max_context_tokens = context_tokens_;
@@ -210,8 +204,12 @@ std::unique_ptr<Sequence> Scheduler::new_sequence(const std::string& session) {
     raw->arena = arena.get();
     return arena;
   };
-  seq->kv = std::make_unique<Session>(model_, pool_, so);
-  seq->kv->set_policy(seq->policy.get());
+  auto kv = engine_.open(opened);
+  if (!kv) {
+    log_line("cannot open a sequence: " + kv.status().message());
+    return nullptr;
+  }
+  seq->kv = std::move(*kv);
   return seq;
 }
 
@@ -353,7 +351,7 @@ void Scheduler::prefill_step() {
   Active& a = *prefilling[prefill_turn_++ % prefilling.size()];
   const size_t part = std::min<size_t>(std::max(1, options_.prefill_part_tokens), a.to_prefill.size() - a.prefilled);
   std::span<const int32_t> tokens(a.to_prefill.data() + a.prefilled, part);
-  Status st = a.seq->kv->prefill_part(tokens, a.prompt_end);
+  Status st = a.seq->kv->add_prompt_part(tokens, a.prompt_end);
   if (!st) {
     fail_sequence(a, st);
     return;
@@ -372,19 +370,21 @@ void Scheduler::prefill_step() {
 void Scheduler::decode_step() {
   std::vector<Active*> batch;
   for (auto& a : active_) {
-    if (a->next_token >= 0 && (int)batch.size() < batch_scratch_.rows) batch.push_back(a.get());
+    if (a->next_token >= 0 && (int)batch.size() < std::max(1, options_.parallel)) batch.push_back(a.get());
   }
   if (batch.empty()) return;
-  std::vector<Session*> sessions;
+  std::vector<engine::Sequence*> sequences;
   std::vector<int32_t> tokens;
   for (Active* a : batch) {
-    sessions.push_back(a->seq->kv.get());
+    sequences.push_back(a->seq->kv.get());
     tokens.push_back(a->next_token);
   }
   std::vector<double> recall_before;
-  for (Session* s : sessions) recall_before.push_back(s->footprint().select_seconds + s->footprint().recall_seconds + s->footprint().wait_seconds);
-  Status st = sessions.size() == 1 ? sessions[0]->decode(tokens[0])
-                                   : Session::decode_batch(sessions, tokens, batch_scratch_);
+  for (engine::Sequence* s : sequences) {
+    const FootprintStats& f = s->session().footprint();
+    recall_before.push_back(f.select_seconds + f.recall_seconds + f.wait_seconds);
+  }
+  Status st = engine_.step(sequences, tokens);
   if (!st) {
     // The step may have advanced some of them: none of these sequences can be trusted.
     for (Active* a : batch) a->next_token = -2;
@@ -398,7 +398,7 @@ void Scheduler::decode_step() {
     return;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
-    const FootprintStats& f = sessions[i]->footprint();
+    const FootprintStats& f = sequences[i]->session().footprint();
     metrics_.recall_seconds(f.select_seconds + f.recall_seconds + f.wait_seconds - recall_before[i]);
   }
   // Finishing erases from active_, so collect first.
@@ -420,7 +420,7 @@ void Scheduler::decode_step() {
 }
 
 void Scheduler::take_token(Active& a) {
-  const int32_t t = a.sampler->sample(a.seq->kv->last_logits());
+  const int32_t t = a.sampler->sample(a.seq->kv->logits());
   const auto now = Job::Clock::now();
   if (a.job->completion_tokens > 0) metrics_.inter_token_latency(seconds_between(a.last_token_time, now));
   a.last_token_time = now;
@@ -451,9 +451,9 @@ void Scheduler::set_idle(Sequence& seq) {
   if (device_.budget_bytes() <= 0) return;
   // An idle sequence gives its device memory back: sealed pages sink to the host (and on
   // to disk under a host budget); it keeps its open page and its rings.
-  Status st = seq.kv->sink_to_host();
+  Status st = seq.kv->session().sink_to_host();
   if (!st) log_line("sinking an idle sequence: " + st.message());
-  const int64_t keep = seq.kv->kv().tier_bytes(Tier::kDevice) + ring_bytes(layout_);
+  const int64_t keep = seq.kv->session().kv().tier_bytes(Tier::kDevice) + ring_bytes(layout_);
   if (keep < seq.reserved_bytes) {
     device_.release(seq.reserved_bytes - keep);
     seq.reserved_bytes = keep;

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/thread_pool.h"
+#include "engine/engine.h"
 #include "kv/shared_device_pool.h"
 #include "model/model.h"
 #include "runtime/sampler.h"
@@ -40,7 +40,7 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  Scheduler(const Model& model, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics);
+  Scheduler(engine::Engine& engine, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics);
   ~Scheduler();
 
   void start();
@@ -85,15 +85,13 @@ class Scheduler {
   void fail_sequence(Active& a, const Status& status);
   void sweep_cancelled();
 
-  const Model& model_;
+  engine::Engine& engine_;
   const Tokenizer& tokenizer_;
   ServerOptions options_;
   Metrics& metrics_;
-  ThreadPool pool_;
   SharedDevicePool device_;
   KvLayout layout_;
   int context_tokens_;
-  ForwardScratch batch_scratch_;
 
   mutable std::mutex mutex_;  // guards incoming_, stop_ and the stats copy
   std::condition_variable wake_;

@@ -1,4 +1,4 @@
-// A sequence the server keeps: its Session (KV cache under a policy), the device memory it
+// A sequence the server keeps: its engine sequence (KV cache under a policy), the device memory it
 // reserved, and the text and tokens it has consumed, so that a later request that extends
 // that text prefills only what is new.
 #pragma once
@@ -10,16 +10,14 @@
 #include <vector>
 
 #include "kv/shared_device_pool.h"
-#include "memory/policy.h"
-#include "runtime/session.h"
+#include "engine/sequence.h"
 
 namespace fm::server {
 
 struct Sequence {
   std::string session;  // the client's session name; "" for an unnamed (cached) sequence
-  std::unique_ptr<Policy> policy;
-  PooledDeviceArena* arena = nullptr;  // owned by session's KV store
-  std::unique_ptr<Session> kv;         // declared after policy: destroyed first
+  PooledDeviceArena* arena = nullptr;  // owned by the engine sequence's KV store
+  std::unique_ptr<engine::Sequence> kv;
   // The text consumed: the tokens in the KV plus `pending` (sampled, not yet run).
   std::string text;
   std::vector<int32_t> tokens;   // in the KV, in order
@@ -27,8 +25,6 @@ struct Sequence {
   int64_t reserved_bytes = 0;    // of the shared device pool
   bool busy = false;             // a request is running on it
   std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
-
-  ~Sequence() { kv.reset(); }
 };
 
 }  // namespace fm::server

@@ -14,7 +14,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string api_key;         // "": no authentication
-  int threads = 0;             // compute threads (0: the machine's default)
+  int threads = 1;             // compute threads (the engine's pool; set by the CLI)
   int parallel = 4;            // sequences generating at once (one batched decode step)
   int queue_size = 64;         // requests waiting for admission; beyond it: 429
   double queue_timeout_seconds = 60;  // a request waiting longer gets 429

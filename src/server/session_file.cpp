@@ -47,7 +47,7 @@ std::string session_file_path(const std::string& disk_directory, const std::stri
 
 Status save_session_file(const std::string& path, const std::string& model_id, const Sequence& seq) {
   KvContents contents;
-  FM_RETURN_IF_ERROR(read_kv_contents(seq.kv->kv(), contents));
+  FM_RETURN_IF_ERROR(read_kv_contents(seq.kv->session().kv(), contents));
   json meta = {{"format", "flashmem-session-1"}, {"model", model_id},   {"session", seq.session},
                {"tokens", seq.tokens},           {"pending", seq.pending}, {"text_hex", to_hex(seq.text)}};
   return save_kv_contents(path, meta.dump(), contents);
@@ -56,7 +56,7 @@ Status save_session_file(const std::string& path, const std::string& model_id, c
 Status load_session_file(const std::string& path, const std::string& model_id, Sequence& seq) {
   std::string metadata;
   KvContents contents;
-  FM_RETURN_IF_ERROR(load_kv_contents(path, seq.kv->kv().layout(), metadata, contents));
+  FM_RETURN_IF_ERROR(load_kv_contents(path, seq.kv->session().kv().layout(), metadata, contents));
   json meta = json::parse(metadata, nullptr, false);
   if (meta.is_discarded() || !meta.is_object() || meta.value("format", "") != "flashmem-session-1") {
     return Status::error("session file '" + path + "': bad metadata");
@@ -71,7 +71,7 @@ Status load_session_file(const std::string& path, const std::string& model_id, S
   } catch (const std::exception&) {
     return Status::error("session file '" + path + "': bad metadata");
   }
-  const int32_t n_vocab = seq.kv->model().n_vocab();
+  const int32_t n_vocab = seq.kv->session().model().n_vocab();
   for (const auto* list : {&seq.tokens, &seq.pending}) {
     for (int32_t t : *list) {
       if (t < 0 || t >= n_vocab) return Status::error("session file '" + path + "': token out of range");
@@ -80,7 +80,7 @@ Status load_session_file(const std::string& path, const std::string& model_id, S
   if ((int64_t)seq.tokens.size() != contents.n_tokens) {
     return Status::error("session file '" + path + "': tokens and KV disagree");
   }
-  return seq.kv->restore_kv(contents);
+  return seq.kv->session().restore_kv(contents);
 }
 
 }  // namespace fm::server

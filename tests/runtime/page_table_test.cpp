@@ -42,9 +42,9 @@ class AttendedChunks : public ::testing::Test {
 
 TEST_F(AttendedChunks, WithoutAPolicyChoiceAreEveryCommittedChunkInOrder) {
   EXPECT_TRUE(attended(state_).empty());  // nothing committed yet
-  // A choice that is not in force (restrict_history off) changes nothing.
-  state_.resident_chunks = {1, 3};
-  state_.always_from_chunk = 5;
+  // A choice that is not in force (resident.restricted off) changes nothing.
+  state_.resident.chosen = {1, 3};
+  state_.resident.tail_from = 5;
   int n = 0;
   for (int block : {1, 2, 1, 4, 5, 3, 8}) {  // 1, 3, 4, 8, 13, 16, 24 tokens
     append_kv_block(state_.kv, block, kSeed);
@@ -58,9 +58,9 @@ TEST_F(AttendedChunks, LeaveOutTheChunksOfTheBlockBeingWritten) {
   state_.kv.begin_block(6);              // chunks 2 and 3 exist but hold nothing committed
   ASSERT_EQ(state_.kv.n_chunks(), 4);
   EXPECT_EQ(attended(state_), range(0, 2));
-  state_.restrict_history = true;
-  state_.resident_chunks = {0, 3};
-  state_.always_from_chunk = 1;
+  state_.resident.restricted = true;
+  state_.resident.chosen = {0, 3};
+  state_.resident.tail_from = 1;
   EXPECT_EQ(attended(state_), (std::vector<int64_t>{0, 1}));
   state_.kv.end_block();
   EXPECT_EQ(attended(state_), (std::vector<int64_t>{0, 1, 2, 3}));
@@ -68,20 +68,20 @@ TEST_F(AttendedChunks, LeaveOutTheChunksOfTheBlockBeingWritten) {
 
 TEST_F(AttendedChunks, UnderAChoiceAreTheChosenChunksBelowTheTailThenTheTail) {
   append_kv_block(state_.kv, 30, kSeed);  // 8 chunks, the last holding 2 positions
-  state_.restrict_history = true;
+  state_.resident.restricted = true;
   // Chosen chunks inside the tail (6) are not repeated; 100 does not exist.
-  state_.resident_chunks = {0, 2, 3, 6, 100};
-  state_.always_from_chunk = 5;
+  state_.resident.chosen = {0, 2, 3, 6, 100};
+  state_.resident.tail_from = 5;
   EXPECT_EQ(attended(state_), (std::vector<int64_t>{0, 2, 3, 5, 6, 7}));
   // A tail that starts beyond the sequence: only the chosen chunks that exist.
-  state_.always_from_chunk = 100;
+  state_.resident.tail_from = 100;
   EXPECT_EQ(attended(state_), (std::vector<int64_t>{0, 2, 3, 6}));
   // A tail from chunk 0: everything, once.
-  state_.always_from_chunk = 0;
+  state_.resident.tail_from = 0;
   EXPECT_EQ(attended(state_), range(0, 8));
   // Nothing chosen: the tail alone.
-  state_.resident_chunks.clear();
-  state_.always_from_chunk = 6;
+  state_.resident.chosen.clear();
+  state_.resident.tail_from = 6;
   EXPECT_EQ(attended(state_), range(6, 8));
 }
 
@@ -90,9 +90,9 @@ TEST_F(AttendedChunks, UnderAChoiceAreTheChosenChunksBelowTheTailThenTheTail) {
 // resident_global_runs, the CUDA page table).
 TEST_F(AttendedChunks, IgnoreNegativeChosenChunks) {
   append_kv_block(state_.kv, 12, kSeed);
-  state_.restrict_history = true;
-  state_.resident_chunks = {-2, -1, 0};
-  state_.always_from_chunk = 2;
+  state_.resident.restricted = true;
+  state_.resident.chosen = {-2, -1, 0};
+  state_.resident.tail_from = 2;
   EXPECT_EQ(attended(state_), (std::vector<int64_t>{0, 2}));
 }
 
@@ -162,9 +162,9 @@ TEST_F(AttendedChunks, AreWhatTheCpuModelsGlobalAttentionReads) {
 
   // A choice in force, at 32 tokens (the step opens chunk 8, which holds nothing committed)
   // and at 33 (chunk 8 holds one position).
-  state_.restrict_history = true;
-  state_.resident_chunks = {0, 2, 3, 6, 100};
-  state_.always_from_chunk = 5;
+  state_.resident.restricted = true;
+  state_.resident.chosen = {0, 2, 3, 6, 100};
+  state_.resident.tail_from = 5;
   for (int step = 0; step < 2; ++step) {
     hook.seen.clear();
     hook.named.clear();
