@@ -195,7 +195,6 @@ int cmd_eval(int argc, char** argv) {
   std::ofstream out(out_path, std::ios::app);
   if (!out) return fail(Status::error("cannot append to " + out_path + " (does its folder exist?)"));
 
-  ThreadPool& pool = engine.pool();
   eval::SharedPrefillOptions options;
   options.session.chunk_tokens = (int)*chunk;
   options.suffix_tokens = (int)*suffix;
@@ -240,7 +239,7 @@ int cmd_eval(int argc, char** argv) {
             fidelity_policies.insert(fidelity_policies.begin(), "full");
             rerun_full = true;
           }
-          auto outcomes = eval::measure_fidelity(m, pool, tok, ids, (int)length, fidelity_policies, factory, options);
+          auto outcomes = eval::measure_fidelity(engine, tok, ids, (int)length, fidelity_policies, factory, options);
           if (!outcomes) return fail(outcomes.status().with_context("fidelity text " + std::to_string(index)));
           for (const eval::FidelityOutcome& f : *outcomes) {
             if (f.policy == "full" && rerun_full) continue;
@@ -280,7 +279,7 @@ int cmd_eval(int argc, char** argv) {
         const std::string reference = reference_answer(*sample);
         options.reference_tokens.clear();
         if (!reference.empty()) options.reference_tokens = tok.encode(" " + reference, false, false);
-        auto result = eval::decode_under_policies(m, pool, tok, ids, todo, factory, options);
+        auto result = eval::decode_under_policies(engine, tok, ids, todo, factory, options);
         if (!result) return fail(result.status().with_context(sample->id));
         const eval::PolicyOutcome* full = nullptr;
         for (const auto& o : result->outcomes) {

@@ -51,7 +51,7 @@ double kl_divergence(const std::vector<float>& ref, const std::vector<float>& lo
 
 }  // namespace
 
-Result<std::vector<FidelityOutcome>> measure_fidelity(const Model& model, ThreadPool& pool,
+Result<std::vector<FidelityOutcome>> measure_fidelity(engine::Engine& engine,
                                                       const Tokenizer& tokenizer,
                                                       const std::vector<int32_t>& tokens,
                                                       int context_tokens,
@@ -77,7 +77,7 @@ Result<std::vector<FidelityOutcome>> measure_fidelity(const Model& model, Thread
   std::map<std::string, Sums> sums;
   std::vector<float> log_p;
   options.on_logits = [&](const std::string& policy, int step, std::span<const float> logits) {
-    log_softmax(logits, log_p, pool);
+    log_softmax(logits, log_p, engine.pool());
     Sums& s = sums[policy];
     const int32_t truth = options.forced_tokens[(size_t)step];
     s.nll -= log_p[(size_t)truth];
@@ -87,12 +87,12 @@ Result<std::vector<FidelityOutcome>> measure_fidelity(const Model& model, Thread
       full_top1[(size_t)step] = top1;
     } else {
       const std::vector<float>& ref = full_log_p[(size_t)step];
-      s.kl += std::max(0.0, kl_divergence(ref, log_p, pool));
+      s.kl += std::max(0.0, kl_divergence(ref, log_p, engine.pool()));
     }
     s.agree += top1 == full_top1[(size_t)step];
     ++s.steps;
   };
-  auto result = decode_under_policies(model, pool, tokenizer, prompt, policies, make_policy, options);
+  auto result = decode_under_policies(engine, tokenizer, prompt, policies, make_policy, options);
   if (!result) return result.status();
   std::vector<FidelityOutcome> out;
   for (const PolicyOutcome& o : result->outcomes) {

@@ -23,7 +23,7 @@ struct FidelityOutcome {
 
 // tokens: context then continuation; the first context_tokens are the prompt. policies
 // must include "full" (the reference).
-Result<std::vector<FidelityOutcome>> measure_fidelity(const Model& model, ThreadPool& pool,
+Result<std::vector<FidelityOutcome>> measure_fidelity(engine::Engine& engine,
                                                       const Tokenizer& tokenizer,
                                                       const std::vector<int32_t>& tokens,
                                                       int context_tokens,

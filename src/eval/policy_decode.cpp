@@ -27,7 +27,7 @@ double log_softmax_at(std::span<const float> logits, int32_t token) {
 
 }  // namespace
 
-Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool& pool,
+Result<SharedPrefillResult> decode_under_policies(engine::Engine& engine,
                                                   const Tokenizer& tokenizer,
                                                   const std::vector<int32_t>& prompt,
                                                   const std::vector<std::string>& policies,
@@ -41,16 +41,19 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
   // attention recorders.
   const int suffix = std::clamp(options.suffix_tokens, 2, std::max(2, (int)prompt.size() - 1));
   if ((int)prompt.size() <= suffix) return Status::error("prompt too short for a shared prefill");
-  SessionOptions session_options = options.session;
+  engine::SequenceOptions opened;  // no policy: each member gets its own from make_policy
+  SessionOptions& session_options = opened.memory;
+  session_options = options.session;
   session_options.max_context_tokens =
       (int)prompt.size() +
       std::max({options.max_new_tokens, (int)options.forced_tokens.size(), (int)options.reference_tokens.size()}) + 1;
   const std::span<const int32_t> suffix_ids(prompt.data() + prompt.size() - suffix, suffix);
 
   SharedPrefillResult result;
-  Session base(model, pool, session_options);
+  auto base = engine.open(opened);
+  if (!base) return base.status();
   const auto t0 = Clock::now();
-  FM_RETURN_IF_ERROR(base.prefill(std::span<const int32_t>(prompt.data(), prompt.size() - suffix)));
+  FM_RETURN_IF_ERROR((*base)->add_tokens(std::span<const int32_t>(prompt.data(), prompt.size() - suffix)));
   result.shared_prefill_seconds = seconds_between(t0, Clock::now());
 
   // Full first: the oracle needs its recording.
@@ -73,8 +76,7 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
   // the suffix prefilled by the policy itself.
   struct Member {
     std::string name;
-    std::unique_ptr<Policy> policy;
-    std::unique_ptr<Session> session;
+    std::unique_ptr<engine::Sequence> seq;
   };
   AttentionMassRecorder recorder(session_options.chunk_tokens);
   auto start_group = [&](const std::vector<std::string>& names, bool record_full,
@@ -83,12 +85,13 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
     for (const std::string& name : names) {
       auto policy = make_policy(name, have_trace ? &full_trace : nullptr);
       if (!policy) return policy.status().with_context("policy " + name);
-      Member m{name, std::move(policy.value()), std::make_unique<Session>(model, pool, session_options)};
-      FM_RETURN_IF_ERROR(m.session->fork_kv_from(base));
-      m.session->set_policy(m.policy.get());
-      if (record_full && name == "full") m.session->set_attention_hook(&recorder);
+      auto forked = engine.fork(**base, opened);
+      if (!forked) return forked.status();
+      Member m{name, std::move(*forked)};
+      m.seq->set_policy(std::move(*policy));
+      if (record_full && name == "full") m.seq->session().set_attention_hook(&recorder);
       const auto a = Clock::now();
-      FM_RETURN_IF_ERROR(m.session->prefill(suffix_ids));
+      FM_RETURN_IF_ERROR(m.seq->add_tokens(suffix_ids));
       if (suffix_seconds) suffix_seconds->push_back(seconds_between(a, Clock::now()));
       group.push_back(std::move(m));
     }
@@ -99,10 +102,9 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
   auto step_group = [&](std::vector<Member>& group, int n_steps,
                         const std::function<std::optional<int32_t>(size_t, int)>& next,
                         std::vector<double>& seconds, std::vector<int64_t>& decoded) -> Status {
-    ForwardScratch scratch(model.config(), (int)group.size());
     std::vector<char> running(group.size(), 1);
     for (int step = 0; step < n_steps; ++step) {
-      std::vector<Session*> batch;
+      std::vector<engine::Sequence*> batch;
       std::vector<int32_t> tokens;
       std::vector<size_t> members;
       for (size_t i = 0; i < group.size(); ++i) {
@@ -112,13 +114,13 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
           running[i] = 0;
           continue;
         }
-        batch.push_back(group[i].session.get());
+        batch.push_back(group[i].seq.get());
         tokens.push_back(*t);
         members.push_back(i);
       }
       if (batch.empty()) break;
       const auto a = Clock::now();
-      FM_RETURN_IF_ERROR(Session::decode_batch(batch, tokens, scratch));
+      FM_RETURN_IF_ERROR(engine.step(batch, tokens));
       const double spent = seconds_between(a, Clock::now());
       for (size_t i : members) {
         seconds[i] += spent;
@@ -139,9 +141,9 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
     FM_RETURN_IF_ERROR(step_group(
         group, steps,
         [&](size_t i, int step) -> std::optional<int32_t> {
-          Session& s = *group[i].session;
-          if (options.on_logits) options.on_logits(group[i].name, step, s.last_logits());
-          const int32_t t = forced ? options.forced_tokens[(size_t)step] : Sampler::argmax(s.last_logits());
+          const engine::Sequence& s = *group[i].seq;
+          if (options.on_logits) options.on_logits(group[i].name, step, s.logits());
+          const int32_t t = forced ? options.forced_tokens[(size_t)step] : Sampler::argmax(s.logits());
           if (!forced && tokenizer.is_end_of_generation(t)) return std::nullopt;
           outs[i].tokens.push_back(t);
           return t;
@@ -149,7 +151,7 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
         seconds, decoded));
     for (size_t i = 0; i < group.size(); ++i) {
       PolicyOutcome& o = outs[i];
-      const Session& s = *group[i].session;
+      const Session& s = group[i].seq->session();
       o.policy = group[i].name;
       o.suffix_prefill_seconds = suffix_seconds[i];
       // In the batch: the wall time of the steps this policy took part in, so
@@ -162,7 +164,7 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
       // engine holds (rings) and what LSA adds (chunk keys).
       const double global = (double)s.kv().global_bytes(), local = (double)s.kv().local_bytes();
       double keys = 0;
-      if (auto* lsa = dynamic_cast<const LsaPolicy*>(group[i].policy.get())) keys = (double)lsa->chunk_key_bytes();
+      if (auto* lsa = dynamic_cast<const LsaPolicy*>(group[i].seq->policy())) keys = (double)lsa->chunk_key_bytes();
       const double kept = o.footprint.steps > 0 ? o.footprint.mean_fraction : 1.0;
       o.whole_device_mean_percent = global + local > 0 ? 100.0 * (kept * global + local + keys) / (global + local) : 100.0;
     }
@@ -182,7 +184,7 @@ Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool
       FM_RETURN_IF_ERROR(step_group(
           group, (int)ref.size(),
           [&](size_t i, int step) -> std::optional<int32_t> {
-            outs[i].reference_logprob += log_softmax_at(group[i].session->last_logits(), ref[(size_t)step]);
+            outs[i].reference_logprob += log_softmax_at(group[i].seq->logits(), ref[(size_t)step]);
             return ref[(size_t)step];
           },
           ref_seconds, ref_steps));

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "core/thread_pool.h"
+#include "engine/engine.h"
 #include "memory/attention_mass_policies.h"
 #include "memory/policy.h"
 #include "model/model.h"
@@ -66,7 +66,8 @@ struct SharedPrefillResult {
 };
 
 // `policies` may name "oracle" only together with "full" (which then runs first).
-Result<SharedPrefillResult> decode_under_policies(const Model& model, ThreadPool& pool,
+// Runs on the engine's model and pool (engine/engine.h); the tokenizer is the caller's.
+Result<SharedPrefillResult> decode_under_policies(engine::Engine& engine,
                                                   const Tokenizer& tokenizer,
                                                   const std::vector<int32_t>& prompt,
                                                   const std::vector<std::string>& policies,

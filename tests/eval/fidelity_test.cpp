@@ -41,15 +41,20 @@ const eval::FidelityOutcome& find(const std::vector<eval::FidelityOutcome>& all,
 // One tiny model, tokenizer and pool per test; sessions in chunks of 4 tokens.
 class Fidelity : public ::testing::Test {
  protected:
-  Fidelity() : tiny_(test::load_tiny_model({})), m_(*tiny_.model), tok_(test::tiny_tokenizer(m_.n_vocab())) {
+  Fidelity()
+      : tiny_(test::load_tiny_model({})),
+        engine_(engine::Engine::over(std::move(tiny_.model), 1)),
+        m_(engine_->model()),
+        tok_(test::tiny_tokenizer(m_.n_vocab())) {
     options_.session.chunk_tokens = 4;
     options_.suffix_tokens = 8;
   }
   auto measure(const std::vector<int32_t>& tokens, int context, std::vector<std::string> policies, double budget) {
-    return eval::measure_fidelity(m_, pool_, *tok_, tokens, context, policies, test::policy_factory(budget), options_);
+    return eval::measure_fidelity(*engine_, *tok_, tokens, context, policies, test::policy_factory(budget), options_);
   }
 
-  test::TinyModel tiny_;
+  test::TinyModel tiny_;  // its bytes outlive the engine's model
+  std::unique_ptr<engine::Engine> engine_;
   const Model& m_;
   std::unique_ptr<Tokenizer> tok_;
   ThreadPool pool_{1};

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "engine/engine.h"
 #include "eval/policy_decode.h"
 #include "eval/policy_test_support.h"
 #include "model/tiny_model.h"
@@ -18,7 +19,8 @@ eval::PolicyFactory factory(double fraction) { return test::policy_factory(fract
 
 TEST(PolicyDecode, FullFromTheSharedPrefillGivesTheTokensOfAFreshRun) {
   auto tiny = test::load_tiny_model({});
-  const Model& m = *tiny.model;
+  auto engine = engine::Engine::over(std::move(tiny.model), 1);
+  const Model& m = engine->model();
   auto tok = tiny_tokenizer(m.n_vocab());
   ThreadPool pool(1);
   std::vector<int32_t> prompt(90);
@@ -27,7 +29,7 @@ TEST(PolicyDecode, FullFromTheSharedPrefillGivesTheTokensOfAFreshRun) {
   options.session.chunk_tokens = 4;
   options.suffix_tokens = 8;
   options.max_new_tokens = 40;
-  auto result = eval::decode_under_policies(m, pool, *tok, prompt, {"recency", "full", "oracle"}, factory(1.0),
+  auto result = eval::decode_under_policies(*engine, *tok, prompt, {"recency", "full", "oracle"}, factory(1.0),
                                             options);
   ASSERT_TRUE(result) << result.status().message();
   ASSERT_EQ(result->outcomes.size(), 3u);
@@ -58,7 +60,8 @@ TEST(PolicyDecode, FullFromTheSharedPrefillGivesTheTokensOfAFreshRun) {
 // it is teacher-forced after the whole prompt; a policy at a tiny budget differs.
 TEST(PolicyDecode, ReferenceLogprobUnderFullIsAFreshSessionsLikelihood) {
   auto tiny = test::load_tiny_model({});
-  const Model& m = *tiny.model;
+  auto engine = engine::Engine::over(std::move(tiny.model), 1);
+  const Model& m = engine->model();
   auto tok = tiny_tokenizer(m.n_vocab());
   ThreadPool pool(1);
   std::vector<int32_t> prompt(100);
@@ -69,7 +72,7 @@ TEST(PolicyDecode, ReferenceLogprobUnderFullIsAFreshSessionsLikelihood) {
   options.suffix_tokens = 8;
   options.max_new_tokens = 12;
   options.reference_tokens = reference;
-  auto result = eval::decode_under_policies(m, pool, *tok, prompt, {"full", "recency"}, factory(0.05), options);
+  auto result = eval::decode_under_policies(*engine, *tok, prompt, {"full", "recency"}, factory(0.05), options);
   ASSERT_TRUE(result) << result.status().message();
 
   SessionOptions fresh_options;
@@ -99,16 +102,16 @@ TEST(PolicyDecode, ReferenceLogprobUnderFullIsAFreshSessionsLikelihood) {
 
 TEST(PolicyDecode, SmallBudgetsKeepLessAndTheOracleNeedsFull) {
   auto tiny = test::load_tiny_model({});
-  const Model& m = *tiny.model;
+  auto engine = engine::Engine::over(std::move(tiny.model), 1);
+  const Model& m = engine->model();
   auto tok = tiny_tokenizer(m.n_vocab());
-  ThreadPool pool(1);
   std::vector<int32_t> prompt(120);
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = (int32_t)(3 + (i * 29 + 1) % (m.n_vocab() - 3));
   eval::SharedPrefillOptions options;
   options.session.chunk_tokens = 4;
   options.max_new_tokens = 20;
-  EXPECT_FALSE(eval::decode_under_policies(m, pool, *tok, prompt, {"oracle"}, factory(0.1), options));
-  auto result = eval::decode_under_policies(m, pool, *tok, prompt, {"full", "oracle", "recency"}, factory(0.1),
+  EXPECT_FALSE(eval::decode_under_policies(*engine, *tok, prompt, {"oracle"}, factory(0.1), options));
+  auto result = eval::decode_under_policies(*engine, *tok, prompt, {"full", "oracle", "recency"}, factory(0.1),
                                             options);
   ASSERT_TRUE(result) << result.status().message();
   for (const auto& o : result->outcomes) {
