@@ -289,7 +289,10 @@ int cmd_eval(int argc, char** argv) {
           if (o.policy == "full" && rerun_full) continue;
           eval::ResultRow row = key_row;
           row.policy = o.policy;
-          row.score = eval::score_prediction(*sample, o.text);
+          // RULER keeps its own metric (over the whole prediction) with the first-answer
+          // score beside it; every other suite is scored on the first answer only.
+          row.score_first = eval::score_first_answer(*sample, o.text);
+          row.score = suite == "ruler" ? eval::score_prediction(*sample, o.text) : row.score_first;
           row.prediction = o.text;
           row.answers = sample->answers;
           row.prompt_tokens = (int64_t)ids.size();

@@ -478,6 +478,7 @@ void plan_knowledge_update(QuestionPlan& plan, std::set<std::string>& used, Rng&
   plan.question = fact.question;
   plan.answers = fact.answers;
   plan.superseded_value = fact.old_value;
+  plan.wrong_answers = {fact.old_value};
 }
 
 void plan_temporal(QuestionPlan& plan, std::set<std::string>& used, Rng& rng,
@@ -515,6 +516,7 @@ void plan_temporal(QuestionPlan& plan, std::set<std::string>& used, Rng& rng,
       plan.question = std::string("Which came first, ") + (swap ? second_name : first_name) +
                       " or " + (swap ? first_name : second_name) + "?";
       plan.answers = {first_name, first_name.substr(4)};
+      plan.wrong_answers = {second_name.substr(4)};
       break;
     }
     case 1:

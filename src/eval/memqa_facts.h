@@ -47,6 +47,7 @@ struct QuestionPlan {
   ReservedWords reserved;  // kept out of filler and background
   std::string question;
   std::vector<std::string> answers;
+  std::vector<std::string> wrong_answers;  // TaskSample::wrong_answers
   Metric metric = Metric::kNormalizedExact;
   int max_new_tokens = 16;
   // Facts for tests and reports.

@@ -209,6 +209,7 @@ Result<MemQaSample> MemQaGenerator::generate(MemQaQuestionType type, std::size_t
     t.question = render_question(out.question_date, plan.question);
     t.answer_prefix = "Answer:";
     t.answers = plan.answers;
+    t.wrong_answers = plan.wrong_answers;
     t.metric = plan.metric;
     t.max_new_tokens = plan.max_new_tokens;
     t.length_tokens = counter(t.context + t.question);

@@ -57,7 +57,7 @@ std::string ResultRow::to_json() const {
   answers_json += "]";
   return "{\"suite\": " + quote(suite) + ", \"task\": " + quote(task) + ", \"length\": " + std::to_string(length) +
          ", \"index\": " + std::to_string(index) + ", \"policy\": " + quote(policy) + ", \"budget\": " +
-         number(budget) + ", \"score\": " + number(score) + ", \"kv_a_mean_percent\": " + number(kv_a_mean_percent) +
+         number(budget) + ", \"score\": " + number(score) + ", \"score_first\": " + number(score_first) + ", \"kv_a_mean_percent\": " + number(kv_a_mean_percent) +
          ", \"kv_a_peak_percent\": " + number(kv_a_peak_percent) + ", \"kv_b_mean_percent\": " +
          number(kv_b_mean_percent) + ", \"decode_tok_s\": " + number(decode_tok_s) + ", \"ttft_s\": " +
          number(ttft_s) + ", \"agreement_with_full\": " + number(agreement_with_full) + ", \"prompt_tokens\": " +
@@ -91,6 +91,7 @@ Result<std::vector<ResultRow>> read_result_rows(const std::string& path) {
     r.index = (int64_t)v->at("index").number;
     r.budget = v->at("budget").number;
     r.score = v->at("score").number;
+    r.score_first = v->has("score_first") ? v->at("score_first").number : -1;
     r.kv_a_mean_percent = v->at("kv_a_mean_percent").number;
     r.kv_a_peak_percent = v->at("kv_a_peak_percent").number;
     r.kv_b_mean_percent = v->at("kv_b_mean_percent").number;
@@ -114,6 +115,17 @@ Result<std::vector<ResultRow>> read_result_rows(const std::string& path) {
 
 namespace {
 
+// The two-sided 95% quantile of Student's t with df degrees of freedom: exact values to
+// df 30, then t ~ z + (z^3 + z) / (4 df) (the first term of its expansion in 1/df).
+double t_975(int64_t df) {
+  static const double kTable[30] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                    2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                    2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  if (df >= 1 && df <= 30) return kTable[df - 1];
+  const double z = 1.959964;
+  return z + (z * z * z + z) / (4.0 * (double)df);
+}
+
 struct MeanAcc {
   // One sample says nothing about spread: for a score in [0, 1] the widest interval it can
   // have; for an unbounded quantity, infinity.
@@ -131,7 +143,7 @@ struct MeanAcc {
     if (n == 0) return m;
     m.mean = sum / n;
     const double var = n > 1 ? std::max(0.0, (sum_sq - n * m.mean * m.mean) / (n - 1)) : 0.0;
-    m.half_width_95 = n > 1 ? 1.96 * std::sqrt(var / n) : one_sample_half_width;
+    m.half_width_95 = n > 1 ? t_975(n - 1) * std::sqrt(var / n) : one_sample_half_width;
     return m;
   }
 };
@@ -146,7 +158,7 @@ std::string sample_key(const ResultRow& r) {
 
 std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) {
   struct Acc {
-    MeanAcc score, answer_diff{std::numeric_limits<double>::infinity()};
+    MeanAcc score, first, answer_diff{std::numeric_limits<double>::infinity()};
     double kv_a = 0, kv_a_peak = 0, kv_b = 0, tps = 0, ttft = 0, agree = 0;
     int64_t n_agree = 0;
   };
@@ -170,6 +182,7 @@ std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) 
       if (task == "all" && !complete) continue;
       Acc& a = acc[{r.suite, task, r.length, r.budget, r.policy}];
       a.score.add(r.score);
+      if (r.score_first >= 0) a.first.add(r.score_first);
       a.kv_a += r.kv_a_mean_percent;
       a.kv_a_peak += r.kv_a_peak_percent;
       a.kv_b += r.kv_b_mean_percent;
@@ -199,6 +212,7 @@ std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) 
     c.ttft_s = a.ttft / c.n;
     c.agreement = a.n_agree ? a.agree / a.n_agree : -1;
     c.answer_logprob_diff = a.answer_diff.get();
+    c.first_answer = a.first.get();
     out[key] = c;
   }
   return out;
@@ -256,6 +270,18 @@ std::string summary_markdown(const std::vector<ResultRow>& rows) {
                       c.answer_logprob_diff.half_width_95, (long long)c.answer_logprob_diff.n);
         return std::string(buf);
       });
+  const std::string first = markdown_table(
+      cells, [](const SummaryCell& c) { return c.first_answer.n > 0; },
+      [&](const SummaryCell& c) {
+        std::snprintf(buf, sizeof buf, "%.1f ± %.1f (n=%lld)", 100 * c.first_answer.mean,
+                      100 * c.first_answer.half_width_95, (long long)c.first_answer.n);
+        return std::string(buf);
+      });
+  if (!first.empty()) {
+    md += "\nFirst answer only: the same metric on the text up to the first line break (or the model's own "
+          "next \"Question:\"), and 0 when that answer names the other option or a superseded value.\n\n" +
+          first;
+  }
   // Over all tasks of a suite: the rest of what each policy costs and how close it stays.
   std::map<SummaryKey, SummaryCell> all_tasks;
   for (const auto& [key, c] : cells) {

@@ -17,7 +17,8 @@ struct ResultRow {
   int64_t length = 0;   // target length in tokens
   int64_t index = 0;    // sample index
   double budget = 0;
-  double score = 0;     // in [0, 1]
+  double score = 0;     // in [0, 1]: the suite's own metric (RULER's reads the whole prediction)
+  double score_first = -1;  // in [0, 1]: the metric on the first answer only (eval/scoring.h); -1 not measured
   double kv_a_mean_percent = 0, kv_a_peak_percent = 0, kv_b_mean_percent = 0;
   double decode_tok_s = 0, ttft_s = 0;
   double agreement_with_full = -1;  // share of generated tokens equal to full's; -1 unknown
@@ -41,7 +42,7 @@ Result<std::vector<ResultRow>> read_result_rows(const std::string& path);
 struct MeanInterval {
   int64_t n = 0;
   double mean = 0;
-  double half_width_95 = 0;  // normal approximation, 1.96 * sd / sqrt(n)
+  double half_width_95 = 0;  // Student-t: t(0.975, n - 1) * sd / sqrt(n)
 };
 
 struct SummaryCell {
@@ -53,6 +54,8 @@ struct SummaryCell {
   // Per sample: (ln p of the answer under the policy - under full) / answer tokens, over
   // the samples where both were measured (n = 0 when none).
   MeanInterval answer_logprob_diff;
+  // The first-answer score (ResultRow::score_first) over the samples that measured it.
+  MeanInterval first_answer;
 };
 
 // (suite, task, length, budget, policy)

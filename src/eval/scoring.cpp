@@ -146,6 +146,35 @@ bool is_abstention(std::string_view prediction, const std::vector<std::string>& 
   return false;
 }
 
+std::string_view first_answer(std::string_view prediction) {
+  std::string_view s = strip(prediction);
+  const std::size_t line_end = s.find_first_of("\r\n");
+  if (line_end != std::string_view::npos) s = s.substr(0, line_end);
+  const std::size_t question = lower(s).find("question:");
+  if (question != std::string::npos) s = s.substr(0, question);
+  return strip(s);
+}
+
+double score_first_answer(const TaskSample& sample, std::string_view prediction) {
+  const std::string_view answer = first_answer(prediction);
+  if (!sample.wrong_answers.empty()) {
+    // Blank out the correct answers' words first, then look for a wrong one.
+    std::string text = " " + normalize_answer(answer) + " ";
+    for (const auto& a : sample.answers) {
+      const std::string right = normalize_answer(a);
+      if (right.empty()) continue;
+      for (std::size_t at; (at = text.find(" " + right + " ")) != std::string::npos;) {
+        text.replace(at, right.size() + 2, " | ");
+      }
+    }
+    for (const auto& w : sample.wrong_answers) {
+      const std::string wrong = normalize_answer(w);
+      if (!wrong.empty() && text.find(" " + wrong + " ") != std::string::npos) return 0.0;
+    }
+  }
+  return score_prediction(sample.metric, answer, sample.answers);
+}
+
 double score_prediction(Metric metric, std::string_view prediction,
                         const std::vector<std::string>& answers) {
   switch (metric) {

@@ -40,6 +40,18 @@ double choice_letter_match(std::string_view prediction, const std::vector<std::s
 // phrases; matching is case-insensitive and treats a typographic apostrophe as "'".
 bool is_abstention(std::string_view prediction, const std::vector<std::string>& accepted_phrases);
 
+// The model's answer without what it invents after it: from the first non-space
+// character to the first line break, cut earlier at a "Question:" the model starts itself
+// (case-insensitive). Models often echo the question or invent the next one; a scorer that
+// reads on credits an option named there.
+std::string_view first_answer(std::string_view prediction);
+
+// The sample's metric on first_answer(prediction); 0 when that answer names one of
+// sample.wrong_answers (whole words, after normalize_answer, outside the spans where it
+// names a correct answer: "the red bike" is not the superseded "bike"). RULER's own
+// metric reads the whole prediction (score_prediction); this one reads only the answer.
+double score_first_answer(const TaskSample& sample, std::string_view prediction);
+
 // Grades `prediction` with `metric` against `answers`.
 double score_prediction(Metric metric, std::string_view prediction,
                         const std::vector<std::string>& answers);

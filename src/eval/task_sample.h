@@ -29,6 +29,9 @@ struct TaskSample {
   std::string question;              // follows the context in the user turn
   std::string answer_prefix;         // start of the model's turn, may be empty
   std::vector<std::string> answers;  // reference answers
+  // Naming one of these in the first answer fails it (score_first_answer): the other
+  // option of a "which came first", the value a knowledge update replaced.
+  std::vector<std::string> wrong_answers;
   Metric metric = Metric::kStringMatchAll;
   int max_new_tokens = 32;
   std::size_t length_tokens = 0;     // measured prompt length (context + question) in tokens

@@ -182,6 +182,7 @@ TEST_F(MemQaTest, KnowledgeUpdateStatesTheNewValueAfterTheOldOne) {
     const MemQaSample s = make(MemQaQuestionType::kKnowledgeUpdate, index, 3000, 0.2);
     const std::string& context = s.sample.context;
     ASSERT_FALSE(s.superseded_value.empty());
+    EXPECT_EQ(s.sample.wrong_answers, std::vector<std::string>{s.superseded_value});
     ASSERT_GE(s.evidence_user_messages.size(), 2u);
     const std::size_t old_at = context.find(s.superseded_value);
     const std::size_t new_at = context.rfind(s.sample.answers[0]);
@@ -227,6 +228,11 @@ TEST_F(MemQaTest, TemporalAnswersFollowTheSessionDates) {
       EXPECT_NE(s.evidence_user_messages[0].find(s.sample.answers[1].substr(0, 6)),
                 std::string::npos)
           << q << " / " << s.sample.answers[0];
+      // The other option, the one a scorer must not credit, is stated in the later session
+      // and named in the question.
+      ASSERT_EQ(s.sample.wrong_answers.size(), 1u);
+      EXPECT_NE(q.find(s.sample.wrong_answers[0]), std::string::npos);
+      EXPECT_NE(s.evidence_user_messages[1].find(s.sample.wrong_answers[0].substr(0, 6)), std::string::npos) << q;
     } else if (q.find("passed between") != std::string::npos) {
       ++day_questions;
       EXPECT_EQ(s.sample.answers[0], std::to_string(days_between(first, second)));

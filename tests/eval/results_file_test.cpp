@@ -43,18 +43,43 @@ TEST(ResultsFile, RowsRoundTripAndACutLineIsSkipped) {
   EXPECT_TRUE(read_result_rows(path + ".absent"));  // no file: nothing done yet
 }
 
-TEST(ResultsFile, SummaryGivesMeansAndNormalIntervals) {
+TEST(ResultsFile, SummaryGivesMeansAndStudentTIntervals) {
   std::vector<ResultRow> rows;
   for (int i = 0; i < 4; ++i) rows.push_back(row("lsa", i, i < 3 ? 1.0 : 0.0));
   const auto cells = summarize(rows);
   const SummaryCell& c = cells.at({"ruler", "niah_single_1", 4096, 0.1, "lsa"});
   EXPECT_EQ(c.n, 4);
   EXPECT_DOUBLE_EQ(c.mean, 0.75);
-  // sd = 0.5 (sample), half width = 1.96 * 0.5 / 2.
-  EXPECT_NEAR(c.half_width_95, 0.49, 1e-9);
+  // sd = 0.5 (sample), half width = t(0.975, 3 df) * 0.5 / 2 = 3.182 * 0.25.
+  EXPECT_NEAR(c.half_width_95, 3.182 * 0.25, 1e-9);
   EXPECT_EQ(cells.at({"ruler", "all", 4096, 0.1, "lsa"}).n, 4);
-  EXPECT_NE(summary_markdown(rows).find("75.0 ± 49.0"), std::string::npos);
+  EXPECT_NE(summary_markdown(rows).find("75.0 ± 79.5"), std::string::npos);
   EXPECT_EQ(c.answer_logprob_diff.n, 0);  // nothing measured it
+  EXPECT_EQ(c.first_answer.n, 0);
+  EXPECT_EQ(summary_markdown(rows).find("First answer only"), std::string::npos);
+}
+
+TEST(ResultsFile, FirstAnswerScoresRoundTripAndGetTheirOwnTable) {
+  std::vector<ResultRow> rows;
+  for (int i = 0; i < 3; ++i) {
+    rows.push_back(row("lsa", i, 1.0));
+    rows.back().score_first = i == 0 ? 1.0 : 0.0;  // the whole text matched; the first answer did not
+  }
+  const std::string path = ::testing::TempDir() + "/results_first_test.jsonl";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    for (const ResultRow& r : rows) out << r.to_json() << "\n";
+  }
+  auto back = read_result_rows(path);
+  ASSERT_TRUE(back);
+  EXPECT_DOUBLE_EQ((*back)[0].score_first, 1.0);
+  EXPECT_DOUBLE_EQ((*back)[1].score_first, 0.0);
+  const SummaryCell& c = summarize(*back).at({"ruler", "niah_single_1", 4096, 0.1, "lsa"});
+  EXPECT_DOUBLE_EQ(c.mean, 1.0);
+  EXPECT_EQ(c.first_answer.n, 3);
+  EXPECT_NEAR(c.first_answer.mean, 1.0 / 3.0, 1e-12);
+  EXPECT_NE(summary_markdown(*back).find("First answer only"), std::string::npos);
+  EXPECT_NE(summary_markdown(*back).find("33.3 ±"), std::string::npos);
 }
 
 // A policy that has not run every sample yet: per task it shows what it has; the "all"
@@ -109,7 +134,7 @@ TEST(ResultsFile, AnswerLogprobDifferenceIsPairedWithFullPerSample) {
   // Differences per token: -0.5, 0, -1.5 -> mean -2/3, sample sd sqrt(7/12).
   EXPECT_EQ(c.answer_logprob_diff.n, 3);
   EXPECT_NEAR(c.answer_logprob_diff.mean, -2.0 / 3.0, 1e-12);
-  EXPECT_NEAR(c.answer_logprob_diff.half_width_95, 1.96 * std::sqrt(7.0 / 12.0 / 3.0), 1e-12);
+  EXPECT_NEAR(c.answer_logprob_diff.half_width_95, 4.303 * std::sqrt(7.0 / 12.0 / 3.0), 1e-12);  // t, 2 df
   EXPECT_NE(summary_markdown(*back).find("-0.667"), std::string::npos);
 }
 

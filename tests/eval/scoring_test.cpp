@@ -103,5 +103,63 @@ TEST(ScorePrediction, DispatchesOnTheSampleMetric) {
   EXPECT_DOUBLE_EQ(score_prediction(Metric::kAbstention, "Lisbon", {}), 0.0);
 }
 
+TEST(FirstAnswer, StopsAtTheLineBreakOrTheModelsOwnNextQuestion) {
+  EXPECT_EQ(first_answer("  The kayak.\nQuestion: Which came first, the tent or the kayak?"), "The kayak.");
+  EXPECT_EQ(first_answer("The kayak. Question: and the tent?"), "The kayak.");
+  EXPECT_EQ(first_answer("\n\n Lisbon \r\nmore"), "Lisbon");
+  EXPECT_EQ(first_answer("question: who?"), "");
+  EXPECT_EQ(first_answer(""), "");
+}
+
+// "Which came first, the tent or the kayak?" with the tent first.
+TaskSample which_came_first() {
+  TaskSample s;
+  s.answers = {"the tent", "tent"};
+  s.wrong_answers = {"kayak"};
+  s.metric = Metric::kNormalizedExact;
+  return s;
+}
+
+TEST(ScoreFirstAnswer, TheEchoedQuestionIsNotCredited) {
+  const TaskSample s = which_came_first();
+  const std::string echo = "I am not sure.\nQuestion: Which came first, the tent or the kayak?";
+  EXPECT_DOUBLE_EQ(score_prediction(s, echo), 1.0);  // the whole text names the tent
+  EXPECT_DOUBLE_EQ(score_first_answer(s, echo), 0.0);
+  EXPECT_DOUBLE_EQ(score_first_answer(s, "The tent.\nQuestion: Which came first, the kayak or the tent?"), 1.0);
+}
+
+TEST(ScoreFirstAnswer, NamingBothOptionsFails) {
+  const TaskSample s = which_came_first();
+  EXPECT_DOUBLE_EQ(score_first_answer(s, "The tent or the kayak."), 0.0);
+  EXPECT_DOUBLE_EQ(score_first_answer(s, "The kayak, then the tent."), 0.0);
+  EXPECT_DOUBLE_EQ(score_first_answer(s, "The kayak."), 0.0);
+  EXPECT_DOUBLE_EQ(score_first_answer(s, "You bought the tent first."), 1.0);
+}
+
+TEST(ScoreFirstAnswer, TheSupersededValueFailsButACorrectAnswerContainingItsWordDoesNot) {
+  TaskSample s;
+  s.answers = {"road bike"};
+  s.wrong_answers = {"bike"};  // the old value is a word of the new one
+  s.metric = Metric::kNormalizedExact;
+  EXPECT_DOUBLE_EQ(score_first_answer(s, "A road bike."), 1.0);
+  EXPECT_DOUBLE_EQ(score_first_answer(s, "A road bike; before that a bike."), 0.0);
+  TaskSample update;
+  update.answers = {"Denver"};
+  update.wrong_answers = {"Boston"};
+  update.metric = Metric::kNormalizedExact;
+  EXPECT_DOUBLE_EQ(score_first_answer(update, "Denver"), 1.0);
+  EXPECT_DOUBLE_EQ(score_first_answer(update, "You moved from Boston to Denver."), 0.0);
+  EXPECT_DOUBLE_EQ(score_first_answer(update, "Boston"), 0.0);
+}
+
+TEST(ScoreFirstAnswer, WithoutWrongAnswersItIsTheMetricOnTheFirstAnswer) {
+  TaskSample s;
+  s.answers = {"1234567"};
+  s.metric = Metric::kStringMatchAll;
+  EXPECT_DOUBLE_EQ(score_first_answer(s, "1234567\nThe other number is 7654321."), 1.0);
+  EXPECT_DOUBLE_EQ(score_first_answer(s, "none\n1234567"), 0.0);
+  EXPECT_DOUBLE_EQ(score_prediction(s, "none\n1234567"), 1.0);
+}
+
 }  // namespace
 }  // namespace fm::eval
