@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Paired differences of one policy against every other, from `flashmem eval` result
 files: for each (suite, length, budget), over the samples both policies have, the mean of
-(score of the policy - score of the other) in points, with a normal 95% interval of that
-mean. Pairing removes the sample-to-sample spread that the per-policy intervals in the
+(score of the policy - score of the other) in points, with a Student-t 95% interval of
+that mean. Pairing removes the sample-to-sample spread that the per-policy intervals in the
 summary carry, so this is the table that says whether two policies differ.
 
     python python/paired_differences.py results/*.jsonl [--policy lsa]
@@ -11,6 +11,20 @@ import argparse
 import collections
 import json
 import math
+
+
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (as in
+# src/eval/results_file.cpp); beyond, t ~ z + (z^3 + z) / (4 df).
+T_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042]
+
+
+def t_975(df):
+    if 1 <= df <= 30:
+        return T_975[df - 1]
+    z = 1.959964
+    return z + (z ** 3 + z) / (4 * df)
 
 
 def paired(a, b):
@@ -22,7 +36,7 @@ def paired(a, b):
     n = len(d)
     mean = sum(d) / n
     var = sum((x - mean) ** 2 for x in d) / (n - 1)
-    return mean, 1.96 * math.sqrt(var / n), n
+    return mean, t_975(n - 1) * math.sqrt(var / n), n
 
 
 def main():

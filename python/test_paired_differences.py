@@ -13,11 +13,12 @@ def test_mean_and_interval_by_hand():
     a = {("t", 0): 100.0, ("t", 1): 0.0, ("t", 2): 100.0, ("u", 0): 50.0}
     b = {("t", 0): 0.0, ("t", 1): 0.0, ("t", 2): 100.0, ("v", 9): 100.0}
     mean, half, n = paired(a, b)
-    # Shared samples: diffs 100, 0, 0 -> mean 33.33, sd 57.735, 1.96 * sd / sqrt(3) = 65.33.
+    # Shared samples: diffs 100, 0, 0 -> mean 33.33, sd 57.735, t(0.975, 2 df) = 4.303:
+    # 4.303 * sd / sqrt(3) = 143.43.
     assert n == 3
     assert abs(mean - 100.0 / 3) < 1e-9
-    assert abs(half - 1.96 * math.sqrt((2 * (100.0 / 3) ** 2 + (200.0 / 3) ** 2) / 2) / math.sqrt(3)) < 1e-9
-    assert abs(half - 65.33) < 0.01
+    assert abs(half - 4.303 * math.sqrt((2 * (100.0 / 3) ** 2 + (200.0 / 3) ** 2) / 2) / math.sqrt(3)) < 1e-9
+    assert abs(half - 143.43) < 0.01
 
 
 def test_too_few_shared_samples():
