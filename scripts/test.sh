@@ -32,6 +32,20 @@ fi
 # The server end to end: the real `flashmem serve` on loopback ports, driven by the openai
 # client and raw HTTP (sessions, restart after kill -9, admission, 1,000 bad requests).
 (cd tests/server && ../../.venv/bin/python -m unittest -v test_server test_bad_input)
+# The unit suite again under AddressSanitizer + UndefinedBehaviorSanitizer: a second build
+# (-O1, asserts on, build-asan/); any report fails the run. The end-to-end tests on the real
+# models are left to the optimized build above (they take minutes there, far longer here);
+# the server's bad-input test runs against the sanitized binary.
+echo "test.sh: unit tests under ASan + UBSan"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLASHMEM_SANITIZE=ON >/dev/null
+if ! ninja -C build-asan flashmem flashmem_tests > build-asan/ninja.log 2>&1; then
+  tail -50 build-asan/ninja.log
+  exit 1
+fi
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ./build-asan/flashmem_tests --gtest_brief=1 --gtest_filter='-E2E*'
+(cd tests/server && FLASHMEM_BINARY="$PWD/../../build-asan/flashmem" ASAN_OPTIONS=detect_leaks=1 \
+  ../../.venv/bin/python -m unittest test_bad_input)
 # The CUDA backend: compiles (where nvcc is), fails cleanly without a GPU.
 bash scripts/test_cuda_build.sh
 .venv/bin/python python/test_make_random_gguf.py
