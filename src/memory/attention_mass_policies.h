@@ -83,6 +83,7 @@ class SnapKvPolicy : public Policy, public GlobalAttentionHook {
  public:
   SnapKvPolicy(const PolicyBudget& budget, int32_t window) : budget_(budget), votes_(window) {}
   std::string name() const override { return "snapkv"; }
+  bool discards_evicted() const override { return true; }
   int cycle_steps() const override { return 1 << 30; }  // chosen once
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
   GlobalAttentionHook* attention_hook() override { return this; }

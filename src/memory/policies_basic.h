@@ -19,6 +19,7 @@ class RecencyPolicy : public Policy {
  public:
   explicit RecencyPolicy(const PolicyBudget& budget) : budget_(budget) {}
   std::string name() const override { return "recency"; }
+  bool discards_evicted() const override { return true; }
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
 
  private:
@@ -31,6 +32,7 @@ class RandomPolicy : public Policy {
  public:
   RandomPolicy(const PolicyBudget& budget, uint64_t seed) : budget_(budget), rng_(seed) {}
   std::string name() const override { return "random"; }
+  bool discards_evicted() const override { return true; }
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
 
  private:
@@ -44,6 +46,7 @@ class StreamingPolicy : public Policy {
  public:
   explicit StreamingPolicy(const PolicyBudget& budget) : budget_(budget) {}
   std::string name() const override { return "streaming"; }
+  bool discards_evicted() const override { return true; }
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
 
  private:

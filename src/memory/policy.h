@@ -60,6 +60,12 @@ class Policy {
   // Share of the resident history that attention actually reads, for policies that
   // narrow it further per step (Quest); negative when it is all of it.
   virtual double attended_fraction() const { return -1.0; }
+  // Eviction as published for the KV-eviction baselines (StreamingLLM, SnapKV, H2O-style
+  // recency, random): a chunk left out of a selection is gone for good, from every later
+  // step and every later prompt of the sequence. false (LSA, Quest, full, the oracle): a
+  // chunk left out stays in a lower tier and a later selection may recall it, and a new
+  // prompt attends to all of history.
+  virtual bool discards_evicted() const { return false; }
   // Told before a prefill where the prompt will end (SnapKV watches its last queries).
   virtual void begin_prefill(const KvStore& kv, int32_t end_position) {}
   // Told after a prefill: work that belongs to sealing chunks (LSA's chunk keys) is done

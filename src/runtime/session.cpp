@@ -77,7 +77,7 @@ Status Session::prefill_part(std::span<const int32_t> part, int32_t prompt_end) 
     prompt_end_ = prompt_end;
     // A prompt attends to the whole history, as the first one did (pages below the device
     // are read where they are); the policy narrows decode again at its next selection.
-    state_.resident.restricted = false;
+    open_history_for_prompt();
     if (policy_) policy_->begin_prefill(state_.kv, prompt_end);
   } else if (prompt_end != prompt_end_) {
     return Status::error("prefill: a part of another prompt arrived before this one ended");
@@ -127,10 +127,40 @@ void Session::reset() {
   logits_.clear();
   state_.greedy_token = -1;
   state_.resident.clear();
+  discarded_.clear();
   decode_step_ = 0;
   prompt_end_ = -1;
   footprint_ = FootprintStats();
   meter_.reset();
+}
+
+int64_t Session::discarded_chunks() const {
+  return (int64_t)std::count(discarded_.begin(), discarded_.end(), (uint8_t)1);
+}
+
+void Session::retire_evicted(ResidentSet& set) {
+  if (!policy_ || !policy_->discards_evicted()) return;
+  const int64_t below = std::max<int64_t>(0, set.tail_from);
+  if ((int64_t)discarded_.size() < below) discarded_.resize((size_t)below, 0);
+  std::erase_if(set.chosen, [&](int64_t c) { return c >= 0 && c < (int64_t)discarded_.size() && discarded_[(size_t)c]; });
+  for (int64_t c = 0; c < below; ++c) {
+    if (!std::binary_search(set.chosen.begin(), set.chosen.end(), c)) discarded_[(size_t)c] = 1;
+  }
+}
+
+void Session::open_history_for_prompt() {
+  if (discarded_chunks() == 0) {
+    state_.resident.restricted = false;
+    return;
+  }
+  const KvStore& kv = state_.kv;
+  ResidentSet& set = state_.resident;
+  set.restricted = true;
+  set.tail_from = kv.n_tokens() / kv.layout().chunk_tokens;
+  set.chosen.clear();
+  for (int64_t c = 0; c < set.tail_from; ++c) {
+    if (c >= (int64_t)discarded_.size() || !discarded_[(size_t)c]) set.chosen.push_back(c);
+  }
 }
 
 Status Session::fork_kv_from(const Session& source) {

@@ -104,6 +104,10 @@ class Session {
     state_.capture_layers = policy ? policy->hidden_layers() : std::vector<int>();
   }
   const FootprintStats& footprint() const { return footprint_; }
+  // What the global layers attend to now (kv/resident_set.h).
+  const ResidentSet& resident_set() const { return state_.resident; }
+  // Chunks a discarding policy (Policy::discards_evicted) has evicted for good.
+  int64_t discarded_chunks() const;
   // Physical placement over decode: device bytes of the global layers' KV (a) and of
   // everything the device holds (b), against full attention (kv/footprint.h).
   const FootprintMeter& device_footprint() const { return meter_; }
@@ -178,6 +182,13 @@ class Session {
   int recall_lead_steps_;
   RecallPhase recall_phase_ = RecallPhase::kIdle;
   ResidentSet planned_;  // the next boundary's set (the plan), applied by finish_cycle
+  // Per chunk, 1 once a discarding policy evicted it: never attended again.
+  std::vector<uint8_t> discarded_;
+  // Before a set is applied: under a discarding policy, drops discarded chunks from it and
+  // discards every chunk below its tail that it leaves out.
+  void retire_evicted(ResidentSet& set);
+  // At a new prompt: all of history, less what was discarded.
+  void open_history_for_prompt();
   std::vector<StagedUpload> staged_uploads_;
   std::vector<char> staged_ok_;  // [staged_uploads_]: copied (and checked) by the worker
   // Last member: destroyed first, so its thread stops before anything it may touch.

@@ -45,6 +45,7 @@ Status Session::select_now() {
   // The chunk being filled, and any later one, is always attended.
   state_.resident.tail_from = kv.n_tokens() / kv.layout().chunk_tokens;
   state_.resident.restricted = true;
+  retire_evicted(state_.resident);
   const auto t1 = Clock::now();
   FM_RETURN_IF_ERROR(apply_residency());
   footprint_.select_seconds += std::chrono::duration<double>(t1 - t0).count();
@@ -69,6 +70,7 @@ void Session::launch_selection(int64_t boundary_step) {
 
 void Session::stage_recalled_pages() {
   const auto t0 = Clock::now();
+  retire_evicted(planned_);  // no page of a discarded chunk is copied up
   KvStore& kv = state_.kv;
   const int64_t per_page = kv.chunks_per_page();
   int64_t last_page = -1;
@@ -110,6 +112,7 @@ Status Session::finish_cycle() {
   }
   staged_uploads_.clear();
   // The double buffer flips: the planned set becomes the one attention reads.
+  retire_evicted(planned_);  // again: a no-op when staging already ran
   std::swap(state_.resident, planned_);
   recall_phase_ = RecallPhase::kIdle;
   Status st = apply_residency();

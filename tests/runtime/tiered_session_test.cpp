@@ -12,6 +12,19 @@
 namespace fm {
 namespace {
 
+// A policy's selection with its evicted chunks kept below the device (as LSA's are), so
+// that a later selection may choose one again: the recall path under test.
+class KeepingEvicted : public Policy {
+ public:
+  explicit KeepingEvicted(std::unique_ptr<Policy> inner) : inner_(std::move(inner)) {}
+  std::string name() const override { return inner_->name(); }
+  void select(const SelectionContext& c, std::vector<int64_t>& chunks) override { inner_->select(c, chunks); }
+  bool discards_evicted() const override { return false; }
+
+ private:
+  std::unique_ptr<Policy> inner_;
+};
+
 struct Outcome {
   std::vector<float> logits;
   int64_t device_peak = 0;
@@ -21,7 +34,7 @@ struct Outcome {
 };
 
 Outcome run(const Model& m, const std::string& policy_name, int64_t device_budget_pages,
-            const std::string& disk_dir = "") {
+            const std::string& disk_dir = "", bool keep_evicted = false) {
   ThreadPool pool(1);
   SessionOptions opt;
   opt.chunk_tokens = 4;
@@ -33,9 +46,11 @@ Outcome run(const Model& m, const std::string& policy_name, int64_t device_budge
   Session s(m, pool, opt);
   PolicyBudget budget;
   budget.fraction = 0.2;
-  auto policy = make_policy(policy_name, budget, 3);
-  EXPECT_TRUE(policy);
-  s.set_policy(policy->get());
+  auto made = make_policy(policy_name, budget, 3);
+  EXPECT_TRUE(made);
+  std::unique_ptr<Policy> policy = std::move(*made);
+  if (keep_evicted) policy = std::make_unique<KeepingEvicted>(std::move(policy));
+  s.set_policy(policy.get());
   std::ostringstream trace;
   s.set_residency_trace(&trace);
   std::vector<int32_t> prompt(100);
@@ -76,8 +91,8 @@ TEST(TieredSession, DevicePlacementFollowsThePolicyAndNeverChangesTheLogits) {
 TEST(TieredSession, PagesSpilledToDiskComeBackExactlyWhenChosen) {
   auto tiny = test::load_tiny_model({});
   const std::string dir = ::testing::TempDir();
-  const Outcome unbounded = run(*tiny.model, "random", 0);
-  const Outcome spilled = run(*tiny.model, "random", 24, dir);
+  const Outcome unbounded = run(*tiny.model, "random", 0, "", true);
+  const Outcome spilled = run(*tiny.model, "random", 24, dir, true);
   EXPECT_EQ(std::memcmp(unbounded.logits.data(), spilled.logits.data(),
                         unbounded.logits.size() * sizeof(float)), 0);
   EXPECT_GT(spilled.moved_to_device, 0);
