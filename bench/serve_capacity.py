@@ -8,7 +8,7 @@ compared. Prints a markdown table.
   python bench/serve_capacity.py [--tokens 30000] [--device-budget 110] [--requests 6]
 
 Measured, not estimated: admission reserves what a sequence's policy must hold on the
-device (src/server/residency_estimate.h) and the per-sequence arenas enforce it; this
+device (src/memory/residency_estimate.h) and the per-sequence arenas enforce it; this
 script reads the peak of /metrics' device-resident bytes as well, to show the budget held.
 Loopback only; the full policy runs --full-requests documents (it holds one at a time, so
 more would only take longer)."""

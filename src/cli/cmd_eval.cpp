@@ -16,6 +16,7 @@
 #include "eval/data_dir.h"
 #include "eval/fidelity.h"
 #include "eval/memqa_generator.h"
+#include "eval/multiturn_run.h"
 #include "eval/policy_decode.h"
 #include "eval/results_file.h"
 #include "eval/ruler_tasks.h"
@@ -105,14 +106,16 @@ int cmd_eval(int argc, char** argv) {
   for (const auto& u : args.unknown({"-m", "-t", "--suite", "--tasks", "--lengths", "--policies", "--budget",
                                      "--samples", "--seed", "--data", "--out", "--indexer", "--chunk",
                                      "--suffix", "--max-new-tokens", "--report", "--level2-top-k", "--lsa-prompt-share",
-                                     "--continuation"})) {
+                                     "--continuation", "--turns"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
   const std::string suite = args.get("--suite", "ruler");
-  if (suite != "ruler" && suite != "memqa" && suite != "fidelity") {
-    return fail(Status::error("--suite is ruler, memqa or fidelity"));
+  if (suite != "ruler" && suite != "memqa" && suite != "fidelity" && suite != "multiturn") {
+    return fail(Status::error("--suite is ruler, memqa, fidelity or multiturn"));
   }
+  auto turns = args.get_int("--turns", 4);
+  if (!turns || *turns < 1 || *turns > 12) return fail(Status::error("--turns must be in 1..12"));
   auto threads = args.get_int("-t", ThreadPool::default_threads());
   auto samples = args.get_int("--samples", 5);
   auto seed = args.get_int("--seed", 42);
@@ -139,6 +142,8 @@ int cmd_eval(int argc, char** argv) {
       tasks = eval::ruler11_task_names();
     } else if (suite == "fidelity") {
       tasks = {"fidelity"};
+    } else if (suite == "multiturn") {
+      tasks = {"multiturn"};
     } else {
       for (auto type : eval::kAllMemQaQuestionTypes) tasks.push_back("memqa_" + std::string(eval::memqa_type_name(type)));
     }
@@ -146,7 +151,7 @@ int cmd_eval(int argc, char** argv) {
   const std::vector<std::string> policies =
       split_list(args.get("--policies", "full,lsa,recency,random,streaming,snapkv,quest,oracle"));
   const std::string data_dir = args.has("--data") ? args.get("--data") : eval::find_shared_data_dir();
-  if (data_dir.empty()) {
+  if (data_dir.empty() && suite != "multiturn") {
     return fail(Status::error("no shared data folder (haystack essays, word lists): give --data DIR or set "
                               "FLASHMEM_DATA (it is ../shared/data next to the repository)"));
   }
@@ -216,9 +221,54 @@ int cmd_eval(int argc, char** argv) {
         std::vector<std::string> todo;
         for (const std::string& p : policies) {
           key_row.policy = p;
+          // A multi-turn sample is done when its last turn's row is there.
+          if (suite == "multiturn") key_row.task = "multiturn_turn" + std::to_string(*turns);
           if (!done.count(key_row.key())) todo.push_back(p);
         }
+        key_row.task = task;
         if (todo.empty()) continue;
+        if (suite == "multiturn") {
+          auto sample = eval::make_multiturn_sample((size_t)length, (int)*turns, (uint64_t)*seed, (size_t)index, counter);
+          if (!sample) return fail(sample.status());
+          std::vector<PolicySpec> specs;
+          for (const std::string& p : todo) {
+            if (p == "oracle") return fail(Status::error("the multiturn suite has no oracle (it replays one decode)"));
+            auto spec = policy_spec_from_args(policy_args, p, *budget);
+            if (!spec) return fail(spec.status());
+            specs.push_back(*spec);
+          }
+          eval::MultiTurnOptions mt;
+          mt.memory.chunk_tokens = (int)*chunk;
+          mt.suffix_tokens = (int)*suffix;
+          if (*max_new > 0) mt.max_new_tokens = (int)*max_new;
+          auto outcomes = eval::run_multiturn(engine, tok, *chat, *sample, specs, mt);
+          if (!outcomes) return fail(outcomes.status().with_context(sample->id));
+          for (size_t i = 0; i < outcomes->size(); ++i) {
+            const eval::MultiTurnOutcome& o = (*outcomes)[i];
+            for (size_t k = 0; k < o.turns.size(); ++k) {
+              const eval::MultiTurnTurn& t = o.turns[k];
+              eval::ResultRow row = key_row;
+              row.task = "multiturn_turn" + std::to_string(k + 1);
+              row.policy = todo[i];
+              row.score = row.score_first = t.score;
+              row.prediction = t.answer;
+              row.answers = {sample->answers[k]};
+              row.prompt_tokens = t.prompt_tokens;
+              // Measured device bytes after the answer, against what full attention holds.
+              const double full = (double)std::max<int64_t>(1, t.full_global_bytes);
+              row.kv_a_mean_percent = row.kv_a_peak_percent = 100.0 * (double)t.device_global_bytes / full;
+              row.kv_b_mean_percent = 100.0 * (double)(t.device_global_bytes + t.ring_bytes) /
+                                      (double)std::max<int64_t>(1, t.full_global_bytes + t.ring_bytes);
+              out << row.to_json() << "\n";
+            }
+          }
+          out.flush();
+          if (!out) return fail(Status::error("writing " + out_path + " failed (disk full?)"));
+          ++ran;
+          std::fprintf(stderr, "\r[%lld/%lld] multiturn %lld #%lld  %.0f s elapsed      ", (long long)(finished + 1),
+                       (long long)total, (long long)length, (long long)index, now_seconds() - t_start);
+          continue;
+        }
         // The oracle needs full's recording, and every policy's agreement with full needs
         // full's tokens: rerun full with them (its row is not rewritten).
         bool rerun_full = false;

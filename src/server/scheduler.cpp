@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <random>
 
-#include "server/residency_estimate.h"
+#include "memory/residency_estimate.h"
 #include "server/session_file.h"
 
 namespace fm::server {

@@ -8,7 +8,7 @@
 #include "kv/kv_layout.h"
 #include "memory/policy_spec.h"
 
-namespace fm::server {
+namespace fm {
 
 // Device bytes of the global layers' pages for a sequence of n_tokens: every page for
 // full attention (and Quest, which keeps all of history and narrows per step), else the
@@ -18,4 +18,4 @@ int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, in
 // The local layers' rings (fixed: one window each).
 int64_t ring_bytes(const KvLayout& layout);
 
-}  // namespace fm::server
+}  // namespace fm

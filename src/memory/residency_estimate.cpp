@@ -1,10 +1,10 @@
-#include "server/residency_estimate.h"
+#include "memory/residency_estimate.h"
 
 #include <algorithm>
 
 #include "memory/policy.h"
 
-namespace fm::server {
+namespace fm {
 
 int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, int64_t n_tokens) {
   const int64_t T = layout.chunk_tokens;
@@ -27,4 +27,4 @@ int64_t ring_bytes(const KvLayout& layout) {
   return 2 * (int64_t)layout.n_local_layers * layout.window_tokens * layout.row_bytes();
 }
 
-}  // namespace fm::server
+}  // namespace fm

@@ -1,0 +1,106 @@
+// The multi-turn memory suite: the generator's documents and questions, and the runner's
+// turns under policies that keep, evict or discard history, on the tiny random model.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include "engine/engine.h"
+#include "eval/multiturn.h"
+#include "eval/multiturn_run.h"
+#include "eval/policy_test_support.h"
+#include "model/tiny_model.h"
+
+namespace fm::eval {
+namespace {
+
+size_t words(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  size_t n = 0;
+  for (std::string w; in >> w;) ++n;
+  return n;
+}
+
+TEST(MultiTurnSample, FactsAreSpreadAndEveryQuestionAsksADifferentOne) {
+  for (size_t index = 0; index < 20; ++index) {
+    auto s = make_multiturn_sample(3000, 4, 5, index, words);
+    ASSERT_TRUE(s.is_ok()) << s.status().message();
+    EXPECT_LE(s->document_tokens, 3000u);
+    EXPECT_GT(s->document_tokens, 2500u);
+    ASSERT_EQ(s->questions.size(), 4u);
+    ASSERT_EQ(s->answers.size(), 4u);
+    ASSERT_EQ(s->answer_prefixes.size(), 4u);
+    EXPECT_EQ(std::set<std::string>(s->answers.begin(), s->answers.end()).size(), 4u);
+    std::set<int> slices;
+    for (size_t k = 0; k < 4; ++k) {
+      // Each answer is stated once, at about its depth, in a note.
+      const size_t at = s->document.find(" " + s->answers[k] + ".");
+      ASSERT_NE(at, std::string::npos) << s->answers[k];
+      EXPECT_EQ(s->document.find(" " + s->answers[k] + ".", at + 1), std::string::npos);
+      EXPECT_NEAR((double)at / (double)s->document.size(), s->depths[k], 0.1);
+      slices.insert((int)(s->depths[k] * 4));
+      // Consecutive questions never ask about neighbouring facts.
+      if (k > 0) EXPECT_GE(std::abs((int)(s->depths[k] * 4) - (int)(s->depths[k - 1] * 4)), 2) << index;
+    }
+    EXPECT_EQ(slices.size(), 4u);  // one fact per quarter of the document
+  }
+  // Deterministic in (seed, index); another index is another document.
+  EXPECT_EQ(make_multiturn_sample(3000, 4, 5, 3, words)->document, make_multiturn_sample(3000, 4, 5, 3, words)->document);
+  EXPECT_NE(make_multiturn_sample(3000, 4, 5, 3, words)->document, make_multiturn_sample(3000, 4, 5, 4, words)->document);
+  EXPECT_FALSE(make_multiturn_sample(3000, 0, 5, 0, words).is_ok());
+  EXPECT_FALSE(make_multiturn_sample(3000, 13, 5, 0, words).is_ok());
+}
+
+TEST(MultiTurnRun, EachPolicyHoldsWhatItsBudgetSaysAndTheBaselinesDiscard) {
+  auto tiny = test::load_tiny_model({});
+  auto engine = engine::Engine::over(std::move(tiny.model), 1);
+  auto tok = test::tiny_tokenizer(engine->model().n_vocab());
+  const TokenCounter counter = [&](std::string_view t) { return tok->encode(t, false, false).size(); };
+  auto sample = make_multiturn_sample(700, 3, 1, 0, counter);
+  ASSERT_TRUE(sample.is_ok());
+  ChatTemplate chat;  // chatml: the tiny vocabulary has no markers, they are encoded as text
+  std::vector<PolicySpec> policies(4);
+  policies[0].name = "full";
+  policies[1].name = "recency";
+  policies[2].name = "lsa";
+  policies[3].name = "quest";
+  for (size_t i = 1; i < policies.size(); ++i) policies[i].budget_fraction = 0.2;
+  MultiTurnOptions options;
+  options.memory.chunk_tokens = 4;
+  options.memory.max_block_tokens = 64;
+  options.max_new_tokens = 6;
+  auto run = run_multiturn(*engine, *tok, chat, *sample, policies, options);
+  ASSERT_TRUE(run.is_ok()) << run.status().message();
+  ASSERT_EQ(run->size(), 4u);
+  for (const MultiTurnOutcome& o : *run) {
+    ASSERT_EQ(o.turns.size(), 3u) << o.policy;
+    EXPECT_GT(o.turns[1].prompt_tokens, 0);
+    EXPECT_GT(o.turns[2].prompt_tokens, 0);
+    for (const MultiTurnTurn& t : o.turns) {
+      EXPECT_GT(t.full_global_bytes, 0);
+      EXPECT_LE(t.device_global_bytes, t.full_global_bytes);
+      if (o.device_budget_bytes > 0) EXPECT_LE(t.device_global_bytes, o.device_budget_bytes) << o.policy;
+    }
+  }
+  const MultiTurnOutcome &full = (*run)[0], &recency = (*run)[1], &lsa = (*run)[2], &quest = (*run)[3];
+  // Full and Quest hold everything on the device; the budgeted ones a fraction of it.
+  EXPECT_EQ(full.device_budget_bytes, 0);
+  EXPECT_EQ(quest.device_budget_bytes, 0);
+  EXPECT_EQ(full.turns.back().device_global_bytes, full.turns.back().full_global_bytes);
+  EXPECT_GT(recency.device_budget_bytes, 0);
+  EXPECT_LT(recency.turns.back().device_global_bytes, full.turns.back().device_global_bytes / 2);
+  EXPECT_LT(lsa.turns.back().device_global_bytes, full.turns.back().device_global_bytes / 2);
+  // Recency discards what it evicts; LSA keeps it below the device.
+  EXPECT_GT(recency.discarded_chunks, 0);
+  EXPECT_EQ(lsa.discarded_chunks, 0);
+  EXPECT_EQ(full.discarded_chunks, 0);
+  // The same run again gives the same answers (greedy, deterministic).
+  auto again = run_multiturn(*engine, *tok, chat, *sample, policies, options);
+  ASSERT_TRUE(again.is_ok());
+  for (size_t i = 0; i < run->size(); ++i) {
+    for (size_t k = 0; k < 3; ++k) EXPECT_EQ((*run)[i].turns[k].answer, (*again)[i].turns[k].answer);
+  }
+}
+
+}  // namespace
+}  // namespace fm::eval
