@@ -67,4 +67,21 @@ for r in rows:
 print("test_pipeline: eval rows consistent")
 PY
 build/flashmem eval --report "$TMP/ruler.jsonl,$TMP/memqa.jsonl"
+
+echo "test_pipeline: the multi-turn suite (one conversation, 4 questions, no data folder)"
+build/flashmem eval -m "$MODEL" --suite multiturn --lengths 2k --samples 1 --turns 4 \
+  --policies full,lsa,streaming --budget 10% --out "$TMP/multiturn.jsonl" -t 2 > /dev/null
+.venv/bin/python - "$TMP/multiturn.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 3 * 4, len(rows)
+by = {(r["task"], r["policy"]): r for r in rows}
+for turn in range(1, 5):
+    full, lsa = by[(f"multiturn_turn{turn}", "full")], by[(f"multiturn_turn{turn}", "lsa")]
+    # Measured device bytes: full holds all of its global layers' KV, lsa a budget's worth.
+    assert full["kv_a_mean_percent"] == 100, full
+    assert lsa["kv_a_mean_percent"] < 40, lsa
+    assert lsa["prompt_tokens"] > 0 and full["prompt_tokens"] > 0, (full, lsa)
+print("test_pipeline: multi-turn rows consistent")
+PY
 echo "test_pipeline: passed"

@@ -1,4 +1,5 @@
 // The `flashmem` command line.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -26,9 +27,9 @@ void usage(FILE* out) {
                "            decode attention mass kept by each policy at the same budget\n"
                "  dump      -m MODEL --corpus DIR -o DUMP_DIR [--max-tokens 8192] [--tail 128]\n"
                "            [--generate 128] [--sample-every 8]   indexer training shards\n"
-               "  eval      -m MODEL [--suite ruler|memqa|fidelity] [--tasks T,...] [--lengths 4k,8k]\n"
+               "  eval      -m MODEL [--suite ruler|memqa|fidelity|multiturn] [--tasks T,...] [--lengths 4k,8k]\n"
                "            [--policies full,lsa,...] [--budget 10%] [--samples N] [--out F.jsonl]\n"
-               "            every policy on generated tasks from one shared prefill; resumes\n"
+               "            [--turns 4] every policy on generated tasks from one shared prefill; resumes\n"
                "  eval      --report F.jsonl[,F2...]   the summary table from result files\n"
                "  score-dump --indexer W --dump DIR -o OUT [--split val]   C++ indexer scores\n"
                "            of a dump's samples, for checking against the trainer\n"
@@ -50,8 +51,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   // `flashmem --help` and `flashmem COMMAND --help` (before any option parsing, which
-  // would take --help for an option needing a value).
-  for (int i = 1; i < argc; ++i) {
+  // would take --help for an option needing a value); an unknown COMMAND is an error even
+  // with --help.
+  static const char* const kCommands[] = {"generate", "bench", "info", "tokenize", "logits", "recall", "dump",
+                                          "eval", "score-dump", "gpu-check", "serve", "gpu-bench", "-h", "--help"};
+  const bool known = std::any_of(std::begin(kCommands), std::end(kCommands),
+                                 [&](const char* c) { return !std::strcmp(argv[1], c); });
+  for (int i = 1; i < argc && known; ++i) {
     if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help")) {
       usage(stdout);
       return 0;
