@@ -15,6 +15,7 @@
 #include "cli/report.h"
 #include "core/aligned_buffer.h"
 #include "engine/engine.h"
+#include "memory/residency_estimate.h"
 #include "runtime/sampler.h"
 
 namespace fm::cli {
@@ -173,6 +174,12 @@ int cmd_bench(int argc, char** argv) {
       options.background_recall = *recall_lead > 0;
       options.recall_lead_steps = (int)std::max<int64_t>(1, *recall_lead);
       if (Status st = apply_tier_args(args, options.kv_tiers); !st) return fail(st);
+      // --budget caps device memory too (see generate): without --device-budget, what the
+      // policy needs at the context plus the decoded tokens.
+      if (!args.has("--device-budget")) {
+        options.kv_tiers.device_budget_bytes = device_budget_for(
+            spec, kv_layout_for(m.config(), options.chunk_tokens), n + *n_decode, options.kv_tiers.chunks_per_page);
+      }
       Run run;
       run.context = n;
       run.policy_name = spec.name;

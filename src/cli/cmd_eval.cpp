@@ -14,6 +14,7 @@
 #include "cli/report.h"
 #include "engine/engine.h"
 #include "eval/data_dir.h"
+#include "memory/residency_estimate.h"
 #include "eval/fidelity.h"
 #include "eval/memqa_generator.h"
 #include "eval/multiturn_run.h"
@@ -203,6 +204,16 @@ int cmd_eval(int argc, char** argv) {
   eval::SharedPrefillOptions options;
   options.session.chunk_tokens = (int)*chunk;
   options.suffix_tokens = (int)*suffix;
+  // Every policy runs on the device budget its --budget needs at the sample's length, so
+  // footprint (a) is measured device bytes (full and Quest: unbounded, everything there).
+  const KvLayout layout = kv_layout_for(m.config(), (int)*chunk);
+  int64_t budget_tokens = 0;  // the current sample's prompt plus answer
+  options.device_budget_bytes = [&](const std::string& name) -> int64_t {
+    PolicySpec spec;
+    spec.name = name;
+    spec.budget_fraction = *budget;
+    return device_budget_for(spec, layout, budget_tokens, 1);
+  };
   const int64_t total = (int64_t)(tasks.size() * lengths.size()) * *samples;
   int64_t finished = 0, ran = 0;
   const double t_start = now_seconds();
@@ -289,6 +300,7 @@ int cmd_eval(int argc, char** argv) {
             fidelity_policies.insert(fidelity_policies.begin(), "full");
             rerun_full = true;
           }
+          budget_tokens = (int64_t)ids.size();
           auto outcomes = eval::measure_fidelity(engine, tok, ids, (int)length, fidelity_policies, factory, options);
           if (!outcomes) return fail(outcomes.status().with_context("fidelity text " + std::to_string(index)));
           for (const eval::FidelityOutcome& f : *outcomes) {
@@ -300,9 +312,10 @@ int cmd_eval(int argc, char** argv) {
             row.mean_nll = f.mean_nll;
             row.mean_kl = f.mean_kl;
             row.prompt_tokens = length;
-            row.kv_a_mean_percent = f.decode.footprint.steps ? 100 * f.decode.footprint.mean_fraction : 100;
-            row.kv_a_peak_percent = f.decode.footprint.steps ? 100 * f.decode.footprint.peak_fraction : 100;
-            row.kv_b_mean_percent = f.decode.whole_device_mean_percent;
+            row.kv_a_mean_percent = f.decode.device_a_mean_percent;
+            row.kv_a_peak_percent = f.decode.device_a_peak_percent;
+            row.kv_b_mean_percent = f.decode.device_b_mean_percent;
+            row.attended_mean_percent = f.decode.footprint.steps ? 100 * f.decode.footprint.mean_fraction : 100;
             row.decode_tok_s = f.decode.decode_seconds > 0 ? f.decode.decode_steps / f.decode.decode_seconds : 0;
             row.ttft_s = f.ttft_s;
             out << row.to_json() << "\n";
@@ -329,6 +342,7 @@ int cmd_eval(int argc, char** argv) {
         const std::string reference = reference_answer(*sample);
         options.reference_tokens.clear();
         if (!reference.empty()) options.reference_tokens = tok.encode(" " + reference, false, false);
+        budget_tokens = (int64_t)ids.size() + options.max_new_tokens;
         auto result = eval::decode_under_policies(engine, tok, ids, todo, factory, options);
         if (!result) return fail(result.status().with_context(sample->id));
         const eval::PolicyOutcome* full = nullptr;
@@ -346,9 +360,10 @@ int cmd_eval(int argc, char** argv) {
           row.prediction = o.text;
           row.answers = sample->answers;
           row.prompt_tokens = (int64_t)ids.size();
-          row.kv_a_mean_percent = o.footprint.steps ? 100 * o.footprint.mean_fraction : 100;
-          row.kv_a_peak_percent = o.footprint.steps ? 100 * o.footprint.peak_fraction : 100;
-          row.kv_b_mean_percent = o.whole_device_mean_percent;
+          row.kv_a_mean_percent = o.device_a_mean_percent;
+          row.kv_a_peak_percent = o.device_a_peak_percent;
+          row.kv_b_mean_percent = o.device_b_mean_percent;
+          row.attended_mean_percent = o.footprint.steps ? 100 * o.footprint.mean_fraction : 100;
           row.decode_tok_s = o.decode_seconds > 0 ? o.decode_steps / o.decode_seconds : 0;
           row.ttft_s = result->shared_prefill_seconds + o.suffix_prefill_seconds;
           row.answer_logprob = o.reference_logprob;

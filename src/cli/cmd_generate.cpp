@@ -9,6 +9,7 @@
 #include "memory/attention_mass_policies.h"
 #include "cli/report.h"
 #include "engine/engine.h"
+#include "memory/residency_estimate.h"
 #include "runtime/sampler.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -110,6 +111,13 @@ int cmd_generate(int argc, char** argv) {
   options.memory.max_context_tokens = (int)*ctx;
   options.memory.max_block_tokens = (int)*block;
   if (Status st = apply_tier_args(args, options.memory.kv_tiers); !st) return fail(st);
+  // --budget is a cap on device memory, not only on what attention reads: without
+  // --device-budget the device tier holds what the policy needs at the final length.
+  if (!args.has("--device-budget")) {
+    const KvLayout layout = kv_layout_for(engine.config(), options.memory.chunk_tokens);
+    options.memory.kv_tiers.device_budget_bytes = device_budget_for(
+        options.policy, layout, (int64_t)ids.size() + *n_predict, options.memory.kv_tiers.chunks_per_page);
+  }
   std::ofstream trace_file;
   if (args.has("--trace")) {
     trace_file.open(args.get("--trace"));

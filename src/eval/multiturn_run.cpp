@@ -67,12 +67,10 @@ Result<std::vector<MultiTurnOutcome>> run_multiturn(engine::Engine& engine, cons
     out.policy = spec.none() ? "full" : spec.name;
     engine::SequenceOptions opened = shared;
     opened.policy = spec;
-    const bool keeps_all = spec.none() || spec.name == "full" || spec.name == "quest";
-    if (options.device_budgets && !keeps_all) {
-      // What the budget needs at the conversation's final length, whole pages.
-      opened.memory.kv_tiers.device_budget_bytes = std::max<int64_t>(
-          layout.chunk_bytes() * std::max(1, opened.memory.kv_tiers.chunks_per_page),
-          global_device_bytes(spec, layout, final_tokens));
+    if (options.device_budgets) {
+      // What the budget needs at the conversation's final length.
+      opened.memory.kv_tiers.device_budget_bytes =
+          device_budget_for(spec, layout, final_tokens, opened.memory.kv_tiers.chunks_per_page);
     }
     out.device_budget_bytes = opened.memory.kv_tiers.device_budget_bytes;
     auto forked = engine.fork(**base, opened);

@@ -85,7 +85,9 @@ Result<SharedPrefillResult> decode_under_policies(engine::Engine& engine,
     for (const std::string& name : names) {
       auto policy = make_policy(name, have_trace ? &full_trace : nullptr);
       if (!policy) return policy.status().with_context("policy " + name);
-      auto forked = engine.fork(**base, opened);
+      engine::SequenceOptions own = opened;
+      own.memory.kv_tiers.device_budget_bytes = options.device_budget_bytes ? options.device_budget_bytes(name) : 0;
+      auto forked = engine.fork(**base, own);
       if (!forked) return forked.status();
       Member m{name, std::move(*forked)};
       m.seq->set_policy(std::move(*policy));
@@ -160,13 +162,12 @@ Result<SharedPrefillResult> decode_under_policies(engine::Engine& engine,
       o.decode_steps = decoded[i];
       o.text = tokenizer.decode(o.tokens, /*render_special=*/false);
       o.footprint = s.footprint();
-      // Whole device (b): the global part scaled by what the policy kept, plus what every
-      // engine holds (rings) and what LSA adds (chunk keys).
-      const double global = (double)s.kv().global_bytes(), local = (double)s.kv().local_bytes();
-      double keys = 0;
-      if (auto* lsa = dynamic_cast<const LsaPolicy*>(group[i].seq->policy())) keys = (double)lsa->chunk_key_bytes();
-      const double kept = o.footprint.steps > 0 ? o.footprint.mean_fraction : 1.0;
-      o.whole_device_mean_percent = global + local > 0 ? 100.0 * (kept * global + local + keys) / (global + local) : 100.0;
+      const FootprintSummary a = s.device_footprint().global_layers(), b = s.device_footprint().whole_device();
+      if (a.steps > 0) {
+        o.device_a_mean_percent = a.mean_percent;
+        o.device_a_peak_percent = a.peak_percent;
+        o.device_b_mean_percent = b.mean_percent;
+      }
     }
     if (wants_oracle && !have_trace) {
       full_trace = recorder.trace();

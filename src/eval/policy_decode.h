@@ -34,9 +34,11 @@ struct PolicyOutcome {
   // over reference_count tokens (0 when no reference was given).
   double reference_logprob = 0;
   int64_t reference_count = 0;
-  // All device bytes the policy needs (resident global KV, the rings, chunk keys) as a
-  // percentage of what full attention holds (global KV and rings), mean over decode.
-  double whole_device_mean_percent = 100;
+  // Measured device bytes over decode (the session's FootprintMeter), as % of what full
+  // attention holds: (a) the global layers' KV on the device tier, mean and peak; (b)
+  // everything on the device (that KV, the rings, LSA's chunk keys and indexer weights).
+  double device_a_mean_percent = 100, device_a_peak_percent = 100;
+  double device_b_mean_percent = 100;
 };
 
 // Builds a policy by name; `full_trace` is the attention mass `full` recorded over this
@@ -58,6 +60,9 @@ struct SharedPrefillOptions {
   // Called with every next-token distribution a policy produces, step 0 being the one
   // after the prompt; policies run in the order full first, then the caller's order.
   std::function<void(const std::string& policy, int step, std::span<const float> logits)> on_logits;
+  // Each policy's device tier budget in bytes (0: unbounded); null: every policy unbounded.
+  // The shared prefill itself always runs unbounded.
+  std::function<int64_t(const std::string& policy)> device_budget_bytes;
 };
 
 struct SharedPrefillResult {

@@ -19,7 +19,12 @@ struct ResultRow {
   double budget = 0;
   double score = 0;     // in [0, 1]: the suite's own metric (RULER's reads the whole prediction)
   double score_first = -1;  // in [0, 1]: the metric on the first answer only (eval/scoring.h); -1 not measured
+  // Footprint as % of full attention: (a) the global layers' KV on the device, mean and
+  // peak over decode; (b) every device byte. Measured device bytes in rows written since
+  // 2026-12-04 (every policy then runs on its own device budget); before, (a) was the share
+  // of KV attention read and (b) an estimate from it.
   double kv_a_mean_percent = 0, kv_a_peak_percent = 0, kv_b_mean_percent = 0;
+  double attended_mean_percent = -1;  // share of the global KV attention read per step; -1 unknown
   double decode_tok_s = 0, ttft_s = 0;
   double agreement_with_full = -1;  // share of generated tokens equal to full's; -1 unknown
   int64_t prompt_tokens = 0;

@@ -81,7 +81,16 @@ void SnapKvPolicy::before_attention(int, const kernels::AttentionParams& params,
 
 void SnapKvPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
   const int64_t n = context.kv.n_chunks();
-  top_chunks_plus_newest(votes_.votes(), n, budget_chunks(budget_, n), chunks);
+  if (!context.discarded) {
+    top_chunks_plus_newest(votes_.votes(), n, budget_chunks(budget_, n), chunks);
+    return;
+  }
+  // Chunks already evicted for good rank last, so the budget goes to chunks still held.
+  std::vector<double> votes = votes_.votes();
+  for (size_t c = 0; c < votes.size(); ++c) {
+    if (context.is_discarded((int64_t)c)) votes[c] = -1.0;
+  }
+  top_chunks_plus_newest(votes, n, budget_chunks(budget_, n), chunks);
 }
 
 }  // namespace fm

@@ -60,6 +60,7 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
   int64_t low_confidence_cycles() const { return low_confidence_cycles_; }
   // Chunk keys held, all target layers (they live in the device tier).
   size_t chunk_key_bytes() const;
+  int64_t extra_device_bytes() const override { return (int64_t)(chunk_key_bytes() + indexer_->weight_bytes()); }
 
  private:
   // Computes the keys of chunks sealed since the last call.

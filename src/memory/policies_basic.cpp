@@ -22,10 +22,12 @@ void RandomPolicy::select(const SelectionContext& context, std::vector<int64_t>&
   const int64_t k = budget_chunks(budget_, n);
   chunks.clear();
   if (n == 0) return;
-  // Partial Fisher-Yates over the older chunks, plus the newest one.
-  std::vector<int64_t> older(n - 1);
-  std::iota(older.begin(), older.end(), 0);
-  for (int64_t i = 0; i < k - 1; ++i) {
+  // Partial Fisher-Yates over the older chunks still held, plus the newest one.
+  std::vector<int64_t> older;
+  for (int64_t c = 0; c + 1 < n; ++c) {
+    if (!context.is_discarded(c)) older.push_back(c);
+  }
+  for (int64_t i = 0; i < std::min<int64_t>(k - 1, (int64_t)older.size()); ++i) {
     std::uniform_int_distribution<int64_t> pick(i, (int64_t)older.size() - 1);
     std::swap(older[i], older[pick(rng_)]);
     chunks.push_back(older[i]);

@@ -34,6 +34,12 @@ struct SelectionContext {
   // The residual stream entering each layer of hidden_layers() for the latest token
   // processed: [hidden_layers().size(), n_embd]; empty when the policy asked for none.
   std::span<const float> hidden;
+  // Per chunk, 1 when a policy that discards what it evicts (discards_evicted) already
+  // evicted it: choosing it again would only waste the budget. Null or short: none.
+  const std::vector<uint8_t>* discarded = nullptr;
+  bool is_discarded(int64_t chunk) const {
+    return discarded && chunk >= 0 && chunk < (int64_t)discarded->size() && (*discarded)[(size_t)chunk];
+  }
 };
 
 // The background half of a selection (see Policy::prepare_select): fills the resident set.
@@ -66,6 +72,9 @@ class Policy {
   // chunk left out stays in a lower tier and a later selection may recall it, and a new
   // prompt attends to all of history.
   virtual bool discards_evicted() const { return false; }
+  // Device bytes the policy itself holds besides the KV (LSA: its chunk keys and the
+  // indexer's weights): counted in the whole-device footprint (b).
+  virtual int64_t extra_device_bytes() const { return 0; }
   // Told before a prefill where the prompt will end (SnapKV watches its last queries).
   virtual void begin_prefill(const KvStore& kv, int32_t end_position) {}
   // Told after a prefill: work that belongs to sealing chunks (LSA's chunk keys) is done

@@ -23,6 +23,16 @@ int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, in
   return std::min(chunks, kept) * layout.chunk_bytes();
 }
 
+int64_t device_budget_for(const PolicySpec& policy, const KvLayout& layout, int64_t n_tokens, int chunks_per_page) {
+  if (policy.none() || policy.name == "full" || policy.name == "quest" || policy.budget_fraction <= 0 ||
+      policy.budget_fraction >= 1) {
+    return 0;
+  }
+  const int64_t page = layout.chunk_bytes() * std::max(1, chunks_per_page);
+  const int64_t bytes = global_device_bytes(policy, layout, n_tokens);
+  return std::max<int64_t>(1, (bytes + page - 1) / page) * page;
+}
+
 int64_t ring_bytes(const KvLayout& layout) {
   return 2 * (int64_t)layout.n_local_layers * layout.window_tokens * layout.row_bytes();
 }

@@ -15,6 +15,10 @@ namespace fm {
 // policy's share of the chunks plus the sink, the recency tail, the chunks a cycle adds
 // and the open chunk.
 int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, int64_t n_tokens);
+// The device budget that holds a policy to what it needs for a sequence of n_tokens:
+// global_device_bytes in whole pages (one at least); 0 (unbounded) for full attention and
+// Quest, which keep every page on the device.
+int64_t device_budget_for(const PolicySpec& policy, const KvLayout& layout, int64_t n_tokens, int chunks_per_page);
 // The local layers' rings (fixed: one window each).
 int64_t ring_bytes(const KvLayout& layout);
 

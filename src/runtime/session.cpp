@@ -270,7 +270,7 @@ Status Session::end_decode() {
   f.peak_resident_bytes = std::max(f.peak_resident_bytes, resident_bytes);
   f.peak_fraction = std::max(f.peak_fraction, fraction);
   ++f.steps;
-  meter_.record(kv);
+  meter_.record(kv, policy_ ? policy_->extra_device_bytes() : 0);
   if (trace_) FM_RETURN_IF_ERROR(trace_->record(decode_step_, kv));
   return Status::ok();
 }

@@ -41,7 +41,8 @@ Status Session::advance_cycle() {
 Status Session::select_now() {
   const KvStore& kv = state_.kv;
   const auto t0 = Clock::now();
-  policy_->select({kv, decode_step_, n_past(), captured_hidden()}, state_.resident.chosen);
+  policy_->select({kv, decode_step_, n_past(), captured_hidden(), discarded_.empty() ? nullptr : &discarded_},
+                  state_.resident.chosen);
   // The chunk being filled, and any later one, is always attended.
   state_.resident.tail_from = kv.n_tokens() / kv.layout().chunk_tokens;
   state_.resident.restricted = true;
@@ -58,7 +59,10 @@ void Session::launch_selection(int64_t boundary_step) {
   const auto t0 = Clock::now();
   // decode_step names the boundary the set is for (the oracle replays from it); the
   // hidden state and position are those of now.
-  SelectionJob job = policy_->prepare_select({kv, boundary_step, n_past(), captured_hidden()});
+  // discarded_ is read here, on the decode thread: prepare_select runs now, and only the
+  // policies that never discard select in the background job.
+  SelectionJob job = policy_->prepare_select(
+      {kv, boundary_step, n_past(), captured_hidden(), discarded_.empty() ? nullptr : &discarded_});
   // Chunks sealed after this choice are attended until the next one: the recency tail.
   planned_.tail_from = kv.n_tokens() / kv.layout().chunk_tokens;
   planned_.restricted = true;
