@@ -1,7 +1,7 @@
 """Readers of the local text that the indexer corpus is built from.
 
 Everything here is read from this machine at generation time and never copied into the
-repository: Paul Graham's essays and the word lists under /work/shared/data (also the
+repository: Paul Graham's essays and the word lists under $FLASHMEM_DATA (also the
 evaluation haystack, so the corpus uses them sparingly), Debian man pages rendered to plain
 text, /usr/share/doc READMEs, changelogs and copyright files, the common licences, and the
 Python standard library as code.
@@ -18,13 +18,12 @@ import shutil
 import subprocess
 
 def _shared_data():
-    """$FLASHMEM_DATA, else ../shared/data beside the repository, else /work/shared/data."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    for candidate in (os.environ.get("FLASHMEM_DATA"), os.path.join(here, "..", "..", "..", "shared", "data"),
-                      "/work/shared/data"):
-        if candidate and os.path.isdir(os.path.join(candidate, "haystack")):
-            return os.path.normpath(candidate)
-    return "/work/shared/data"
+    """$FLASHMEM_DATA (essays and word lists in RULER's layout; python/make_synthetic_eval_data.py
+    writes a stand-in). Unset: a path that does not exist, so that readers fail clearly."""
+    candidate = os.environ.get("FLASHMEM_DATA")
+    if candidate and os.path.isdir(os.path.join(candidate, "haystack")):
+        return os.path.normpath(candidate)
+    return os.path.join(os.sep, "nonexistent", "FLASHMEM_DATA-is-not-set")
 
 
 SHARED_DATA = _shared_data()

@@ -3,7 +3,7 @@
 Names, places, products and words used as the *keys* that questions ask about come from
 pools that are disjoint between training and validation documents, so validation measures
 retrieval of entities the indexer has never seen. The lists below are our own; the
-English word lists are read from /work/shared/data/words at generation time.
+English word lists are read from $FLASHMEM_DATA/words at generation time.
 """
 import hashlib
 

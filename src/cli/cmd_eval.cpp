@@ -151,10 +151,11 @@ int cmd_eval(int argc, char** argv) {
   }
   const std::vector<std::string> policies =
       split_list(args.get("--policies", "full,lsa,recency,random,streaming,snapkv,quest,oracle"));
-  const std::string data_dir = args.has("--data") ? args.get("--data") : eval::find_shared_data_dir();
+  const std::string data_dir = args.has("--data") ? args.get("--data") : eval::find_data_dir();
   if (data_dir.empty() && suite != "multiturn") {
-    return fail(Status::error("no shared data folder (haystack essays, word lists): give --data DIR or set "
-                              "FLASHMEM_DATA (it is ../shared/data next to the repository)"));
+    return fail(Status::error("no evaluation data folder (haystack essays, word lists in RULER's layout): give "
+                              "--data DIR or set FLASHMEM_DATA (python/make_synthetic_eval_data.py writes a stand-in; "
+                              "the multiturn suite needs none)"));
   }
   const std::string out_path = args.get("--out", "results/" + suite + ".jsonl");
 

@@ -3,23 +3,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
-#include <vector>
 
 namespace fm::eval {
 
-std::string find_shared_data_dir() {
+std::string find_data_dir() {
   namespace fs = std::filesystem;
-  std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("FLASHMEM_DATA"); env && *env) candidates.emplace_back(env);
+  const char* env = std::getenv("FLASHMEM_DATA");
+  if (!env || !*env) return "";
   std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(exe.parent_path() / ".." / ".." / "shared" / "data");
-  candidates.emplace_back("../shared/data");
-  candidates.emplace_back("/work/shared/data");
-  for (const fs::path& c : candidates) {
-    if (fs::is_directory(c / "haystack", ec)) return fs::weakly_canonical(c, ec).string();
-  }
-  return "";
+  if (!fs::is_directory(fs::path(env) / "haystack", ec)) return "";
+  return fs::weakly_canonical(fs::path(env), ec).string();
 }
 
 }  // namespace fm::eval

@@ -1,13 +1,13 @@
-// Where the shared evaluation data lives (haystack essays, word lists: ../shared/data from
-// the repository root, never copied into the repository): $FLASHMEM_DATA, else
-// <executable>/../../shared/data (a build folder in the repository), else ../shared/data
-// from the working directory, else /work/shared/data. "" when none exists.
+// Where the evaluation data lives (haystack essays, word lists, in RULER's layout; never in
+// the repository): $FLASHMEM_DATA. "" when it is unset or has no haystack folder. RULER's
+// own data gives RULER's numbers; python/make_synthetic_eval_data.py writes a stand-in with
+// the same layout that the tests run on.
 #pragma once
 
 #include <string>
 
 namespace fm::eval {
 
-std::string find_shared_data_dir();
+std::string find_data_dir();
 
 }  // namespace fm::eval

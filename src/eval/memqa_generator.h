@@ -46,7 +46,7 @@ struct MemQaSample {
 
 class MemQaGenerator {
  public:
-  // data_dir: the shared data folder (words/ and haystack/paul_graham_essays/).
+  // data_dir: the evaluation data folder (words/ and haystack/paul_graham_essays/).
   static Result<MemQaGenerator> load(const std::string& data_dir);
 
   // The same (type, index, options) always gives a byte-identical sample. Fails when the

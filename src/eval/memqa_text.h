@@ -80,7 +80,7 @@ struct Exchange {
 class FillerSource {
  public:
   // Reads words/{adjectivelist,nounlist,verblist}.txt and haystack/paul_graham_essays/*.txt
-  // under data_dir (the shared data folder, never copied into the repository).
+  // under data_dir (the evaluation data folder, $FLASHMEM_DATA; never in the repository).
   static Result<FillerSource> load(const std::string& data_dir);
 
   // One exchange whose text avoids every reserved word.

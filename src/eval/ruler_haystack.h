@@ -2,7 +2,7 @@
 // the Paul Graham essays as one word stream, the repeated "noise" sentence, and the
 // English adjective/noun/verb lists that RULER takes from the `wonderwords` package.
 // All of it is read from a data directory given by the caller (the runner passes
-// `<repo>/../shared/data`); nothing is bundled into the binary.
+// $FLASHMEM_DATA); nothing is bundled into the binary.
 #pragma once
 
 #include <cstddef>
