@@ -25,6 +25,9 @@ rm -f docs/results-fidelity-budget.png  # made again below only when several bud
   echo "and RULER rows carry that score beside RULER's own (the \"First answer only\" table)."
   echo "Rows written before then have no first-answer score: their memqa cells read the whole"
   echo "generation and credit answers found in text the model invented after its answer."
+  echo "RULER rows written before 2026-12-04 decoded at most 64 tokens, so most never reached a"
+  echo "second selection; since then each task decodes RULER's own length (128 for the needles,"
+  echo "120 for common words, 50 for frequent words, 30 for variable tracking, 32 for QA)."
   echo
   build/flashmem eval --report "$files"
   echo

@@ -328,13 +328,17 @@ int cmd_eval(int argc, char** argv) {
                        (long long)total, (long long)length, (long long)index, now_seconds() - t_start);
           continue;
         }
-        // The generator's budget leaves room for the template and the answer (RULER counts
-        // the whole prompt plus the tokens to generate).
+        // The generator's budget leaves room for the template and the answer: RULER's prompt
+        // budget is the length less the task's own tokens to generate (128 for the needles,
+        // 120 for common words, ...), and each sample decodes that many, so that every
+        // sample crosses at least one 64-step selection cycle where RULER's own lengths do.
         const int64_t overhead = 64;
-        auto sample = make_sample(suite, task, length - overhead - 32, (uint64_t)*seed, index, ruler.get(),
+        const eval::RulerTaskConfig* ruler_task = suite == "ruler" ? eval::find_ruler_task(task) : nullptr;
+        const int64_t to_generate = *max_new > 0 ? *max_new : ruler_task ? ruler_task->max_new_tokens : 32;
+        auto sample = make_sample(suite, task, length - overhead - to_generate, (uint64_t)*seed, index, ruler.get(),
                                   memqa.get(), counter);
         if (!sample) return fail(sample.status().with_context(task + " at " + std::to_string(length)));
-        options.max_new_tokens = *max_new > 0 ? (int)*max_new : std::min(sample->max_new_tokens, 64);
+        options.max_new_tokens = *max_new > 0 ? (int)*max_new : sample->max_new_tokens;
         const ChatMessage message{"user", sample->context + sample->question};
         auto rendered = render_chat(*chat, std::span<const ChatMessage>(&message, 1), true);
         if (!rendered) return fail(rendered.status());
