@@ -54,7 +54,9 @@ Result<int64_t> parse_length(const std::string& item) {
 // A sample of a suite's task at a length.
 Result<eval::TaskSample> make_sample(const std::string& suite, const std::string& task, int64_t target_tokens,
                                      uint64_t seed, int64_t index, const eval::RulerData* ruler,
-                                     const eval::MemQaGenerator* memqa, const eval::TokenCounter& counter) {
+                                     const eval::MemQaGenerator* memqa, const eval::TokenCounter& counter,
+                                     int keys) {
+  if (suite == "longanswer") return eval::make_long_answer_sample((size_t)target_tokens, keys, seed, (size_t)index, counter);
   if (suite == "ruler") {
     const eval::RulerTaskConfig* config = eval::find_ruler_task(task);
     if (!config) return Status::error("unknown RULER task '" + task + "'");
@@ -80,7 +82,9 @@ Result<eval::TaskSample> make_sample(const std::string& suite, const std::string
 // the answer prefix after one space.
 std::string reference_answer(const eval::TaskSample& sample) {
   if (sample.answers.empty()) return "";
-  if (sample.metric != eval::Metric::kStringMatchAll) return sample.answers.front();
+  if (sample.metric != eval::Metric::kStringMatchAll && sample.metric != eval::Metric::kOrderedAll) {
+    return sample.answers.front();
+  }
   std::string joined;
   for (const std::string& a : sample.answers) joined += (joined.empty() ? "" : ", ") + a;
   return joined;
@@ -107,14 +111,16 @@ int cmd_eval(int argc, char** argv) {
   for (const auto& u : args.unknown({"-m", "-t", "--suite", "--tasks", "--lengths", "--policies", "--budget",
                                      "--samples", "--seed", "--data", "--out", "--indexer", "--chunk",
                                      "--suffix", "--max-new-tokens", "--report", "--level2-top-k", "--lsa-prompt-share",
-                                     "--continuation", "--turns"})) {
+                                     "--continuation", "--turns", "--keys"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
   const std::string suite = args.get("--suite", "ruler");
-  if (suite != "ruler" && suite != "memqa" && suite != "fidelity" && suite != "multiturn") {
-    return fail(Status::error("--suite is ruler, memqa, fidelity or multiturn"));
+  if (suite != "ruler" && suite != "memqa" && suite != "fidelity" && suite != "multiturn" && suite != "longanswer") {
+    return fail(Status::error("--suite is ruler, memqa, fidelity, multiturn or longanswer"));
   }
+  auto keys = args.get_int("--keys", 8);
+  if (!keys || *keys < 2 || *keys > 26) return fail(Status::error("--keys must be in 2..26"));
   auto turns = args.get_int("--turns", 4);
   if (!turns || *turns < 1 || *turns > 12) return fail(Status::error("--turns must be in 1..12"));
   auto threads = args.get_int("-t", ThreadPool::default_threads());
@@ -145,6 +151,8 @@ int cmd_eval(int argc, char** argv) {
       tasks = {"fidelity"};
     } else if (suite == "multiturn") {
       tasks = {"multiturn"};
+    } else if (suite == "longanswer") {
+      tasks = {"locker_codes"};
     } else {
       for (auto type : eval::kAllMemQaQuestionTypes) tasks.push_back("memqa_" + std::string(eval::memqa_type_name(type)));
     }
@@ -152,7 +160,7 @@ int cmd_eval(int argc, char** argv) {
   const std::vector<std::string> policies =
       split_list(args.get("--policies", "full,lsa,recency,random,streaming,snapkv,quest,oracle"));
   const std::string data_dir = args.has("--data") ? args.get("--data") : eval::find_data_dir();
-  if (data_dir.empty() && suite != "multiturn") {
+  if (data_dir.empty() && suite != "multiturn" && suite != "longanswer") {
     return fail(Status::error("no evaluation data folder (haystack essays, word lists in RULER's layout): give "
                               "--data DIR or set FLASHMEM_DATA (python/make_synthetic_eval_data.py writes a stand-in; "
                               "the multiturn suite needs none)"));
@@ -334,9 +342,12 @@ int cmd_eval(int argc, char** argv) {
         // sample crosses at least one 64-step selection cycle where RULER's own lengths do.
         const int64_t overhead = 64;
         const eval::RulerTaskConfig* ruler_task = suite == "ruler" ? eval::find_ruler_task(task) : nullptr;
-        const int64_t to_generate = *max_new > 0 ? *max_new : ruler_task ? ruler_task->max_new_tokens : 32;
+        const int64_t to_generate = *max_new > 0      ? *max_new
+                                    : ruler_task        ? ruler_task->max_new_tokens
+                                    : suite == "longanswer" ? 16 * *keys + 32
+                                                            : 32;
         auto sample = make_sample(suite, task, length - overhead - to_generate, (uint64_t)*seed, index, ruler.get(),
-                                  memqa.get(), counter);
+                                  memqa.get(), counter, (int)*keys);
         if (!sample) return fail(sample.status().with_context(task + " at " + std::to_string(length)));
         options.max_new_tokens = *max_new > 0 ? (int)*max_new : sample->max_new_tokens;
         const ChatMessage message{"user", sample->context + sample->question};

@@ -111,6 +111,56 @@ std::vector<int> question_order(int n, std::mt19937_64& rng) {
 
 }  // namespace
 
+namespace {
+
+// A travel log of about target_tokens tokens with `statements` (each marked "Note:") at
+// spread depths: statement i in the i-th of n equal slices, at a random point inside it.
+struct Document {
+  std::string text;
+  std::vector<double> depths;
+  size_t tokens = 0;
+};
+
+Document document_with(const std::string& intro, const std::vector<std::string>& statements, size_t target_tokens,
+                       std::mt19937_64& rng, const TokenCounter& counter) {
+  const int n = (int)statements.size();
+  // Sentence count from the measured length of a sample of filler.
+  std::string probe;
+  for (int i = 0; i < 50; ++i) probe += filler_sentence(rng) + " ";
+  const double per_sentence = std::max<double>(1.0, (double)counter(probe) / 50.0);
+  const size_t n_sentences = (size_t)std::max<double>(4.0 * n, (double)target_tokens / per_sentence);
+  std::vector<std::string> sentences(n_sentences);
+  for (auto& x : sentences) x = filler_sentence(rng);
+  Document d;
+  d.depths.resize((size_t)n);
+  for (int i = 0; i < n; ++i) d.depths[(size_t)i] = (i + std::uniform_real_distribution<double>(0.15, 0.85)(rng)) / n;
+  // From the last, so that earlier positions stay valid.
+  for (int i = n - 1; i >= 0; --i) {
+    sentences.insert(sentences.begin() + (long)(d.depths[(size_t)i] * (double)sentences.size()), statements[(size_t)i]);
+  }
+  auto join = [&] {
+    d.text = intro;
+    for (size_t i = 0; i < sentences.size(); ++i) d.text += (i ? " " : "") + sentences[i];
+    d.tokens = counter(d.text);
+  };
+  // Drop filler from the end (never a statement) until the document fits, about as many
+  // sentences as the overshoot each time, counted again after each cut.
+  for (join(); d.tokens > target_tokens; join()) {
+    size_t drop = 1 + (size_t)((double)(d.tokens - target_tokens) / per_sentence);
+    bool dropped = false;
+    for (size_t i = sentences.size(); i-- > 0 && drop > 0;) {
+      if (sentences[i].rfind("Note:", 0) == 0) continue;
+      sentences.erase(sentences.begin() + (long)i);
+      --drop;
+      dropped = true;
+    }
+    if (!dropped) break;  // only statements left
+  }
+  return d;
+}
+
+}  // namespace
+
 Result<MultiTurnSample> make_multiturn_sample(size_t target_tokens, int n_facts, uint64_t seed, size_t index,
                                               const TokenCounter& counter) {
   if (n_facts < 1 || n_facts > 12) {
@@ -119,51 +169,69 @@ Result<MultiTurnSample> make_multiturn_sample(size_t target_tokens, int n_facts,
   std::mt19937_64 rng(seed * 1000003ull + index * 7919ull + 17);
   MultiTurnSample s;
   s.id = "multiturn_s" + std::to_string(seed) + "_" + std::to_string(index);
-  const std::string intro =
-      "Below is a travel log. Some entries are notes of facts (codes, passwords, names, rooms); remember them, you "
-      "will be asked.\n\n";
-  // Sentence count from the measured length of a sample of filler.
-  std::string probe;
-  for (int i = 0; i < 50; ++i) probe += filler_sentence(rng) + " ";
-  const double per_sentence = std::max<double>(1.0, (double)counter(probe) / 50.0);
-  const size_t n_sentences = (size_t)std::max<double>(4.0 * n_facts, (double)target_tokens / per_sentence);
-  std::vector<std::string> sentences(n_sentences);
-  for (auto& x : sentences) x = filler_sentence(rng);
-
   // Kinds in a shuffled cycle; subjects (vault, gate, owner, company) drawn without repeats.
   std::vector<int> kinds = {0, 1, 2, 3};
   std::shuffle(kinds.begin(), kinds.end(), rng);
   const int subject_offset = std::uniform_int_distribution<int>(0, 7)(rng);
-  std::vector<std::string> taken;
+  std::vector<std::string> taken, statements;
   std::vector<Fact> facts;
-  for (int i = 0; i < n_facts; ++i) facts.push_back(make_fact(kinds[(size_t)i % 4], subject_offset + i / 4, rng, taken));
-  std::vector<double> depths((size_t)n_facts);
-  // Fact i in the i-th of n_facts equal slices, at a random point inside it; inserted from
-  // the last so that earlier positions stay valid.
-  for (int i = 0; i < n_facts; ++i) depths[(size_t)i] = (i + std::uniform_real_distribution<double>(0.15, 0.85)(rng)) / n_facts;
-  for (int i = n_facts - 1; i >= 0; --i) {
-    sentences.insert(sentences.begin() + (long)(depths[(size_t)i] * (double)sentences.size()), facts[(size_t)i].statement);
+  for (int i = 0; i < n_facts; ++i) {
+    facts.push_back(make_fact(kinds[(size_t)i % 4], subject_offset + i / 4, rng, taken));
+    statements.push_back(facts.back().statement);
   }
-  s.document = intro;
-  for (size_t i = 0; i < sentences.size(); ++i) s.document += (i ? " " : "") + sentences[i];
-  // Trim filler from the end until the document fits (a fact is never removed).
-  s.document_tokens = counter(s.document);
-  while (s.document_tokens > target_tokens) {
-    // About as many sentences as the overshoot, one at least, counted again after each cut.
-    const size_t drop = 1 + (size_t)((double)(s.document_tokens - target_tokens) / per_sentence);
-    size_t cut = s.document.size();
-    for (size_t k = 0; k < drop && cut != std::string::npos && cut > 0; ++k) cut = s.document.rfind(". ", cut - 1);
-    if (cut == std::string::npos || s.document.find("Note:", cut) != std::string::npos) break;
-    s.document.resize(cut + 1);
-    s.document_tokens = counter(s.document);
-  }
+  const Document d = document_with(
+      "Below is a travel log. Some entries are notes of facts (codes, passwords, names, rooms); remember them, you "
+      "will be asked.\n\n",
+      statements, target_tokens, rng, counter);
+  s.document = d.text;
+  s.document_tokens = d.tokens;
   for (int q : question_order(n_facts, rng)) {
     s.questions.push_back(facts[(size_t)q].question);
     s.answer_prefixes.push_back(facts[(size_t)q].answer_prefix);
     s.answers.push_back(facts[(size_t)q].answer);
-    s.depths.push_back(depths[(size_t)q]);
+    s.depths.push_back(d.depths[(size_t)q]);
   }
   return s;
+}
+
+Result<TaskSample> make_long_answer_sample(size_t target_tokens, int n_keys, uint64_t seed, size_t index,
+                                           const TokenCounter& counter) {
+  if (n_keys < 2 || n_keys > 26) return Status::error("longanswer: between 2 and 26 lockers per document");
+  std::mt19937_64 rng(seed * 1000033ull + index * 104729ull + 29);
+  // Lockers A, B, C, ... (the first n_keys letters) in a shuffled order along the document,
+  // so that the list asked for (alphabetical) walks back and forth through it rather than
+  // front to back.
+  std::vector<int> letters((size_t)n_keys);
+  for (int i = 0; i < n_keys; ++i) letters[(size_t)i] = i;
+  std::shuffle(letters.begin(), letters.end(), rng);
+  std::vector<std::string> statements, codes((size_t)n_keys);
+  for (int i = 0; i < n_keys; ++i) {
+    std::string code;
+    do code = std::to_string(std::uniform_int_distribution<int>(10000, 99999)(rng));
+    while (std::find(codes.begin(), codes.end(), code) != codes.end());
+    codes[(size_t)i] = code;
+    statements.push_back(std::string("Note: the code of locker ") + (char)('A' + letters[(size_t)i]) + " is " + code + ".");
+  }
+  const Document d = document_with(
+      "Below is a travel log. Some entries note the codes of lockers; remember them, you will be asked.\n\n",
+      statements, target_tokens, rng, counter);
+  std::vector<int> order((size_t)n_keys);
+  for (int i = 0; i < n_keys; ++i) order[(size_t)i] = i;
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return letters[(size_t)a] < letters[(size_t)b]; });
+  TaskSample t;
+  t.task = "locker_codes";
+  t.id = "longanswer_s" + std::to_string(seed) + "_" + std::to_string(index);
+  t.context = d.text;
+  std::string names;
+  for (size_t k = 0; k < order.size(); ++k) names += (k ? ", " : "") + std::string(1, (char)('A' + letters[(size_t)order[k]]));
+  t.question = "\n\nGive the code of every locker in the log, in alphabetical order of the lockers (" + names +
+               "), one sentence per locker, as the notes put it.";
+  t.answer_prefix = std::string("The code of locker ") + (char)('A' + letters[(size_t)order[0]]) + " is";
+  for (int k : order) t.answers.push_back(codes[(size_t)k]);
+  t.metric = Metric::kOrderedAll;
+  t.max_new_tokens = 16 * n_keys + 32;  // about 8 tokens a line, with room to spare
+  t.length_tokens = counter(t.context + t.question);
+  return t;
 }
 
 }  // namespace fm::eval

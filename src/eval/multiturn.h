@@ -34,4 +34,12 @@ struct MultiTurnSample {
 Result<MultiTurnSample> make_multiturn_sample(size_t target_tokens, int n_facts, uint64_t seed, size_t index,
                                               const TokenCounter& counter);
 
+// A long-answer task (issue 15, item 2): the same kind of document with n_keys locker codes
+// spread over it, and one question asking for all of them in order, so that the answer
+// (about 8 tokens per locker) needs a different part of the document every few lines and
+// several 64-step selection cycles must each find the next one. Scored with
+// Metric::kOrderedAll.
+Result<TaskSample> make_long_answer_sample(size_t target_tokens, int n_keys, uint64_t seed, size_t index,
+                                           const TokenCounter& counter);
+
 }  // namespace fm::eval

@@ -155,8 +155,28 @@ std::string_view first_answer(std::string_view prediction) {
   return strip(s);
 }
 
+double ordered_match_all(std::string_view prediction, const std::vector<std::string>& answers) {
+  if (answers.empty()) return 0.0;
+  const std::string pred = lower(prediction);
+  std::size_t from = 0;
+  double found = 0;
+  for (const auto& a : answers) {
+    const std::size_t at = pred.find(lower(a), from);
+    if (at == std::string::npos) continue;
+    found += 1;
+    from = at + a.size();
+  }
+  return found / static_cast<double>(answers.size());
+}
+
 double score_first_answer(const TaskSample& sample, std::string_view prediction) {
-  const std::string_view answer = first_answer(prediction);
+  std::string_view answer = first_answer(prediction);
+  if (sample.metric == Metric::kOrderedAll) {
+    // A list runs over several lines: only the model's own next question is cut.
+    answer = strip(prediction);
+    const std::size_t question = lower(answer).find("question:");
+    if (question != std::string::npos) answer = answer.substr(0, question);
+  }
   if (!sample.wrong_answers.empty()) {
     // Blank out the correct answers' words first, then look for a wrong one.
     std::string text = " " + normalize_answer(answer) + " ";
@@ -183,6 +203,7 @@ double score_prediction(Metric metric, std::string_view prediction,
     case Metric::kNormalizedExact: return normalized_exact_match(prediction, answers);
     case Metric::kChoiceLetter: return choice_letter_match(prediction, answers);
     case Metric::kAbstention: return is_abstention(prediction, answers) ? 1.0 : 0.0;
+    case Metric::kOrderedAll: return ordered_match_all(prediction, answers);
   }
   return 0.0;
 }

@@ -43,7 +43,8 @@ bool is_abstention(std::string_view prediction, const std::vector<std::string>& 
 // The model's answer without what it invents after it: from the first non-space
 // character to the first line break, cut earlier at a "Question:" the model starts itself
 // (case-insensitive). Models often echo the question or invent the next one; a scorer that
-// reads on credits an option named there.
+// reads on credits an option named there. (score_first_answer keeps every line of a
+// long answer, Metric::kOrderedAll, and cuts only at "Question:".)
 std::string_view first_answer(std::string_view prediction);
 
 // The sample's metric on first_answer(prediction); 0 when that answer names one of
@@ -51,6 +52,11 @@ std::string_view first_answer(std::string_view prediction);
 // names a correct answer: "the red bike" is not the superseded "bike"). RULER's own
 // metric reads the whole prediction (score_prediction); this one reads only the answer.
 double score_first_answer(const TaskSample& sample, std::string_view prediction);
+
+// The share of `answers` that appear in `prediction` in their order: each is looked for
+// after the end of the previous one found (case-insensitive). A list given out of order or
+// with a value repeated in the wrong place loses those entries.
+double ordered_match_all(std::string_view prediction, const std::vector<std::string>& answers);
 
 // Grades `prediction` with `metric` against `answers`.
 double score_prediction(Metric metric, std::string_view prediction,

@@ -20,6 +20,7 @@ enum class Metric {
   kNormalizedExact,  // normalised prediction equals a normalised answer (or contains it, see scorer)
   kChoiceLetter,     // LongBench-v2: the extracted letter A-D equals answers[0]
   kAbstention,       // memory QA: the prediction declines (answers hold accepted phrases)
+  kOrderedAll,       // long answers: the share of answers found in the prediction in their order
 };
 
 struct TaskSample {

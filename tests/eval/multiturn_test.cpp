@@ -2,6 +2,7 @@
 // turns under policies that keep, evict or discard history, on the tiny random model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -100,6 +101,33 @@ TEST(MultiTurnRun, EachPolicyHoldsWhatItsBudgetSaysAndTheBaselinesDiscard) {
   for (size_t i = 0; i < run->size(); ++i) {
     for (size_t k = 0; k < 3; ++k) EXPECT_EQ((*run)[i].turns[k].answer, (*again)[i].turns[k].answer);
   }
+}
+
+TEST(LongAnswerSample, AsksForEveryLockerInAlphabeticalOrderWithRoomToAnswer) {
+  for (size_t index = 0; index < 10; ++index) {
+    auto t = make_long_answer_sample(4000, 16, 3, index, words);
+    ASSERT_TRUE(t.is_ok()) << t.status().message();
+    EXPECT_EQ(t->metric, Metric::kOrderedAll);
+    ASSERT_EQ(t->answers.size(), 16u);
+    EXPECT_GE(t->max_new_tokens, 200);  // several 64-step selection cycles
+    EXPECT_LE(t->length_tokens, 4100u);
+    // The answers follow the lockers' letters; each code is stated once, in its note.
+    std::vector<std::pair<char, std::string>> stated;
+    for (const std::string& code : t->answers) {
+      const size_t at = t->context.find(" is " + code + ".");
+      ASSERT_NE(at, std::string::npos) << code;
+      EXPECT_EQ(t->context.find(code, at + 4 + code.size()), std::string::npos);
+      stated.push_back({t->context[at - 1], code});
+    }
+    for (size_t k = 1; k < stated.size(); ++k) EXPECT_LT(stated[k - 1].first, stated[k].first);
+    // The document does not list them alphabetically: the answer walks back and forth.
+    std::vector<size_t> positions;
+    for (const std::string& code : t->answers) positions.push_back(t->context.find(code));
+    EXPECT_FALSE(std::is_sorted(positions.begin(), positions.end())) << index;
+    EXPECT_EQ(t->answer_prefix, std::string("The code of locker ") + stated[0].first + " is");
+  }
+  EXPECT_FALSE(make_long_answer_sample(4000, 1, 3, 0, words).is_ok());
+  EXPECT_FALSE(make_long_answer_sample(4000, 27, 3, 0, words).is_ok());
 }
 
 }  // namespace

@@ -74,7 +74,8 @@ TEST(ResultsFile, FirstAnswerScoresRoundTripAndGetTheirOwnTable) {
   ASSERT_TRUE(back);
   EXPECT_DOUBLE_EQ((*back)[0].score_first, 1.0);
   EXPECT_DOUBLE_EQ((*back)[1].score_first, 0.0);
-  const SummaryCell& c = summarize(*back).at({"ruler", "niah_single_1", 4096, 0.1, "lsa"});
+  const auto cells = summarize(*back);
+  const SummaryCell& c = cells.at({"ruler", "niah_single_1", 4096, 0.1, "lsa"});
   EXPECT_DOUBLE_EQ(c.mean, 1.0);
   EXPECT_EQ(c.first_answer.n, 3);
   EXPECT_NEAR(c.first_answer.mean, 1.0 / 3.0, 1e-12);

@@ -161,5 +161,23 @@ TEST(ScoreFirstAnswer, WithoutWrongAnswersItIsTheMetricOnTheFirstAnswer) {
   EXPECT_DOUBLE_EQ(score_prediction(s, "none\n1234567"), 1.0);
 }
 
+TEST(OrderedMatchAll, CountsTheAnswersFoundInTheirOrder) {
+  const std::vector<std::string> codes = {"11111", "22222", "33333", "44444"};
+  EXPECT_DOUBLE_EQ(ordered_match_all("locker A: 11111\nlocker B: 22222\nlocker C: 33333\nlocker D: 44444", codes), 1.0);
+  EXPECT_DOUBLE_EQ(ordered_match_all("11111 22222 44444", codes), 0.75);  // one missing
+  // Out of order: after 33333 is taken, 22222 is not found again further on.
+  EXPECT_DOUBLE_EQ(ordered_match_all("11111 33333 22222 44444", codes), 0.75);
+  EXPECT_DOUBLE_EQ(ordered_match_all("", codes), 0.0);
+  EXPECT_DOUBLE_EQ(ordered_match_all("11111", {}), 0.0);
+}
+
+TEST(ScoreFirstAnswer, ALongAnswerKeepsItsLinesAndStopsAtTheModelsNextQuestion) {
+  TaskSample s;
+  s.answers = {"11111", "22222"};
+  s.metric = Metric::kOrderedAll;
+  EXPECT_DOUBLE_EQ(score_first_answer(s, " 11111\nlocker B: 22222\n"), 1.0);
+  EXPECT_DOUBLE_EQ(score_first_answer(s, " 11111\nQuestion: and locker B? 22222"), 0.5);
+}
+
 }  // namespace
 }  // namespace fm::eval
