@@ -87,14 +87,17 @@ struct DocumentDump {
   double golden_mass_held = 0;      // sum over samples
 };
 
-Result<DocumentDump> dump_document(const Model& model, ThreadPool& pool, const Tokenizer& tok,
-                                   const std::vector<int32_t>& ids, const std::vector<int>& targets,
-                                   const DumpSettings& s, const std::string& out_dir) {
-  const ModelConfig& cfg = model.config();
-  SessionOptions options;
-  options.chunk_tokens = s.chunk_tokens;
-  options.max_context_tokens = (int)ids.size() + s.generate_tokens + 1;
-  Session session(model, pool, options);
+Result<DocumentDump> dump_document(engine::Engine& engine, const Tokenizer& tok, const std::vector<int32_t>& ids,
+                                   const std::vector<int>& targets, const DumpSettings& s,
+                                   const std::string& out_dir) {
+  const ModelConfig& cfg = engine.config();
+  engine::SequenceOptions options;  // full attention, the KV all on the device
+  options.memory.chunk_tokens = s.chunk_tokens;
+  options.memory.max_context_tokens = (int)ids.size() + s.generate_tokens + 1;
+  auto seq = engine.open(options);
+  if (!seq) return seq.status();
+  // The recorder and the captured hidden states are the session's own instruments.
+  Session& session = (*seq)->session();
   const KvLayout layout = kv_layout_for(cfg, s.chunk_tokens);
   LayerMassRecorder recorder(s.chunk_tokens, layout.n_global_layers);
   session.set_attention_hook(&recorder);
@@ -291,7 +294,6 @@ int cmd_dump(int argc, char** argv) {
            << s.sample_every << "}\n";
     if (!config) return fail(Status::error("cannot write " + out + "/dump_config.json"));
   }
-  ThreadPool& pool = (*engine)->pool();
   // Appends, so that an interrupted dump resumes with --skip.
   std::ofstream manifest(out + "/manifest.jsonl", *skip > 0 ? std::ios::app : std::ios::trunc);
   std::istringstream lines(*manifest_text);
@@ -309,7 +311,7 @@ int cmd_dump(int argc, char** argv) {
     if (id.empty() || id.find('/') != std::string::npos) return fail(Status::error("bad document id"));
     auto ids = document_ids(*tok, *entry, corpus, s.max_tokens);
     if (!ids) return fail(ids.status());
-    auto d = dump_document((*engine)->model(), pool, *tok, *ids, targets, s, out + "/" + id);
+    auto d = dump_document(**engine, *tok, *ids, targets, s, out + "/" + id);
     if (!d) return fail(d.status().with_context("document " + id));
     manifest << "{\"id\": \"" << json_escape(id) << "\", \"split\": \"" << json_escape(entry->at("split").string)
              << "\", \"kind\": \"" << json_escape(entry->at("kind").string) << "\", \"dir\": \""

@@ -1,10 +1,10 @@
 // The engine's API: one loaded model (weights and tokenizer) with its thread pool, and the
 // sequences that run on it. A sequence is opened under a value-type policy spec, takes
 // tokens (a prompt, whole or in parts, then one sampled token per step), and several
-// sequences decode together in one batched step. The server, eval's shared-prefill decode
-// and the generate, bench and logits commands are thin layers over it; every command that
-// runs the model loads it here. Not yet over it: the feature dump and the recall
-// measurement, which still drive Sessions directly on the engine's model and pool.
+// sequences decode together in one batched step. The server, eval and the generate, bench,
+// logits and dump commands are thin layers over it; every command that runs the model loads
+// it here. Not over it: the recall measurement (runtime/attention_recall, below the engine),
+// which drives Sessions directly on the engine's model and pool.
 #pragma once
 
 #include <memory>
