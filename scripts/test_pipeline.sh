@@ -79,6 +79,9 @@ for turn in range(1, 5):
     assert full["kv_a_mean_percent"] == 100, full
     assert lsa["kv_a_mean_percent"] < 40, lsa
     assert lsa["prompt_tokens"] > 0 and full["prompt_tokens"] > 0, (full, lsa)
+    # lsa keeps what it evicts (below the device); streaming discards it for good.
+    assert lsa["chunks_discarded"] == 0 and full["chunks_discarded"] == 0, (full, lsa)
+    assert by[(f"multiturn_turn{turn}", "streaming")]["chunks_discarded"] > 0, by[(f"multiturn_turn{turn}", "streaming")]
 print("test_pipeline: multi-turn rows consistent")
 PY
 echo "test_pipeline: passed"

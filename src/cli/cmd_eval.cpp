@@ -274,6 +274,8 @@ int cmd_eval(int argc, char** argv) {
               row.prediction = t.answer;
               row.answers = {sample->answers[k]};
               row.prompt_tokens = t.prompt_tokens;
+              row.pages_recalled = t.pages_recalled;
+              row.chunks_discarded = t.chunks_discarded;
               // Measured device bytes after the answer, against what full attention holds.
               const double full = (double)std::max<int64_t>(1, t.full_global_bytes);
               row.kv_a_mean_percent = row.kv_a_peak_percent = 100.0 * (double)t.device_global_bytes / full;

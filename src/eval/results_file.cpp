@@ -59,7 +59,9 @@ std::string ResultRow::to_json() const {
          ", \"index\": " + std::to_string(index) + ", \"policy\": " + quote(policy) + ", \"budget\": " +
          number(budget) + ", \"score\": " + number(score) + ", \"score_first\": " + number(score_first) + ", \"kv_a_mean_percent\": " + number(kv_a_mean_percent) +
          ", \"kv_a_peak_percent\": " + number(kv_a_peak_percent) + ", \"kv_b_mean_percent\": " +
-         number(kv_b_mean_percent) + ", \"attended_mean_percent\": " + number(attended_mean_percent) + ", \"decode_tok_s\": " + number(decode_tok_s) + ", \"ttft_s\": " +
+         number(kv_b_mean_percent) + ", \"attended_mean_percent\": " + number(attended_mean_percent) +
+         ", \"pages_recalled\": " + std::to_string(pages_recalled) + ", \"chunks_discarded\": " +
+         std::to_string(chunks_discarded) + ", \"decode_tok_s\": " + number(decode_tok_s) + ", \"ttft_s\": " +
          number(ttft_s) + ", \"agreement_with_full\": " + number(agreement_with_full) + ", \"prompt_tokens\": " +
          std::to_string(prompt_tokens) + ", \"mean_nll\": " + number(mean_nll) + ", \"mean_kl\": " +
          number(mean_kl) + ", \"answer_logprob\": " + number(answer_logprob) +
@@ -96,6 +98,8 @@ Result<std::vector<ResultRow>> read_result_rows(const std::string& path) {
     r.kv_a_peak_percent = v->at("kv_a_peak_percent").number;
     r.kv_b_mean_percent = v->at("kv_b_mean_percent").number;
     r.attended_mean_percent = v->has("attended_mean_percent") ? v->at("attended_mean_percent").number : -1;
+    r.pages_recalled = v->has("pages_recalled") ? (int64_t)v->at("pages_recalled").number : -1;
+    r.chunks_discarded = v->has("chunks_discarded") ? (int64_t)v->at("chunks_discarded").number : -1;
     r.decode_tok_s = v->at("decode_tok_s").number;
     r.ttft_s = v->at("ttft_s").number;
     r.agreement_with_full = v->has("agreement_with_full") ? v->at("agreement_with_full").number : -1;

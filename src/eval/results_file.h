@@ -25,6 +25,9 @@ struct ResultRow {
   // of KV attention read and (b) an estimate from it.
   double kv_a_mean_percent = 0, kv_a_peak_percent = 0, kv_b_mean_percent = 0;
   double attended_mean_percent = -1;  // share of the global KV attention read per step; -1 unknown
+  // Multi-turn: pages moved up to the device so far in the conversation (LSA's recalls) and
+  // chunks evicted for good (the eviction baselines); -1 unknown.
+  int64_t pages_recalled = -1, chunks_discarded = -1;
   double decode_tok_s = 0, ttft_s = 0;
   double agreement_with_full = -1;  // share of generated tokens equal to full's; -1 unknown
   int64_t prompt_tokens = 0;
