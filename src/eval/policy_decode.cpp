@@ -6,7 +6,6 @@
 #include <functional>
 #include <optional>
 
-#include "memory/lsa_policy.h"
 #include "runtime/sampler.h"
 
 namespace fm::eval {

@@ -6,11 +6,21 @@
 
 namespace fm {
 
+namespace {
+
+// Full attention, Quest (which keeps all of history and narrows per step) and any policy
+// without a budget below 100% hold every page on the device.
+bool keeps_every_page(const PolicySpec& policy) {
+  return policy.none() || policy.name == "full" || policy.name == "quest" || policy.budget_fraction <= 0 ||
+         policy.budget_fraction >= 1;
+}
+
+}  // namespace
+
 int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, int64_t n_tokens) {
   const int64_t T = layout.chunk_tokens;
   const int64_t chunks = (n_tokens + T - 1) / T;
-  if (policy.none() || policy.name == "full" || policy.name == "quest" || policy.budget_fraction <= 0 ||
-      policy.budget_fraction >= 1) {
+  if (keeps_every_page(policy)) {
     return chunks * layout.chunk_bytes();
   }
   PolicyBudget budget;
@@ -24,8 +34,7 @@ int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, in
 }
 
 int64_t device_budget_for(const PolicySpec& policy, const KvLayout& layout, int64_t n_tokens, int chunks_per_page) {
-  if (policy.none() || policy.name == "full" || policy.name == "quest" || policy.budget_fraction <= 0 ||
-      policy.budget_fraction >= 1) {
+  if (keeps_every_page(policy)) {
     return 0;
   }
   const int64_t page = layout.chunk_bytes() * std::max(1, chunks_per_page);
