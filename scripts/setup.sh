@@ -24,7 +24,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 need_pkgs=()
 for pkg in build-essential cmake ninja-build pkg-config libgtest-dev python3-venv python3-pip \
-           libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev; do
+           libcpp-httplib-dev nlohmann-json3-dev prometheus-cpp-dev libhiredis-dev redis-server; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -35,6 +35,10 @@ python3 python/indexer_data/test_make_corpus.py
 # The server end to end: the real `flashmem serve` on loopback ports, driven by the openai
 # client and raw HTTP (sessions, restart after kill -9, admission, 1,000 bad requests).
 (cd tests/server && ../../.venv/bin/python -m unittest -v test_server test_bad_input)
+# Several server processes sharing session memory through a real redis-server (started by
+# the test on a free loopback port, no persistence files): hand-offs, prefill/decode split,
+# leases, and a stopped store, corrupt pages and a killed process.
+(cd tests/server && ../../.venv/bin/python -m unittest -v test_distributed)
 # The unit suite again under AddressSanitizer + UndefinedBehaviorSanitizer: a second build
 # (-O1, asserts on, build-asan/); any report fails the run. The end-to-end tests on the real
 # models are left to the optimized build above (they take minutes there, far longer here);

@@ -34,7 +34,7 @@ int cmd_serve(int argc, char** argv) {
                                        "--lsa-prompt-share", "--level2-top-k", "--seed", "--device-budget",
                                        "--host-budget", "--disk", "--parallel", "--api-key", "-t", "--ctx",
                                        "--chunk", "--queue", "--queue-timeout", "--max-tokens", "--alias",
-                                       "--prefill-part", "--cache-slots", "--max-body"};
+                                       "--prefill-part", "--cache-slots", "--max-body", "--store", "--role", "--store-lease"};
   for (const auto& u : args.unknown(known)) return fail(Status::error("unknown option " + u));
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));
 
@@ -84,6 +84,16 @@ int cmd_serve(int argc, char** argv) {
   o.device_budget_bytes = tiers.device_budget_bytes;
   o.host_budget_bytes = tiers.host_budget_bytes;
   o.disk_directory = tiers.disk_directory;
+  o.store_url = args.get("--store");
+  const std::string role = args.get("--role", "both");
+  if (role != "both" && role != "prefill") return fail(Status::error("--role must be 'both' or 'prefill'"));
+  o.prefill_only = role == "prefill";
+  auto lease = args.get_float("--store-lease", o.store_lease_seconds);
+  if (!lease || *lease < 0.1 || *lease > 86400) return fail(Status::error("--store-lease must be 0.1..86400 seconds"));
+  o.store_lease_seconds = *lease;
+  if (o.prefill_only && o.store_url.empty()) {
+    return fail(Status::error("--role prefill hands its sequences on through the store: give --store redis://HOST:PORT"));
+  }
 
   auto engine = engine::Engine::load(o.model_path, o.threads);
   if (!engine) return fail(engine.status());

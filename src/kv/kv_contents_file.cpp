@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kv/checksum.h"
+#include "kv/section_codec.h"
 
 namespace fm {
 
@@ -17,48 +17,6 @@ namespace {
 constexpr char kMagic[8] = {'F', 'M', 'K', 'V', 'S', 'N', 'A', 'P'};
 constexpr uint32_t kVersion = 1;
 constexpr uint64_t kMaxMetadataBytes = 64ull << 20;
-
-// Appends sections to a byte buffer; each section is [u64 bytes][u32 crc32c][bytes].
-struct Writer {
-  std::vector<uint8_t> out;
-  void raw(const void* data, size_t n) {
-    const uint8_t* p = static_cast<const uint8_t*>(data);
-    out.insert(out.end(), p, p + n);
-  }
-  template <typename T>
-  void value(T v) { raw(&v, sizeof v); }
-  void section(const void* data, size_t n) {
-    value<uint64_t>(n);
-    value<uint32_t>(crc32c(data, n));
-    raw(data, n);
-  }
-};
-
-struct Reader {
-  const std::vector<uint8_t>& in;
-  size_t at = 0;
-  bool raw(void* dst, size_t n) {
-    if (n > in.size() - at) return false;
-    std::memcpy(dst, in.data() + at, n);
-    at += n;
-    return true;
-  }
-  template <typename T>
-  bool value(T& v) { return raw(&v, sizeof v); }
-  // Reads a section of exactly `expected` bytes (or any size up to `limit` when expected
-  // is negative) into dst, checking its CRC.
-  Status section(std::vector<uint8_t>& bytes, int64_t expected, uint64_t limit, const std::string& what) {
-    uint64_t n = 0;
-    uint32_t crc = 0;
-    if (!value(n) || !value(crc)) return Status::error(what + ": truncated");
-    if (expected >= 0 ? n != (uint64_t)expected : n > limit) return Status::error(what + ": wrong size");
-    if (n > in.size() - at) return Status::error(what + ": truncated");
-    bytes.assign(in.begin() + at, in.begin() + at + n);
-    at += n;
-    if (crc32c(bytes.data(), bytes.size()) != crc) return Status::error(what + ": checksum mismatch (corrupt file)");
-    return Status::ok();
-  }
-};
 
 Status write_all(int fd, const uint8_t* data, size_t n, const std::string& path) {
   while (n > 0) {
@@ -79,13 +37,13 @@ std::string directory_of(const std::string& path) {
 }  // namespace
 
 Status save_kv_contents(const std::string& path, const std::string& metadata, const KvContents& c) {
-  Writer w;
+  SectionWriter w;
   w.raw(kMagic, sizeof kMagic);
   w.value<uint32_t>(kVersion);
   w.section(metadata.data(), metadata.size());
-  const int32_t shape[7] = {c.layout.n_global_layers, c.layout.n_local_layers, c.layout.n_kv_heads,
-                            c.layout.head_dim,        c.layout.chunk_tokens,   c.layout.window_tokens,
-                            c.n_tokens};
+  int32_t shape[kKvShapeFields + 1];  // the layout, then the number of tokens
+  kv_shape_of(c.layout, shape);
+  shape[kKvShapeFields] = c.n_tokens;
   w.section(shape, sizeof shape);
   for (const auto* arrays : {&c.global_k, &c.global_v, &c.local_k, &c.local_v}) {
     for (const std::vector<uint16_t>& a : *arrays) w.section(a.data(), a.size() * sizeof(uint16_t));
@@ -135,7 +93,7 @@ Status load_kv_contents(const std::string& path, const KvLayout& expected, std::
   ::close(fd);
   FM_RETURN_IF_ERROR(st);
   const std::string what = "session file '" + path + "'";
-  Reader r{bytes};
+  SectionReader r{bytes.data(), bytes.size()};
   char magic[8];
   uint32_t version = 0;
   if (!r.raw(magic, sizeof magic) || std::memcmp(magic, kMagic, sizeof magic) != 0) {
@@ -148,13 +106,7 @@ Status load_kv_contents(const std::string& path, const KvLayout& expected, std::
   FM_RETURN_IF_ERROR(r.section(section, 7 * sizeof(int32_t), 0, what + " shape"));
   int32_t shape[7];
   std::memcpy(shape, section.data(), sizeof shape);
-  KvLayout layout;
-  layout.n_global_layers = shape[0];
-  layout.n_local_layers = shape[1];
-  layout.n_kv_heads = shape[2];
-  layout.head_dim = shape[3];
-  layout.chunk_tokens = shape[4];
-  layout.window_tokens = shape[5];
+  const KvLayout layout = kv_layout_from_shape(shape);
   if (!same_kv_shape(layout, expected)) return Status::error(what + ": saved for another model or chunk size");
   if (shape[6] < 0) return Status::error(what + ": negative length");
   c.layout = expected;
@@ -163,7 +115,7 @@ Status load_kv_contents(const std::string& path, const KvLayout& expected, std::
   const int64_t global_bytes = (int64_t)c.n_tokens * row_bytes, ring_bytes = (int64_t)c.ring_tokens() * row_bytes;
   // Sizes are checked against the file before anything is allocated for them.
   const int64_t needed = 2 * (expected.n_global_layers * global_bytes + expected.n_local_layers * ring_bytes);
-  if (needed > (int64_t)(bytes.size() - r.at)) return Status::error(what + ": truncated");
+  if (needed > (int64_t)r.left()) return Status::error(what + ": truncated");
   auto read_arrays = [&](std::vector<std::vector<uint16_t>>& arrays, int count, int64_t each,
                          const char* name) -> Status {
     arrays.assign(count, {});

@@ -34,8 +34,9 @@ void send_error(httplib::Response& res, const ApiError& e) {
 
 class Api {
  public:
-  Api(engine::Engine& engine, const Tokenizer& tokenizer, const ServerOptions& options)
-      : tokenizer_(tokenizer), options_(options), scheduler_(engine, tokenizer, options, metrics_) {
+  Api(engine::Engine& engine, const Tokenizer& tokenizer, const ServerOptions& options,
+      std::unique_ptr<SessionStore> store)
+      : tokenizer_(tokenizer), options_(options), scheduler_(engine, tokenizer, options, metrics_, std::move(store)) {
     auto chat = chat_template_for(tokenizer.vocab());
     if (chat) chat_ = *chat;
     chat_status_ = chat.status();
@@ -250,8 +251,19 @@ class Api {
 Status serve(engine::Engine& engine, const ServerOptions& options) {
   auto tokenizer = engine.tokenizer();
   if (!tokenizer) return tokenizer.status();
+  std::unique_ptr<SessionStore> store;
+  if (!options.store_url.empty()) {
+    const int64_t context = options.context_tokens > 0 ? options.context_tokens : engine.config().context_length;
+    auto opened = SessionStore::open(options.store_url, model_fingerprint(options.model_path),
+                                     kv_layout_for(engine.config(), options.chunk_tokens), context,
+                                     (int)(options.store_lease_seconds * 1000));
+    if (!opened) return opened.status();
+    store = std::move(*opened);
+    std::fprintf(stderr, "flashmem serve: sessions shared through redis at %s%s\n", store->address().c_str(),
+                 options.prefill_only ? " (prefill only: every prompt is prefilled and handed on)" : "");
+  }
   httplib::Server svr;
-  Api api(engine, **tokenizer, options);
+  Api api(engine, **tokenizer, options, std::move(store));
   api.install(svr);
   svr.set_payload_max_length((size_t)options.max_body_bytes);
   svr.set_read_timeout(30, 0);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 
+#include "kv/kv_contents.h"
 #include "memory/residency_estimate.h"
 #include "server/session_file.h"
 
@@ -23,14 +24,16 @@ ApiError server_error(const std::string& message) { return {500, message, "serve
 
 }  // namespace
 
-Scheduler::Scheduler(engine::Engine& engine, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics)
+Scheduler::Scheduler(engine::Engine& engine, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics,
+                     std::unique_ptr<SessionStore> store)
     : engine_(engine),
       tokenizer_(tokenizer),
       options_(options),
       metrics_(metrics),
       device_(options.device_budget_bytes),
       layout_(kv_layout_for(engine.config(), options.chunk_tokens)),
-      context_tokens_(options.context_tokens > 0 ? options.context_tokens : engine.config().context_length) {
+      context_tokens_(options.context_tokens > 0 ? options.context_tokens : engine.config().context_length),
+      store_(std::move(store)) {
   if (!options_.disk_directory.empty()) {
     ::mkdir(options_.disk_directory.c_str(), 0755);
     ::mkdir((options_.disk_directory + "/sessions").c_str(), 0755);
@@ -87,6 +90,7 @@ void Scheduler::run() {
       }
     }
     sweep_cancelled();
+    renew_leases();
     admit_queued();
     prefill_step();
     decode_step();
@@ -252,11 +256,35 @@ bool Scheduler::try_admit(const std::shared_ptr<Job>& job) {
   const GenerationRequest& r = job->request;
   // Which sequence continues: the named session, or a cached one whose text the prompt extends.
   Sequence* seq = nullptr;
+  // A lease taken here is given back on every path that does not admit the job.
+  struct LeaseGuard {
+    SessionStore* store = nullptr;
+    std::string session;
+    ~LeaseGuard() {
+      if (store) store->release_lease(session);
+    }
+  } lease;
   if (!r.session.empty()) {
     seq = find_session(r.session);
     if (seq && seq->busy) return false;  // the session's previous request is still running
+    if (store_) {
+      auto taken = store_->acquire_lease(r.session);
+      if (!taken) {
+        log_line("session '" + r.session + "': the store is unreachable (" + taken.status().message() +
+                 "); this turn runs from this process's memory");
+      } else if (!*taken) {
+        job->reject({409, "session '" + r.session + "' is in use by another server process; retry when its request is done",
+                     "invalid_request_error", "session", "session_busy"});
+        return true;
+      } else {
+        lease.store = store_.get();
+        lease.session = r.session;
+        seq = newer_from_store(r.session, job->prompt_text, seq);
+      }
+    }
   } else {
     seq = take_cached_prefix(job->prompt_text);
+    if (store_) seq = newer_from_store("", job->prompt_text, seq);
   }
   std::vector<int32_t> tokens;
   int64_t reused = 0;
@@ -281,6 +309,13 @@ bool Scheduler::try_admit(const std::shared_ptr<Job>& job) {
     reused = 0;
   }
   if (tokens.empty()) tokens = job->prompt_tokens;
+  // A prefill process leaves the prompt's last token pending: the decode process that
+  // continues the sequence runs it and samples the first token.
+  int32_t held_back = -1;
+  if (options_.prefill_only) {
+    held_back = tokens.back();
+    tokens.pop_back();
+  }
   const int64_t n_kv = seq ? (int64_t)seq->tokens.size() : 0;
   int64_t room = context_tokens_ - n_kv - (int64_t)tokens.size();
   int max_tokens = r.max_tokens > 0 ? r.max_tokens : (int)std::min<int64_t>(options_.max_tokens_default, room);
@@ -328,16 +363,20 @@ bool Scheduler::try_admit(const std::shared_ptr<Job>& job) {
   a->seq = seq;
   a->to_prefill = std::move(tokens);
   a->prompt_end = (int32_t)(n_kv + (int64_t)a->to_prefill.size());
+  a->held_back = held_back;
+  a->leased = lease.store != nullptr;
+  lease.store = nullptr;  // the request holds it now; finish() gives it back
   a->max_tokens = max_tokens;
   SamplerParams sp = r.sampling;
   if (job->request.sampling.seed == 0 && sp.temperature > 0) sp.seed = std::random_device{}();
   a->sampler = std::make_unique<Sampler>(sp);
   a->text = std::make_unique<TextStream>(r.stop);
-  job->prompt_tokens_count = n_kv + (int64_t)a->to_prefill.size();
+  job->prompt_tokens_count = n_kv + (int64_t)a->to_prefill.size() + (held_back >= 0 ? 1 : 0);
   job->cached_tokens = reused;
   metrics_.prompt_tokens((int64_t)a->to_prefill.size(), reused);
   job->admit();
   active_.push_back(std::move(a));
+  if (active_.back()->to_prefill.empty()) complete_prefill(*active_.back());  // nothing new to run
   return true;
 }
 
@@ -358,13 +397,20 @@ void Scheduler::prefill_step() {
   }
   a.seq->tokens.insert(a.seq->tokens.end(), tokens.begin(), tokens.end());
   a.prefilled += part;
-  if (a.prefilled == a.to_prefill.size()) {
-    // The pending token of the last turn is now in the KV, and the prompt's text too.
-    a.seq->pending.clear();
-    a.seq->text = a.job->prompt_text;
-    metrics_.time_to_first_token(seconds_between(a.job->submitted, Job::Clock::now()));
-    take_token(a);
+  if (a.prefilled == a.to_prefill.size()) complete_prefill(a);
+}
+
+void Scheduler::complete_prefill(Active& a) {
+  // The pending token of the last turn is now in the KV, and the prompt's text too.
+  a.seq->pending.clear();
+  a.seq->text = a.job->prompt_text;
+  if (a.held_back >= 0) {
+    a.seq->pending = {a.held_back};
+    finish(a, "length");
+    return;
   }
+  metrics_.time_to_first_token(seconds_between(a.job->submitted, Job::Clock::now()));
+  take_token(a);
 }
 
 void Scheduler::decode_step() {
@@ -464,19 +510,18 @@ void Scheduler::set_idle(Sequence& seq) {
 void Scheduler::finish(Active& a, const std::string& reason, std::optional<ApiError> error) {
   Sequence* seq = a.seq;
   std::shared_ptr<Job> job = a.job;
+  const bool leased = a.leased;
+  const std::string session = seq->session;
   job->push_text(a.text->flush());
   const bool mid_prefill = a.prefilled < a.to_prefill.size();
   active_.erase(std::remove_if(active_.begin(), active_.end(), [&](const std::unique_ptr<Active>& p) { return p.get() == &a; }),
                 active_.end());
-  if (error) {
+  if (error || mid_prefill) {
+    // Failed, or cancelled during its prefill (the sequence holds part of a prompt): start
+    // afresh next time.
     drop_sequence(seq);
-    job->finish("error", error);
-    return;
-  }
-  if (mid_prefill) {
-    // Cancelled during its prefill: the sequence holds part of a prompt; start afresh next time.
-    drop_sequence(seq);
-    job->finish(reason);
+    if (leased) store_->release_lease(session);
+    error ? job->finish("error", error) : job->finish(reason);
     return;
   }
   set_idle(*seq);
@@ -486,6 +531,8 @@ void Scheduler::finish(Active& a, const std::string& reason, std::optional<ApiEr
     Status st = save_session_file(session_file_path(options_.disk_directory, seq->session), options_.model_id, *seq);
     if (!st) log_line("session '" + seq->session + "': not saved: " + st.message());
   }
+  if (store_) save_to_store(*seq);
+  if (leased) store_->release_lease(session);
   job->finish(reason);
   // Bounded caches: unnamed sequences beyond the cache size, named beyond the memory cap.
   auto count = [&](bool named) {
@@ -508,6 +555,87 @@ void Scheduler::finish(Active& a, const std::string& reason, std::optional<ApiEr
 void Scheduler::fail_sequence(Active& a, const Status& status) {
   log_line("request failed: " + status.message());
   finish(a, "error", server_error(status.message()));
+}
+
+}  // namespace fm::server
+
+namespace fm::server {
+
+std::unique_ptr<Sequence> Scheduler::sequence_from(const std::string& session, StoredSequence stored,
+                                                   const std::string& tail_id) {
+  std::unique_ptr<Sequence> seq = new_sequence(session);
+  if (!seq) return nullptr;
+  Status st = restore_sequence(stored, *seq);
+  if (!st) {
+    log_line("the store's state " + tail_id + " cannot be restored (" + st.message() + "); prefilled from the request");
+    return nullptr;
+  }
+  seq->stored_tail = tail_id;
+  return seq;
+}
+
+Sequence* Scheduler::newer_from_store(const std::string& session, const std::string& text, Sequence* seq) {
+  const std::string who = session.empty() ? std::string("an unnamed prompt") : "session '" + session + "'";
+  auto unavailable = [&](const Status& st) {
+    log_line(who + ": the store cannot help (" + st.message() + "); " +
+             (seq ? "continuing from this process's memory" : "prefilled from the request"));
+    return seq;
+  };
+  const bool seq_fits = seq && seq->text.size() <= text.size() && text.compare(0, seq->text.size(), seq->text) == 0;
+  std::string id;
+  std::optional<StoredSequence> stored;
+  if (!session.empty()) {
+    auto tail = store_->session_tail(session);
+    if (!tail) return unavailable(tail.status());
+    if (tail->empty() || (seq && seq->stored_tail == *tail)) return seq;
+    auto loaded = store_->load(*tail);
+    if (!loaded) return unavailable(loaded.status());
+    id = *tail;
+    stored = std::move(*loaded);
+  } else {
+    auto found = store_->longest_prefix(text, seq_fits ? seq->text.size() : 0, id);
+    if (!found) return unavailable(found.status());
+    if (!*found) return seq;
+    stored = std::move(**found);
+  }
+  // Only a state that the prompt extends, and that holds more of it than seq, is worth a restore.
+  if (stored->text.size() > text.size() || text.compare(0, stored->text.size(), stored->text) != 0) return seq;
+  if (seq_fits && seq->text.size() >= stored->text.size()) return seq;
+  const size_t n_tokens = stored->tokens.size();
+  std::unique_ptr<Sequence> fresh = sequence_from(session, std::move(*stored), id);
+  if (!fresh) return seq;
+  if (seq && !session.empty()) drop_sequence(seq);  // one sequence per session name
+  log_line(who + ": restored " + std::to_string(n_tokens) + " tokens from the store at " + store_->address());
+  sequences_.push_back(std::move(fresh));
+  return sequences_.back().get();
+}
+
+void Scheduler::save_to_store(Sequence& seq) {
+  StoredSequence s;
+  s.text = seq.text;
+  s.tokens = seq.tokens;
+  s.pending = seq.pending;
+  Status st = read_kv_contents(seq.kv->session().kv(), s.contents);
+  auto id = st ? store_->save(seq.session, s) : Result<std::string>(st);
+  if (!id) {
+    seq.stored_tail.clear();
+    log_line((seq.session.empty() ? std::string("a sequence") : "session '" + seq.session + "'") +
+             ": not saved to the store: " + id.status().message());
+    return;
+  }
+  seq.stored_tail = *id;
+}
+
+void Scheduler::renew_leases() {
+  if (!store_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_lease_renewal_ < std::chrono::milliseconds(store_->lease_ms() / 3)) return;
+  last_lease_renewal_ = now;
+  for (auto& a : active_) {
+    if (!a->leased) continue;
+    Status st = store_->renew_lease(a->seq->session);
+    if (!st) log_line("session '" + a->seq->session + "': " + st.message());
+  }
 }
 
 }  // namespace fm::server

@@ -23,6 +23,7 @@
 #include "server/metrics.h"
 #include "server/sequence.h"
 #include "server/server_options.h"
+#include "server/session_store.h"
 #include "server/text_stream.h"
 #include "tokenizer/tokenizer.h"
 
@@ -40,7 +41,9 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  Scheduler(engine::Engine& engine, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics);
+  // store: the shared session store (--store), or null.
+  Scheduler(engine::Engine& engine, const Tokenizer& tokenizer, const ServerOptions& options, Metrics& metrics,
+            std::unique_ptr<SessionStore> store = nullptr);
   ~Scheduler();
 
   void start();
@@ -60,6 +63,8 @@ class Scheduler {
     int32_t prompt_end = 0;
     int max_tokens = 0;
     int32_t next_token = -1;  // sampled, to be decoded next step
+    int32_t held_back = -1;   // --role prefill: the prompt's last token, left pending for the decode process
+    bool leased = false;      // holds the store's lease on its session
     std::unique_ptr<Sampler> sampler;
     std::unique_ptr<TextStream> text;
     Job::Clock::time_point last_token_time;
@@ -71,6 +76,12 @@ class Scheduler {
   bool try_admit(const std::shared_ptr<Job>& job);
   Sequence* find_session(const std::string& name);
   Sequence* take_cached_prefix(const std::string& text);
+  // The shared store: a newer state of the named session than seq (which may be null),
+  // or the longest stored text that `text` extends beyond seq's; seq when there is none.
+  Sequence* newer_from_store(const std::string& session, const std::string& text, Sequence* seq);
+  std::unique_ptr<Sequence> sequence_from(const std::string& session, StoredSequence stored, const std::string& tail_id);
+  void save_to_store(Sequence& seq);
+  void renew_leases();
   std::unique_ptr<Sequence> new_sequence(const std::string& session);
   bool reserve(Sequence& seq, int64_t bytes, const Sequence* keep);
   void evict_one_idle(const Sequence* keep, bool& evicted);
@@ -78,6 +89,8 @@ class Scheduler {
   void drop_sequence(Sequence* seq);
 
   void prefill_step();
+  // The prompt is in the KV: sample the first token (or, --role prefill, finish).
+  void complete_prefill(Active& a);
   void decode_step();
   // Samples from seq's last logits and hands the token to the request.
   void take_token(Active& a);
@@ -104,6 +117,8 @@ class Scheduler {
   std::vector<std::unique_ptr<Active>> active_;
   std::vector<std::unique_ptr<Sequence>> sequences_;
   size_t prefill_turn_ = 0;
+  std::unique_ptr<SessionStore> store_;
+  std::chrono::steady_clock::time_point last_lease_renewal_{};
   std::thread thread_;
 };
 

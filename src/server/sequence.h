@@ -24,6 +24,7 @@ struct Sequence {
   std::vector<int32_t> pending;  // the last sampled token(s), prefilled with the next prompt
   int64_t reserved_bytes = 0;    // of the shared device pool
   bool busy = false;             // a request is running on it
+  std::string stored_tail;       // the shared store's id of this exact state; "" when not stored
   std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
 };
 

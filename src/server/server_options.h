@@ -26,6 +26,9 @@ struct ServerOptions {
   int64_t device_budget_bytes = 0;    // shared by every sequence; 0: unbounded
   int64_t host_budget_bytes = 0;      // per sequence; 0: unbounded (needs disk_directory)
   std::string disk_directory;         // sessions persist here (and spill pages); "": none
+  std::string store_url;              // redis://HOST:PORT: sessions shared with other processes
+  double store_lease_seconds = 30;    // a process killed mid-request blocks its session this long
+  bool prefill_only = false;          // --role prefill: prefill, write to the store, answer nothing
   int anonymous_cache = 4;            // finished unnamed sequences kept for prompt reuse
   int max_sessions_in_memory = 64;    // named sessions kept in RAM (more sink to disk)
   int64_t max_body_bytes = 16 << 20;

@@ -64,23 +64,31 @@ Status load_session_file(const std::string& path, const std::string& model_id, S
   if (meta.value("model", "") != model_id) {
     return Status::error("session file '" + path + "' was written for model '" + meta.value("model", "") + "'");
   }
+  StoredSequence stored;
   try {
-    seq.tokens = meta.at("tokens").get<std::vector<int32_t>>();
-    seq.pending = meta.at("pending").get<std::vector<int32_t>>();
-    if (!from_hex(meta.at("text_hex").get<std::string>(), seq.text)) throw std::runtime_error("text");
+    stored.tokens = meta.at("tokens").get<std::vector<int32_t>>();
+    stored.pending = meta.at("pending").get<std::vector<int32_t>>();
+    if (!from_hex(meta.at("text_hex").get<std::string>(), stored.text)) throw std::runtime_error("text");
   } catch (const std::exception&) {
     return Status::error("session file '" + path + "': bad metadata");
   }
+  stored.contents = std::move(contents);
+  return restore_sequence(stored, seq).with_context("session file '" + path + "'");
+}
+
+Status restore_sequence(const StoredSequence& stored, Sequence& seq) {
   const int32_t n_vocab = seq.kv->session().model().n_vocab();
-  for (const auto* list : {&seq.tokens, &seq.pending}) {
+  for (const auto* list : {&stored.tokens, &stored.pending}) {
     for (int32_t t : *list) {
-      if (t < 0 || t >= n_vocab) return Status::error("session file '" + path + "': token out of range");
+      if (t < 0 || t >= n_vocab) return Status::error("token out of range");
     }
   }
-  if ((int64_t)seq.tokens.size() != contents.n_tokens) {
-    return Status::error("session file '" + path + "': tokens and KV disagree");
-  }
-  return seq.kv->session().restore_kv(contents);
+  if ((int64_t)stored.tokens.size() != stored.contents.n_tokens) return Status::error("tokens and KV disagree");
+  FM_RETURN_IF_ERROR(seq.kv->session().restore_kv(stored.contents));
+  seq.tokens = stored.tokens;
+  seq.pending = stored.pending;
+  seq.text = stored.text;
+  return Status::ok();
 }
 
 }  // namespace fm::server
