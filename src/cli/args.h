@@ -32,4 +32,7 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// "a,b,,c" -> {"a", "b", "c"}: the value of a list option.
+std::vector<std::string> split_list(const std::string& text);
+
 }  // namespace fm::cli

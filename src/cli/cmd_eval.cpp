@@ -33,16 +33,6 @@ int fail(const Status& s) {
   return 1;
 }
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 Result<int64_t> parse_length(const std::string& item) {
   char* end = nullptr;
   long long v = std::strtoll(item.c_str(), &end, 10);

@@ -15,5 +15,6 @@ int cmd_score_dump(int argc, char** argv);
 int cmd_gpu_check(int argc, char** argv);
 int cmd_gpu_bench(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
+int cmd_route(int argc, char** argv);
 
 }  // namespace fm::cli

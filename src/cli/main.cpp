@@ -40,6 +40,9 @@ void usage(FILE* out) {
                "            [--store redis://HOST:PORT] [--role both|prefill]\n"
                "            OpenAI-compatible server; sessions keep their KV (docs/server.md), shared\n"
                "            by every process on one store (docs/distributed.md)\n"
+               "  route     --decode URL[,URL...] [--prefill URL[,URL...]] [--port 8080] [--timeout S]\n"
+               "            router in front of serve processes sharing a store: prefill on one,\n"
+               "            decode on another (docs/distributed.md)\n"
                "  gpu-check -m MODEL [--context N] [--steps N]   the CUDA backend against the CPU\n"
                "  gpu-bench -m MODEL [--context 32k,128k] [--batch 1,16] [--policy full,lsa-indexer]\n"
                "            [--budget 10%] [--device-kv-percent 15] [--decode 128]   GPU decode speed\n"
@@ -56,7 +59,7 @@ int main(int argc, char** argv) {
   // would take --help for an option needing a value); an unknown COMMAND is an error even
   // with --help.
   static const char* const kCommands[] = {"generate", "bench", "info", "tokenize", "logits", "recall", "dump",
-                                          "eval", "score-dump", "gpu-check", "serve", "gpu-bench", "-h", "--help"};
+                                          "eval", "score-dump", "gpu-check", "serve", "route", "gpu-bench", "-h", "--help"};
   const bool known = std::any_of(std::begin(kCommands), std::end(kCommands),
                                  [&](const char* c) { return !std::strcmp(argv[1], c); });
   for (int i = 1; i < argc && known; ++i) {
@@ -77,6 +80,7 @@ int main(int argc, char** argv) {
   if (command == "score-dump") return fm::cli::cmd_score_dump(argc - 2, argv + 2);
   if (command == "gpu-check") return fm::cli::cmd_gpu_check(argc - 2, argv + 2);
   if (command == "serve") return fm::cli::cmd_serve(argc - 2, argv + 2);
+  if (command == "route") return fm::cli::cmd_route(argc - 2, argv + 2);
   if (command == "gpu-bench") return fm::cli::cmd_gpu_bench(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
   usage(stderr);

@@ -23,9 +23,12 @@ class Server:
         self.proc = None
         self.port = None
 
+    def command(self):
+        return [BINARY, "serve", "-m", MODEL, "--port", "0", "-t", "2"]
+
     def start(self, timeout=120):
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen([BINARY, "serve", "-m", MODEL, "--port", "0", "-t", "2"] + self.args,
+        self.proc = subprocess.Popen(self.command() + self.args,
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         deadline = time.time() + timeout
         self.log_lines = []
@@ -82,6 +85,9 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
 
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
     def log(self):
         return "".join(self.log_lines)
 
@@ -90,3 +96,10 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class Router(Server):
+    """`flashmem route` in front of servers: args are its --prefill/--decode options."""
+
+    def command(self):
+        return [BINARY, "route", "--port", "0"]

@@ -13,7 +13,7 @@ import unittest
 
 from facts_document import make_document, question
 from redis_fixture import REDIS_CLI, REDIS_SERVER, Redis
-from server_fixture import BINARY, MODEL, Server, model_available
+from server_fixture import BINARY, MODEL, Router, Server, model_available
 
 if not model_available() or not REDIS_SERVER or not REDIS_CLI:
     if os.environ.get("CI") == "true":
@@ -113,6 +113,25 @@ class PrefillDecodeSplit(unittest.TestCase):
                 self.assertEqual(cached(ref_usage), 0)
                 self.assertEqual(answer, ref)
                 self.assertIn(codes["red"], answer)
+                # The same through the router, streamed: it hands the prompt from p to d.
+                with Router("--prefill", p.url(), "--decode", d.url()) as router:
+                    prompt2 = prompt + answer + question("red")
+                    status, _, raw = router.request("POST", "/v1/completions", {
+                        "prompt": prompt2, "max_tokens": 12, "temperature": 0, "stop": ["\n"], "stream": True,
+                        "stream_options": {"include_usage": True}})
+                    self.assertEqual(status, 200)
+                    events = [json.loads(line[6:]) for line in raw.decode().split("\n")
+                              if line.startswith("data: {")]
+                    routed = "".join(e["choices"][0]["text"] for e in events if e["choices"])
+                    routed_usage = events[-1]["usage"]
+                    self.assertEqual(routed_usage["prompt_tokens_details"]["cached_tokens"],
+                                     routed_usage["prompt_tokens"] - 1)
+                    ref2, _ = complete(reference, prompt2)
+                    self.assertEqual(routed, ref2)
+                    # A bad body is the decode server's 400, relayed once.
+                    status, _, bad = router.request("POST", "/v1/completions", "{not json")
+                    self.assertEqual(status, 400)
+                    self.assertIn("error", json.loads(bad))
         finally:
             redis.close()
 
