@@ -26,6 +26,7 @@ struct Metrics::Impl {
   Histogram& itl = BuildHistogram().Name("flashmem_inter_token_latency_seconds").Help("between two tokens of one stream").Register(*registry)
       .Add({}, Histogram::BucketBoundaries{0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2});
   Family<Gauge>& gauges = BuildGauge().Name("flashmem_state").Help("scheduler state").Register(*registry);
+  Family<Gauge>& store = BuildGauge().Name("flashmem_store").Help("the shared session store's traffic since start (--store)").Register(*registry);
   Family<Gauge>& tier = BuildGauge().Name("flashmem_kv_resident_bytes").Help("global layers' KV pages by tier, every sequence").Register(*registry);
   std::mutex mutex;  // Family::Add is thread-safe; this only orders render()
 };
@@ -56,6 +57,15 @@ std::string Metrics::render(const SchedulerStats& s) {
   impl_->tier.Add({{"tier", "host"}}).Set((double)s.tier_bytes[1]);
   impl_->tier.Add({{"tier", "disk"}}).Set((double)s.tier_bytes[2]);
   impl_->tier.Add({{"tier", "local_rings"}}).Set((double)s.ring_bytes);
+  if (s.has_store) {
+    const std::pair<const char*, double> store[] = {
+        {"pages_written", (double)s.store.pages_written}, {"pages_shared", (double)s.store.pages_shared},
+        {"pages_read", (double)s.store.pages_read},       {"bytes_written", (double)s.store.bytes_written},
+        {"bytes_read", (double)s.store.bytes_read},       {"saves", (double)s.store.saves},
+        {"loads", (double)s.store.loads},                 {"save_seconds", s.store.save_seconds},
+        {"load_seconds", s.store.load_seconds}};
+    for (const auto& [what, value] : store) impl_->store.Add({{"what", what}}).Set(value);
+  }
   return TextSerializer().Serialize(impl_->registry->Collect());
 }
 

@@ -105,6 +105,10 @@ void Scheduler::run() {
       for (int t = 0; t < 3; ++t) s.tier_bytes[t] += seq->kv->session().kv().tier_bytes((Tier)t);
       s.ring_bytes += seq->kv->session().kv().local_bytes();
     }
+    if (store_) {
+      s.has_store = true;
+      s.store = store_->stats();
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     stats_ = s;
   }

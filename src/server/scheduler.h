@@ -37,6 +37,8 @@ struct SchedulerStats {
   int64_t device_reserved_bytes = 0;
   int64_t tier_bytes[3] = {0, 0, 0};  // global layers' pages per tier, every sequence
   int64_t ring_bytes = 0;
+  bool has_store = false;
+  StoreStats store;  // the shared store's traffic (--store)
 };
 
 class Scheduler {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <random>
 
@@ -76,7 +77,20 @@ std::string SessionStore::tail_id_for(const std::string& text) const {
   return hex64(content_hash(text.data(), text.size(), model_seed_));
 }
 
+namespace {
+
+// Adds the wall time of a scope to a counter.
+struct Stopwatch {
+  double& total;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  ~Stopwatch() { total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+};
+
+}  // namespace
+
 Result<std::string> SessionStore::save(const std::string& session, const StoredSequence& s) {
+  Stopwatch timed{stats_.save_seconds};
+  ++stats_.saves;
   const std::vector<uint64_t> hashes = page_prefix_hashes(s.tokens, layout_.chunk_tokens, model_seed_);
   // Which full pages the store lacks: one EXISTS round trip for the ones this process has
   // not seen there, then SET NX for the missing (another process may write the same page
@@ -128,6 +142,8 @@ Result<std::string> SessionStore::session_tail(const std::string& session) {
 }
 
 Result<StoredSequence> SessionStore::load(const std::string& tail_id) {
+  Stopwatch timed{stats_.load_seconds};
+  ++stats_.loads;
   auto blob = redis_.command({"GET", prefix_ + "tail:" + tail_id});
   if (!blob) return blob.status();
   if (blob->is_nil()) return Status::error("tail " + tail_id + " is not in the store");
@@ -146,6 +162,7 @@ Result<StoredSequence> SessionStore::load(const std::string& tail_id) {
       const RedisReply& r = (*pages)[p - from];
       if (r.kind != RedisReply::Kind::kString) return Status::error("page " + std::to_string(p) + " of tail " + tail_id + " is not in the store");
       stats_.bytes_read += (int64_t)r.text.size();
+      ++stats_.pages_read;
       FM_RETURN_IF_ERROR(decode_page(r.text, (int64_t)p, hashes[p], s.contents));
       pages_known_.insert(hashes[p]);
     }

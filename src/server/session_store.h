@@ -32,8 +32,11 @@ namespace fm::server {
 struct StoreStats {
   int64_t pages_written = 0;
   int64_t pages_shared = 0;  // already in the store (written by this or another sequence)
+  int64_t pages_read = 0;
   int64_t bytes_written = 0;
   int64_t bytes_read = 0;
+  int64_t saves = 0, loads = 0;
+  double save_seconds = 0, load_seconds = 0;  // wall time in save() and load(), round trips included
 };
 
 // Names a model file by its contents (size, first 4 MiB, last MiB), not its path: every
