@@ -178,6 +178,12 @@ Status Session::restore_kv(const KvContents& contents) {
   return write_kv_contents(contents, state_.kv);
 }
 
+Status Session::restore_logits(std::span<const float> logits) {
+  if ((int64_t)logits.size() != model_.n_vocab()) return Status::error("restoring logits: not one per vocabulary entry");
+  logits_.assign(logits.begin(), logits.end());
+  return Status::ok();
+}
+
 // Moves pages so that the resident set is on the device (as far as the budget allows)
 // and sealed pages outside it are not: the recall at a cycle boundary.
 Status Session::apply_residency() {

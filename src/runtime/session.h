@@ -143,6 +143,9 @@ class Session {
   // Starts this session's sequence from saved KV (kv/kv_contents.h; the CPU only). As after
   // a fork, prefill at least one token next.
   Status restore_kv(const KvContents& contents);
+  // After restore_kv: the next-token logits the saved sequence ended with (n_vocab values),
+  // so that sampling continues without running its last token again.
+  Status restore_logits(std::span<const float> logits);
 
  private:
   Status check_room(size_t n_new) const;

@@ -193,6 +193,21 @@ std::optional<ApiError> read_options(const json& body, GenerationRequest& r) {
       r.include_usage = usage->get<bool>();
     }
   }
+  if (r.chat) {
+    if (const json* want = field(body, "logprobs")) {
+      if (!want->is_boolean()) return ApiError::invalid("'logprobs' must be a boolean", "logprobs");
+      int64_t top = 0;
+      if (auto e = read_integer(body, "top_logprobs", 0, 20, top)) return e;
+      if (want->get<bool>()) r.logprobs = (int)top;
+    }
+    if (field(body, "top_logprobs") && r.logprobs < 0) {
+      return ApiError::invalid("'top_logprobs' needs 'logprobs': true", "top_logprobs");
+    }
+  } else {
+    int64_t top = -1;
+    if (auto e = read_integer(body, "logprobs", 0, 5, top)) return e;
+    r.logprobs = (int)top;
+  }
   if (const json* session = field(body, "session")) {
     if (!session->is_string() || !valid_session_name(session->get<std::string>())) {
       return ApiError::invalid("'session' must be 1-128 characters of [A-Za-z0-9_.:-], not starting with '.'",

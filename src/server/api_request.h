@@ -1,6 +1,6 @@
 // The body of POST /v1/chat/completions and /v1/completions, parsed and validated. Every
 // field a request may get wrong gives an ApiError naming it; fields the server does not
-// use (logprobs, presence_penalty, user, ...) are accepted and ignored, as clients send them.
+// use (presence_penalty, user, ...) are accepted and ignored, as clients send them.
 #pragma once
 
 #include <string>
@@ -24,6 +24,10 @@ struct GenerationRequest {
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  // Log-probabilities of the generated tokens under the model (before temperature and
+  // top-k/p), and of this many most likely alternatives: completions' `logprobs: N` (0-5),
+  // chat's `logprobs: true` with `top_logprobs: N` (0-20). -1: not asked.
+  int logprobs = -1;
   // Extension: the conversation this request continues. The server keeps its KV between
   // requests (and, with --disk, across restarts) and prefills only what is new.
   std::string session;

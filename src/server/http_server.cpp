@@ -160,12 +160,13 @@ class Api {
     }
     std::string text, piece;
     while (job->next_text(piece)) text += piece;
+    std::vector<TokenLogprob> logprobs = job->take_logprobs();
     if (job->error()) {
       send_error(res, *job->error());
       metrics_.request_done(endpoint, job->error()->http_status);
       return;
     }
-    json choice = {{"index", 0}, {"finish_reason", job->finish_reason()}, {"logprobs", nullptr}};
+    json choice = {{"index", 0}, {"finish_reason", job->finish_reason()}, {"logprobs", logprobs_json(r, logprobs, 0)}};
     if (chat) {
       choice["message"] = {{"role", "assistant"}, {"content", text}};
     } else {
@@ -182,6 +183,38 @@ class Api {
     metrics_.request_done(endpoint, 200);
   }
 
+  // OpenAI's two shapes: chat's list of {token, logprob, bytes, top_logprobs}, and the
+  // legacy completions' parallel arrays. null when the request did not ask.
+  // text_offset: where the first of these tokens starts in the completion's text.
+  static json logprobs_json(const GenerationRequest& r, const std::vector<TokenLogprob>& entries, size_t text_offset) {
+    if (r.logprobs < 0) return nullptr;
+    auto bytes = [](const std::string& s) {
+      json out = json::array();
+      for (unsigned char c : s) out.push_back((int)c);
+      return out;
+    };
+    if (r.chat) {
+      json content = json::array();
+      for (const TokenLogprob& e : entries) {
+        json top = json::array();
+        for (const auto& [token, lp] : e.top) top.push_back({{"token", token}, {"logprob", lp}, {"bytes", bytes(token)}});
+        content.push_back({{"token", e.token}, {"logprob", e.logprob}, {"bytes", bytes(e.token)}, {"top_logprobs", top}});
+      }
+      return {{"content", content}};
+    }
+    json tokens = json::array(), token_logprobs = json::array(), top_logprobs = json::array(), offsets = json::array();
+    for (const TokenLogprob& e : entries) {
+      tokens.push_back(e.token);
+      token_logprobs.push_back(e.logprob);
+      json top = json::object();
+      for (const auto& [token, lp] : e.top) top[token] = lp;
+      top_logprobs.push_back(top);
+      offsets.push_back(text_offset);
+      text_offset += e.token.size();
+    }
+    return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}, {"text_offset", offsets}};
+  }
+
   static json usage(const Job& job) {
     return {{"prompt_tokens", job.prompt_tokens_count},
             {"completion_tokens", job.completion_tokens},
@@ -191,8 +224,8 @@ class Api {
 
   void stream(httplib::Response& res, std::shared_ptr<Job> job, bool chat, std::string id, int64_t created) {
     const std::string model_id = options_.model_id;
-    auto chunk = [=](json delta_or_text, json finish_reason) {
-      json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", nullptr}};
+    auto chunk = [=](json delta_or_text, json finish_reason, json logprobs = nullptr) {
+      json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", std::move(logprobs)}};
       if (chat) {
         choice["delta"] = std::move(delta_or_text);
       } else {
@@ -204,7 +237,7 @@ class Api {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [=, first = true](size_t, httplib::DataSink& sink) mutable {
+        [=, first = true, streamed_bytes = size_t{0}](size_t, httplib::DataSink& sink) mutable {
           auto write = [&](const std::string& s) {
             if (!sink.write(s.data(), s.size())) {
               job->cancelled = true;  // the client went away: the scheduler frees the sequence
@@ -217,7 +250,14 @@ class Api {
             if (chat && !write(chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) return false;
           }
           std::string piece;
-          if (job->next_text(piece)) return write(chunk(chat ? json{{"content", piece}} : json(piece), nullptr));
+          if (job->next_text(piece)) {
+            // The tokens sampled since the last chunk (a stop string may hold text back, so
+            // a token's log-probability can come a chunk before its text).
+            std::vector<TokenLogprob> lps = job->take_logprobs();
+            json logprobs = logprobs_json(job->request, lps, streamed_bytes);
+            for (const TokenLogprob& e : lps) streamed_bytes += e.token.size();
+            return write(chunk(chat ? json{{"content", piece}} : json(piece), nullptr, std::move(logprobs)));
+          }
           if (job->error()) {
             write("data: " + error_body(*job->error()) + "\n\n");
           } else {

@@ -22,6 +22,18 @@ void Job::push_text(std::string text) {
   changed_.notify_all();
 }
 
+void Job::push_logprob(TokenLogprob entry) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  logprobs_.push_back(std::move(entry));
+}
+
+std::vector<TokenLogprob> Job::take_logprobs() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<TokenLogprob> out;
+  out.swap(logprobs_);
+  return out;
+}
+
 void Job::finish(std::string finish_reason, std::optional<ApiError> error) {
   std::lock_guard<std::mutex> lock(mutex_);
   phase_ = Phase::kDone;

@@ -18,6 +18,13 @@
 
 namespace fm::server {
 
+// One generated token's log-probability and its most likely alternatives (when asked).
+struct TokenLogprob {
+  std::string token;  // its text (bytes; may be part of a UTF-8 character)
+  float logprob = 0;
+  std::vector<std::pair<std::string, float>> top;
+};
+
 class Job {
  public:
   using Clock = std::chrono::steady_clock;
@@ -34,6 +41,7 @@ class Job {
   void admit();                          // kQueued -> kRunning
   void reject(const ApiError& error);    // kQueued -> kDone with an error
   void push_text(std::string text);
+  void push_logprob(TokenLogprob entry);
   // kRunning -> kDone. error: the request failed after it was admitted.
   void finish(std::string finish_reason, std::optional<ApiError> error = std::nullopt);
 
@@ -42,6 +50,8 @@ class Job {
   // Blocks until text arrives or the job ends; false when it has ended and all text was
   // taken (then finish_reason()/error() are final).
   bool next_text(std::string& out);
+  // The log-probabilities produced since the last call (request.logprobs >= 0).
+  std::vector<TokenLogprob> take_logprobs();
 
   // Final once next_text returned false (or after wait_done()).
   const std::string& finish_reason() const { return finish_reason_; }
@@ -57,6 +67,7 @@ class Job {
   std::condition_variable changed_;
   Phase phase_ = Phase::kQueued;
   std::deque<std::string> texts_;
+  std::vector<TokenLogprob> logprobs_;
   std::string finish_reason_;
   std::optional<ApiError> error_;
 };

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <random>
 
@@ -301,7 +302,10 @@ bool Scheduler::try_admit(const std::shared_ptr<Job>& job) {
     tokens.insert(tokens.end(), tail.begin(), tail.end());
     reused = (int64_t)seq->tokens.size();
   }
-  if (seq && (tokens.empty() || reused == 0)) {
+  // A sequence a prefill process handed on holds the whole prompt and its last logits:
+  // nothing to run, sample at once (bit-identical to one process that prefilled it all).
+  const bool ready_to_sample = seq && reused > 0 && tokens.empty() && !seq->kv->logits().empty();
+  if (seq && !ready_to_sample && (tokens.empty() || reused == 0)) {
     // The prompt does not extend what the sequence holds: it starts again in a fresh one
     // (its policy's state belongs to the old text).
     if (!seq->session.empty() && !seq->tokens.empty()) {
@@ -312,11 +316,12 @@ bool Scheduler::try_admit(const std::shared_ptr<Job>& job) {
     tokens.clear();
     reused = 0;
   }
-  if (tokens.empty()) tokens = job->prompt_tokens;
-  // A prefill process leaves the prompt's last token pending: the decode process that
-  // continues the sequence runs it and samples the first token.
+  if (tokens.empty() && !ready_to_sample) tokens = job->prompt_tokens;
+  // A prefill process runs the whole prompt and stores its last logits with the KV. Under a
+  // residency policy it leaves the last token pending instead: the decode process's policy
+  // must watch a prompt token run (its first selection reads that token's hidden state).
   int32_t held_back = -1;
-  if (options_.prefill_only) {
+  if (options_.prefill_only && !options_.policy.none() && !tokens.empty()) {
     held_back = tokens.back();
     tokens.pop_back();
   }
@@ -408,9 +413,9 @@ void Scheduler::complete_prefill(Active& a) {
   // The pending token of the last turn is now in the KV, and the prompt's text too.
   a.seq->pending.clear();
   a.seq->text = a.job->prompt_text;
-  if (a.held_back >= 0) {
-    a.seq->pending = {a.held_back};
-    finish(a, "length");
+  if (a.held_back >= 0) a.seq->pending = {a.held_back};
+  if (options_.prefill_only) {
+    finish(a, "length");  // saved to the store (with the logits when nothing is pending)
     return;
   }
   metrics_.time_to_first_token(seconds_between(a.job->submitted, Job::Clock::now()));
@@ -469,8 +474,31 @@ void Scheduler::decode_step() {
   }
 }
 
+// The model's log-probability of `token` and of the `top` most likely tokens: log-softmax
+// of the raw logits (what OpenAI's logprobs report, before temperature and truncation).
+static TokenLogprob token_logprob(std::span<const float> logits, int32_t token, int top, const Tokenizer& tokenizer) {
+  float max_logit = -INFINITY;
+  for (float x : logits) max_logit = std::max(max_logit, x);
+  double sum = 0;
+  for (float x : logits) sum += std::exp((double)(x - max_logit));
+  const float log_z = max_logit + (float)std::log(sum);
+  TokenLogprob out;
+  out.token = tokenizer.decode_token(token);
+  out.logprob = logits[token] - log_z;
+  const size_t n_top = (size_t)std::min<int64_t>(top, (int64_t)logits.size());
+  std::vector<int32_t> all(logits.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = (int32_t)i;
+  std::partial_sort(all.begin(), all.begin() + (ptrdiff_t)n_top, all.end(),
+                    [&](int32_t x, int32_t y) { return logits[x] > logits[y] || (logits[x] == logits[y] && x < y); });
+  for (size_t i = 0; i < n_top; ++i) out.top.emplace_back(tokenizer.decode_token(all[i]), logits[all[i]] - log_z);
+  return out;
+}
+
 void Scheduler::take_token(Active& a) {
   const int32_t t = a.sampler->sample(a.seq->kv->logits());
+  if (a.job->request.logprobs >= 0 && !tokenizer_.is_end_of_generation(t)) {
+    a.job->push_logprob(token_logprob(a.seq->kv->logits(), t, a.job->request.logprobs, tokenizer_));
+  }
   const auto now = Job::Clock::now();
   if (a.job->completion_tokens > 0) metrics_.inter_token_latency(seconds_between(a.last_token_time, now));
   a.last_token_time = now;
@@ -619,6 +647,8 @@ void Scheduler::save_to_store(Sequence& seq) {
   s.text = seq.text;
   s.tokens = seq.tokens;
   s.pending = seq.pending;
+  const std::span<const float> logits = seq.kv->logits();
+  if (s.pending.empty()) s.last_logits.assign(logits.begin(), logits.end());
   Status st = read_kv_contents(seq.kv->session().kv(), s.contents);
   auto id = st ? store_->save(seq.session, s) : Result<std::string>(st);
   if (!id) {

@@ -85,6 +85,10 @@ Status restore_sequence(const StoredSequence& stored, Sequence& seq) {
   }
   if ((int64_t)stored.tokens.size() != stored.contents.n_tokens) return Status::error("tokens and KV disagree");
   FM_RETURN_IF_ERROR(seq.kv->session().restore_kv(stored.contents));
+  if (!stored.last_logits.empty()) {
+    if (!stored.pending.empty()) return Status::error("logits saved with a pending token");
+    FM_RETURN_IF_ERROR(seq.kv->session().restore_logits(stored.last_logits));
+  }
   seq.tokens = stored.tokens;
   seq.pending = stored.pending;
   seq.text = stored.text;

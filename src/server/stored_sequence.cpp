@@ -133,6 +133,7 @@ std::string encode_tail(const StoredSequence& s) {
   const std::string meta = json{{"n_tokens", c.n_tokens}, {"tokens", s.tokens}, {"pending", s.pending}}.dump();
   w.section(meta.data(), meta.size());
   w.section(s.text.data(), s.text.size());
+  w.section(s.last_logits.data(), s.last_logits.size() * sizeof(float));
   const int64_t row = l.row_elements(), open_first = (int64_t)(c.n_tokens / l.chunk_tokens) * l.chunk_tokens;
   for (const auto* arrays : {&c.global_k, &c.global_v}) {
     for (const std::vector<uint16_t>& a : *arrays) {
@@ -166,6 +167,10 @@ Status decode_tail(const std::string& blob, const KvLayout& expected, int64_t ma
   }
   FM_RETURN_IF_ERROR(r.section(bytes, -1, kMaxMetadataBytes, what + " text"));
   s.text.assign(bytes.begin(), bytes.end());
+  FM_RETURN_IF_ERROR(r.section(bytes, -1, kMaxMetadataBytes, what + " logits"));
+  if (bytes.size() % sizeof(float)) return Status::error(what + ": logits of a partial float");
+  s.last_logits.resize(bytes.size() / sizeof(float));
+  std::memcpy(s.last_logits.data(), bytes.data(), bytes.size());
   KvContents& c = s.contents;
   c.layout = expected;
   c.n_tokens = (int32_t)n_tokens;

@@ -20,6 +20,9 @@ struct StoredSequence {
   std::string text;              // consumed text (the KV's tokens plus pending, detokenized)
   std::vector<int32_t> tokens;   // in the KV
   std::vector<int32_t> pending;  // sampled, not yet run
+  // The next-token logits at the end of the KV, kept only when nothing is pending (a prompt
+  // that a prefill process handed on): the decode process samples from them directly.
+  std::vector<float> last_logits;
   KvContents contents;
 };
 
@@ -35,7 +38,8 @@ std::string encode_page(const KvContents& c, int64_t page, uint64_t prefix_hash)
 // Copies page `page`'s rows into c (whose global arrays are sized for c.n_tokens).
 Status decode_page(const std::string& blob, int64_t page, uint64_t prefix_hash, KvContents& c);
 
-// The tail: metadata JSON (text, tokens, pending) plus the open page's global rows and the rings.
+// The tail: metadata JSON (tokens, pending), the text, the last logits (often none), the
+// open page's global rows and the rings.
 std::string encode_tail(const StoredSequence& s);
 // Fills s.text/tokens/pending and s.contents (layout `expected`, global arrays sized for
 // every token, the full pages' rows left for decode_page). A tail longer than max_tokens

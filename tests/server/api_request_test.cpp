@@ -69,6 +69,21 @@ TEST(ApiRequest, NamesTheFieldThatIsWrong) {
   EXPECT_EQ(bad("{\"prompt\":\"\xff\"}", false).message, "the body is not valid JSON (or not valid UTF-8)");
 }
 
+TEST(ApiRequest, LogprobsInBothShapes) {
+  const char* msg = R"({"messages":[{"role":"user","content":"x"}])";
+  EXPECT_EQ(ok(std::string(msg) + "}").logprobs, -1);
+  EXPECT_EQ(ok(std::string(msg) + R"(,"logprobs":true})").logprobs, 0);
+  EXPECT_EQ(ok(std::string(msg) + R"(,"logprobs":true,"top_logprobs":20})").logprobs, 20);
+  EXPECT_EQ(bad(std::string(msg) + R"(,"logprobs":false,"top_logprobs":3})").param, "top_logprobs");
+  EXPECT_EQ(bad(std::string(msg) + R"(,"top_logprobs":3})").param, "top_logprobs");
+  EXPECT_EQ(bad(std::string(msg) + R"(,"logprobs":true,"top_logprobs":21})").param, "top_logprobs");
+  EXPECT_EQ(bad(std::string(msg) + R"(,"logprobs":1})").param, "logprobs");
+  EXPECT_EQ(ok(R"({"prompt":"x","logprobs":5})", false).logprobs, 5);
+  EXPECT_EQ(ok(R"({"prompt":"x","logprobs":null})", false).logprobs, -1);
+  EXPECT_EQ(bad(R"({"prompt":"x","logprobs":6})", false).param, "logprobs");
+  EXPECT_EQ(bad(R"({"prompt":"x","logprobs":true})", false).param, "logprobs");
+}
+
 TEST(ApiRequest, ErrorBodyIsOpenAiShaped) {
   EXPECT_EQ(error_body(ApiError::invalid("no", "max_tokens", "c")),
             R"({"error":{"code":"c","message":"no","param":"max_tokens","type":"invalid_request_error"}})");

@@ -18,6 +18,7 @@ StoredSequence sample(int n_tokens) {
   EXPECT_TRUE(read_kv_contents(store, s.contents).is_ok());
   for (int i = 0; i < n_tokens; ++i) s.tokens.push_back(100 + i * 3);
   s.pending = {9};
+  s.last_logits = {1.5f, -2.0f, 3.25f};
   s.text = std::string("caf\xc3", 4);  // ends inside a UTF-8 character: kept as bytes
   return s;
 }
@@ -43,6 +44,7 @@ TEST(StoredSequence, PagesAndTailRebuildTheSequenceBitExactly) {
   EXPECT_EQ(out.text, s.text);
   EXPECT_EQ(out.tokens, s.tokens);
   EXPECT_EQ(out.pending, s.pending);
+  EXPECT_EQ(out.last_logits, s.last_logits);
   EXPECT_EQ(out.contents.n_tokens, 23);
   EXPECT_EQ(out.contents.global_k, s.contents.global_k);
   EXPECT_EQ(out.contents.global_v, s.contents.global_v);

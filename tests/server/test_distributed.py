@@ -106,12 +106,23 @@ class PrefillDecodeSplit(unittest.TestCase):
                 self.assertEqual(status, 200, out)
                 self.assertEqual(out["choices"][0]["text"], "")
                 n_prompt = out["usage"]["prompt_tokens"]
-                answer, usage = complete(d, prompt)
-                # The decode process ran only the prompt's last token (left pending by the prefill process).
-                self.assertEqual(cached(usage), n_prompt - 1)
-                ref, ref_usage = complete(reference, prompt)
+                status, _, out = d.post_json("/v1/completions", {"prompt": prompt, "max_tokens": 12, "temperature": 0,
+                                                                 "stop": ["\n"], "logprobs": 5})
+                answer, usage = out["choices"][0]["text"], out["usage"]
+                # The decode process ran nothing of the prompt: it sampled from the logits the
+                # prefill process stored with the KV.
+                self.assertEqual(cached(usage), n_prompt)
+                status, _, ref_out = reference.post_json("/v1/completions", {"prompt": prompt, "max_tokens": 12,
+                                                                             "temperature": 0, "stop": ["\n"],
+                                                                             "logprobs": 5})
+                ref, ref_usage = ref_out["choices"][0]["text"], ref_out["usage"]
                 self.assertEqual(cached(ref_usage), 0)
                 self.assertEqual(answer, ref)
+                # Logits: every generated token's log-probability and its top 5 are bit-equal to
+                # the single process's (the KV goes through the store exactly, fp16 in, fp16 out).
+                got_lp, ref_lp = out["choices"][0]["logprobs"], ref_out["choices"][0]["logprobs"]
+                self.assertGreater(len(ref_lp["tokens"]), 2)
+                self.assertEqual(got_lp, ref_lp)
                 self.assertIn(codes["red"], answer)
                 # The same through the router, streamed: it hands the prompt from p to d.
                 with Router("--prefill", p.url(), "--decode", d.url()) as router:
@@ -125,7 +136,7 @@ class PrefillDecodeSplit(unittest.TestCase):
                     routed = "".join(e["choices"][0]["text"] for e in events if e["choices"])
                     routed_usage = events[-1]["usage"]
                     self.assertEqual(routed_usage["prompt_tokens_details"]["cached_tokens"],
-                                     routed_usage["prompt_tokens"] - 1)
+                                     routed_usage["prompt_tokens"])
                     ref2, _ = complete(reference, prompt2)
                     self.assertEqual(routed, ref2)
                     # A bad body is the decode server's 400, relayed once.

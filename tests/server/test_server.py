@@ -99,6 +99,47 @@ class ServerBasics(unittest.TestCase):
         self.assertEqual(finish, whole.choices[0].finish_reason)
         self.assertGreater(len(whole.choices[0].message.content), 0)
 
+    def test_logprobs_are_the_log_softmax_of_the_engines_logits(self):
+        # The engine's logits are the ones checked against llama.cpp (tests/model); the
+        # server's log-probabilities must be their log-softmax, in OpenAI's two shapes.
+        import array
+        import math
+        import subprocess
+        prompt = "The capital of France is"
+        status, _, out = self.server.post_json("/v1/completions", {"prompt": prompt, "max_tokens": 4, "temperature": 0,
+                                                                   "logprobs": 5})
+        self.assertEqual(status, 200)
+        lp = out["choices"][0]["logprobs"]
+        self.assertEqual(len(lp["tokens"]), 4)
+        self.assertEqual("".join(lp["tokens"]), out["choices"][0]["text"])
+        ids = subprocess.run([BINARY, "tokenize", "-m", MODEL, "-p", prompt], capture_output=True, text=True,
+                             check=True).stdout.split()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "logits.f32")
+            subprocess.run([BINARY, "logits", "-m", MODEL, "--ids", " ".join(ids), "-o", path], check=True,
+                           capture_output=True)
+            logits = array.array("f")
+            with open(path, "rb") as f:
+                logits.frombytes(f.read())
+        top = max(logits)
+        log_z = top + math.log(sum(math.exp(x - top) for x in logits))
+        best = sorted(range(len(logits)), key=lambda i: -logits[i])[:5]
+        self.assertAlmostEqual(lp["token_logprobs"][0], logits[best[0]] - log_z, delta=1e-5)
+        expected = sorted(logits[i] - log_z for i in best)
+        self.assertEqual(len(lp["top_logprobs"][0]), 5)
+        for got, want in zip(sorted(lp["top_logprobs"][0].values()), expected):
+            self.assertAlmostEqual(got, want, delta=1e-5)
+        # Chat: the same numbers in the other shape; a bad value is a 400 naming the field.
+        chat = self.client.chat.completions.create(model=self.client.models.list().data[0].id,
+                                                   messages=[{"role": "user", "content": "Hi"}], max_tokens=3,
+                                                   temperature=0, logprobs=True, top_logprobs=2)
+        content = chat.choices[0].logprobs.content
+        self.assertEqual(len(content), chat.usage.completion_tokens)
+        self.assertEqual(len(content[0].top_logprobs), 2)
+        self.assertEqual(content[0].top_logprobs[0].logprob, content[0].logprob)
+        status, _, bad = self.server.post_json("/v1/completions", {"prompt": "x", "logprobs": 9})
+        self.assertEqual((status, bad["error"]["param"]), (400, "logprobs"))
+
     def test_stop_string_is_not_sent(self):
         text, _ = complete(self.server, "Count: 1, 2, 3, 4, 5, 6, 7, 8", max_tokens=16, stop=[", 11"])
         self.assertNotIn(", 11", text)
