@@ -183,17 +183,23 @@ class StoreFaults(unittest.TestCase):
             self.assertEqual((got1b, got2a), (answers[1], answers[2]))
             self.assertGreater(cached(u2a), 0)
 
-    def test_corrupt_page_costs_a_prefill_not_a_wrong_answer(self):
-        with Server("--store", self.redis.url) as a, Server("--store", self.redis.url) as b:
-            prompts, answers, usages, codes = three_turns(a, seed=808, session="c", )
+    def test_missing_or_corrupt_pages_cost_a_prefill_not_a_wrong_answer(self):
+        with Server("--store", self.redis.url) as a, Server("--store", self.redis.url) as b, \
+                Server("--store", self.redis.url) as c:
+            prompts, answers, usages, codes = three_turns(a, seed=808, session="c")
             pages = self.redis.keys("fm1:*:page:*")
             self.assertGreater(len(pages), 2)
-            for key in pages:
-                self.redis.cli("SETRANGE", key, "4000", "X")
+            # One page gone (evicted, say): b cannot load the session and prefills it.
+            self.redis.cli("DEL", pages[len(pages) // 2])
             got3, u3 = complete(b, prompts[3], session="c")
-            self.assertEqual(got3, answers[3])
-            self.assertEqual(cached(u3), 0)
-            self.assertIn("checksum mismatch", b.log())
+            self.assertEqual((got3, cached(u3)), (answers[3], 0))
+            self.assertIn("is not in the store", b.log())
+            # Every page corrupt: c's load fails its checksums and c prefills too.
+            for key in self.redis.keys("fm1:*:page:*"):
+                self.redis.cli("SETRANGE", key, "4000", "X")
+            got3c, u3c = complete(c, prompts[3], session="c")
+            self.assertEqual((got3c, cached(u3c)), (answers[3], 0))
+            self.assertIn("checksum mismatch", c.log())
 
     def test_process_killed_mid_decode(self):
         with Server("--store", self.redis.url, "--store-lease", "2") as b, Server() as reference:
