@@ -299,6 +299,9 @@ Status serve(engine::Engine& engine, const ServerOptions& options) {
                                      (int)(options.store_lease_seconds * 1000));
     if (!opened) return opened.status();
     store = std::move(*opened);
+    if (const std::string warning = store->memory_warning(); !warning.empty()) {
+      std::fprintf(stderr, "flashmem serve: warning: %s\n", warning.c_str());
+    }
     std::fprintf(stderr, "flashmem serve: sessions shared through redis at %s%s\n", store->address().c_str(),
                  options.prefill_only ? " (prefill only: every prompt is prefilled and handed on)" : "");
   }

@@ -192,6 +192,18 @@ Result<std::optional<StoredSequence>> SessionStore::longest_prefix(const std::st
   return std::optional<StoredSequence>();
 }
 
+std::string SessionStore::memory_warning() {
+  auto r = redis_.pipeline({{"CONFIG", "GET", "maxmemory"}, {"CONFIG", "GET", "maxmemory-policy"}});
+  if (!r || (*r)[0].elements.size() != 2 || (*r)[1].elements.size() != 2) return "";  // CONFIG may be disabled
+  const std::string cap = (*r)[0].elements[1].text, policy = (*r)[1].elements[1].text;
+  if (cap == "0") return "redis at " + address() + " has no maxmemory: stored pages are never evicted (set maxmemory and allkeys-lru)";
+  if (policy.rfind("allkeys-", 0) != 0) {
+    return "redis at " + address() + " has maxmemory-policy " + policy +
+           ": when full it refuses writes (sessions are then not saved) instead of evicting old pages; allkeys-lru evicts";
+  }
+  return "";
+}
+
 Result<bool> SessionStore::acquire_lease(const std::string& session) {
   const std::string key = prefix_ + "lease:" + session;
   auto r = redis_.pipeline({{"SET", key, owner_, "NX", "PX", std::to_string(lease_ms_)}, {"GET", key}});

@@ -68,6 +68,9 @@ class SessionStore {
 
   std::string tail_id_for(const std::string& text) const;
   const StoreStats& stats() const { return stats_; }
+  // "" when Redis evicts under a memory cap; else why the store will only grow (FlashMemory
+  // never deletes pages: the cap and an LRU policy are Redis's job).
+  std::string memory_warning();
   const std::string& address() const { return redis_.address(); }
   int lease_ms() const { return lease_ms_; }
 

@@ -19,7 +19,7 @@ GOOD_COMPLETION = {"prompt": "hi", "max_tokens": 2}
 WRONG_VALUES = [None, True, -1, 0, 3.5, 1e308, -1e308, "", "x" * 300, [], [1, 2], {}, {"a": 1}, "\u0000",
                 2 ** 63, -(2 ** 63) - 1]
 FIELDS = ["messages", "prompt", "model", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k",
-          "seed", "stop", "stream", "stream_options", "n", "session"]
+          "seed", "stop", "stream", "stream_options", "n", "session", "logprobs", "top_logprobs"]
 
 
 def mutations(rng):
