@@ -147,6 +147,25 @@ class PrefillDecodeSplit(unittest.TestCase):
             redis.close()
 
 
+    def test_under_a_residency_policy_the_last_prompt_token_runs_on_the_decode_process(self):
+        # lsa's first selection reads a prompt token's hidden state, so the prefill process
+        # leaves the last one pending (docs/distributed.md); the hand-off still reuses the rest.
+        redis = Redis().start()
+        policy = ["--policy", "lsa", "--budget", "10%"]
+        try:
+            with Server("--store", redis.url, "--role", "prefill", *policy) as p, \
+                    Server("--store", redis.url, *policy) as d:
+                doc, _ = make_document(616, 60, {"red": 0.5})
+                prompt = doc + question("red")
+                status, _, out = p.post_json("/v1/completions", {"prompt": prompt, "max_tokens": 8, "temperature": 0})
+                self.assertEqual((status, out["choices"][0]["text"]), (200, ""))
+                _, usage = complete(d, prompt)
+                self.assertEqual(cached(usage), out["usage"]["prompt_tokens"] - 1)
+                self.assertGreater(usage["completion_tokens"], 0)
+        finally:
+            redis.close()
+
+
 class StoreFaults(unittest.TestCase):
     def setUp(self):
         self.redis = Redis().start()
