@@ -47,7 +47,7 @@ Status read_shape(SectionReader& r, const KvLayout& expected, const std::string&
 Status read_rows(SectionReader& r, uint16_t* dst, int64_t elements, const std::string& what) {
   std::vector<uint8_t> bytes;
   FM_RETURN_IF_ERROR(r.section(bytes, elements * (int64_t)sizeof(uint16_t), 0, what));
-  std::memcpy(dst, bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(dst, bytes.data(), bytes.size());
   return Status::ok();
 }
 
@@ -170,7 +170,7 @@ Status decode_tail(const std::string& blob, const KvLayout& expected, int64_t ma
   FM_RETURN_IF_ERROR(r.section(bytes, -1, kMaxMetadataBytes, what + " logits"));
   if (bytes.size() % sizeof(float)) return Status::error(what + ": logits of a partial float");
   s.last_logits.resize(bytes.size() / sizeof(float));
-  std::memcpy(s.last_logits.data(), bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(s.last_logits.data(), bytes.data(), bytes.size());
   KvContents& c = s.contents;
   c.layout = expected;
   c.n_tokens = (int32_t)n_tokens;

@@ -52,6 +52,22 @@ TEST(StoredSequence, PagesAndTailRebuildTheSequenceBitExactly) {
   EXPECT_EQ(out.contents.local_v, s.contents.local_v);
 }
 
+TEST(StoredSequence, EmptyPartsRoundTrip) {
+  // No logits, no text, and a sequence that ends exactly on a page boundary (empty open page).
+  StoredSequence s = sample(8);
+  s.last_logits.clear();
+  s.text.clear();
+  std::vector<std::string> pages;
+  std::string tail;
+  StoredSequence out;
+  ASSERT_TRUE(round_trip(s, pages, tail, out).is_ok());
+  EXPECT_EQ(pages.size(), 2u);
+  EXPECT_TRUE(out.last_logits.empty());
+  EXPECT_TRUE(out.text.empty());
+  EXPECT_EQ(out.contents.global_k, s.contents.global_k);
+  EXPECT_EQ(out.contents.local_v, s.contents.local_v);
+}
+
 TEST(StoredSequence, APageIsKeyedByItsWholePrefix) {
   std::vector<int32_t> a = {1, 2, 3, 4, 5, 6, 7, 8}, b = a;
   b[0] = 99;  // same second page, other history: another page
