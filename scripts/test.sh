@@ -53,6 +53,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ./build-asan/flashmem_tests --gtest_brief=1 --gtest_filter='-E2E*'
 (cd tests/server && FLASHMEM_BINARY="$PWD/../../build-asan/flashmem" ASAN_OPTIONS=detect_leaks=1 \
   ../../.venv/bin/python -m unittest test_bad_input)
+# The shared store's parsing of bytes from Redis (pages, tails, logits), missing and corrupt
+# pages, and the router, against the sanitized server (UBSan found a bug here once).
+(cd tests/server && FLASHMEM_BINARY="$PWD/../../build-asan/flashmem" ASAN_OPTIONS=detect_leaks=1 \
+  ../../.venv/bin/python -m unittest \
+  test_distributed.PrefillDecodeSplit.test_prefill_on_one_process_decode_on_another \
+  test_distributed.StoreFaults.test_missing_or_corrupt_pages_cost_a_prefill_not_a_wrong_answer)
 # The CUDA backend: compiles (where nvcc is), fails cleanly without a GPU.
 bash scripts/test_cuda_build.sh
 .venv/bin/python python/test_make_random_gguf.py

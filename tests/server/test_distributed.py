@@ -33,8 +33,8 @@ class SharedSessions(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.redis = Redis().start()
-        cls.a = Server("--store", cls.redis.url, "--store-lease", "3").start()
-        cls.b = Server("--store", cls.redis.url, "--store-lease", "3").start()
+        cls.a = Server("--store", cls.redis.url).start()
+        cls.b = Server("--store", cls.redis.url).start()
         cls.reference = Server().start()
 
     @classmethod
