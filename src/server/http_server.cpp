@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/api_request.h"
+#include "server/http_listen.h"
 #include "server/scheduler.h"
 #include "tokenizer/chat_template.h"
 
@@ -18,11 +19,6 @@ using json = nlohmann::json;
 
 namespace {
 
-httplib::Server* g_server = nullptr;
-
-void on_signal(int) {
-  if (g_server) g_server->stop();
-}
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -314,22 +310,14 @@ Status serve(engine::Engine& engine, const ServerOptions& options) {
   // Each streaming client holds a thread while it waits for tokens.
   const int threads = std::max(16, options.parallel * 2 + options.queue_size / 4 + 8);
   svr.new_task_queue = [threads] { return new httplib::ThreadPool((size_t)threads); };
-  int port = options.port;
-  if (port == 0) {
-    port = svr.bind_to_any_port(options.host);
-    if (port < 0) return Status::error("cannot bind to " + options.host);
-  } else if (!svr.bind_to_port(options.host, port)) {
-    return Status::error("cannot listen on " + options.host + ":" + std::to_string(port) + " (in use?)");
-  }
-  std::signal(SIGPIPE, SIG_IGN);
-  g_server = &svr;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  auto port = bind_http(svr, options.host, options.port);
+  if (!port) return port.status();
+  stop_on_signals(&svr);
   api.start();
-  std::fprintf(stderr, "flashmem serve: listening on http://%s:%d (model '%s')\n", options.host.c_str(), port,
+  std::fprintf(stderr, "flashmem serve: listening on http://%s:%d (model '%s')\n", options.host.c_str(), *port,
                options.model_id.c_str());
   const bool ok = svr.listen_after_bind();
-  g_server = nullptr;
+  stop_on_signals(nullptr);
   api.stop();
   std::fprintf(stderr, "flashmem serve: stopped\n");
   return ok ? Status::ok() : Status::error("the HTTP server stopped with an error");

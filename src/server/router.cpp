@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <csignal>
 #include <cstdio>
 #include <deque>
 #include <functional>
@@ -14,6 +13,7 @@
 #include <thread>
 
 #include "server/api_error.h"
+#include "server/http_listen.h"
 
 namespace fm::server {
 
@@ -48,11 +48,6 @@ struct Relay {
   std::string content_type, retry_after, error;
   std::deque<std::string> pieces;
 };
-
-httplib::Server* g_router = nullptr;
-void on_signal(int) {
-  if (g_router) g_router->stop();
-}
 
 class Router {
  public:
@@ -218,21 +213,13 @@ Status route(const RouterOptions& options) {
   httplib::Server svr;
   router.install(svr);
   svr.new_task_queue = [] { return new httplib::ThreadPool(64); };
-  int port = options.port;
-  if (port == 0) {
-    port = svr.bind_to_any_port(options.host);
-    if (port < 0) return Status::error("cannot bind to " + options.host);
-  } else if (!svr.bind_to_port(options.host, port)) {
-    return Status::error("cannot listen on " + options.host + ":" + std::to_string(port) + " (in use?)");
-  }
-  std::signal(SIGPIPE, SIG_IGN);
-  g_router = &svr;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  auto port = bind_http(svr, options.host, options.port);
+  if (!port) return port.status();
+  stop_on_signals(&svr);
   std::fprintf(stderr, "flashmem route: listening on http://%s:%d (%zu prefill, %zu decode servers)\n",
-               options.host.c_str(), port, options.prefill.size(), options.decode.size());
+               options.host.c_str(), *port, options.prefill.size(), options.decode.size());
   const bool ok = svr.listen_after_bind();
-  g_router = nullptr;
+  stop_on_signals(nullptr);
   std::fprintf(stderr, "flashmem route: stopped\n");
   return ok ? Status::ok() : Status::error("the HTTP server stopped with an error");
 }
