@@ -1,6 +1,5 @@
 #include "server/http_server.h"
 
-#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <atomic>
