@@ -38,7 +38,10 @@ rm -f docs/results-fidelity-budget.png  # made again below only when several bud
   echo
   echo "Paired differences, lsa minus each policy, in points (score of lsa - score of the other"
   echo "on the same samples; mean ± half-width of a Student-t 95% interval of the mean). Pairing"
-  echo "removes the spread between samples, so this says whether two policies differ."
+  echo "removes the spread between samples, so this says whether two policies differ. Multi-turn"
+  echo "rows pair turn by turn here (n = 4 x conversations; the turns of one conversation are not"
+  echo "independent, so these intervals are too narrow): docs/results-discussion.md pairs them by"
+  echo "conversation (python/multiturn_summary.py)."
   echo
   .venv/bin/python python/paired_differences.py results/*.jsonl --policy lsa
   echo
