@@ -1,6 +1,7 @@
 #include "memory/attention_mass_policies.h"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "kernels/attention_mass.h"
@@ -46,7 +47,7 @@ void OraclePolicy::select(const SelectionContext& context, std::vector<int64_t>&
   for (int64_t t = context.decode_step; t < end; ++t) {
     for (size_t c = 0; c < trace_[t].size() && (int64_t)c < n; ++c) future[c] += trace_[t][c];
   }
-  top_chunks_plus_newest(future, n, budget_chunks(budget_, n), chunks);
+  top_chunks_plus_newest(future, n, selection_cap(budget_, context.kv, cycle_steps()), chunks);
 }
 
 void PromptVotes::begin(const KvStore& kv, int32_t end_position) {
@@ -81,16 +82,21 @@ void SnapKvPolicy::before_attention(int, const kernels::AttentionParams& params,
 
 void SnapKvPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
   const int64_t n = context.kv.n_chunks();
-  if (!context.discarded) {
-    top_chunks_plus_newest(votes_.votes(), n, budget_chunks(budget_, n), chunks);
-    return;
-  }
-  // Chunks already evicted for good rank last, so the budget goes to chunks still held.
+  // Prompt chunks compete by their votes. What was generated after the prompt has no vote
+  // and stays, as in SnapKV (it compresses the prompt only); when the budget is full the
+  // least-voted prompt chunk goes. Chunks already evicted for good rank last, so the
+  // budget goes to chunks still held.
   std::vector<double> votes = votes_.votes();
-  for (size_t c = 0; c < votes.size(); ++c) {
-    if (context.is_discarded((int64_t)c)) votes[c] = -1.0;
+  votes.resize((size_t)n, 0.0);
+  const int64_t generated_from = votes_.prompt_end() / std::max<int64_t>(1, context.kv.layout().chunk_tokens);
+  for (int64_t c = 0; c < n; ++c) {
+    if (context.is_discarded(c)) {
+      votes[(size_t)c] = -1.0;
+    } else if (c >= generated_from) {
+      votes[(size_t)c] = std::numeric_limits<double>::max();
+    }
   }
-  top_chunks_plus_newest(votes, n, budget_chunks(budget_, n), chunks);
+  top_chunks_plus_newest(votes, n, selection_cap(budget_, context.kv, cycle_steps()), chunks);
 }
 
 }  // namespace fm

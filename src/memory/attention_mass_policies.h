@@ -62,6 +62,7 @@ class PromptVotes {
   // Per chunk, by first position / chunk_tokens; shorter than the history when the last
   // chunks got no vote.
   const std::vector<double>& votes() const { return votes_; }
+  int32_t prompt_end() const { return prompt_end_; }
   // True while a decode query is past the prompt (the hook then has nothing to watch).
   bool is_decode(const int32_t* q_pos, int n_q) const { return is_decode_block(q_pos[0], n_q); }
   bool is_decode_block(int32_t first_pos, int n_q) const { return n_q == 1 && first_pos >= prompt_end_; }
@@ -84,7 +85,8 @@ class SnapKvPolicy : public Policy, public GlobalAttentionHook {
   SnapKvPolicy(const PolicyBudget& budget, int32_t window) : budget_(budget), votes_(window) {}
   std::string name() const override { return "snapkv"; }
   bool discards_evicted() const override { return true; }
-  int cycle_steps() const override { return 1 << 30; }  // chosen once
+  // Every 64 steps, like the others, so that a long answer's new chunks stay inside the
+  // budget: the votes stay those of the last prompt.
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
   GlobalAttentionHook* attention_hook() override { return this; }
   void begin_prefill(const KvStore& kv, int32_t end_position) override;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "memory/policy.h"
+
 namespace fm {
 
 namespace {
@@ -51,7 +53,10 @@ void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_t
   // The chunk being written (tokens past the last sealed chunk) has no score but is always
   // attended; like the other policies, count it in the history and against the budget.
   const int64_t n_open = p.budget_covers_fixed ? std::max<int64_t>(0, (n_tokens + T - 1) / T - n) : 0;
-  const int64_t budget = std::max<int64_t>(1, (int64_t)std::ceil(p.max_fraction * (n + n_open) - 1e-9));
+  PolicyBudget fraction;
+  fraction.fraction = p.max_fraction;
+  const int64_t budget = p.budget_covers_fixed ? selection_cap(fraction, n_tokens, T, p.cycle_steps)
+                                               : budget_chunks(fraction, n);
   int64_t cap = p.budget_covers_fixed ? std::max<int64_t>(0, budget - n_fixed - n_open) : budget;
   // Prompt pins take their share of the cap first; from here on they are fixed chunks.
   if (p.prompt_share > 0 && !prompt_votes.empty()) {

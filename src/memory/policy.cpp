@@ -12,7 +12,28 @@ namespace fm {
 
 int64_t budget_chunks(const PolicyBudget& budget, int64_t n_chunks) {
   if (n_chunks <= 0) return 0;
-  const int64_t k = (int64_t)std::ceil(budget.fraction * (double)n_chunks - 1e-9);
+  const int64_t k = (int64_t)std::floor(budget.fraction * (double)n_chunks + 1e-9);
+  return std::clamp<int64_t>(k, 1, n_chunks);
+}
+
+int64_t chunks_opened_by_cycle(int64_t n_tokens, int64_t chunk_tokens, int64_t cycle_steps) {
+  const int64_t T = std::max<int64_t>(1, chunk_tokens);
+  if (cycle_steps <= 0) return 0;
+  const int64_t begun = (n_tokens + T - 1) / T;              // chunks holding a token now
+  const int64_t last = (n_tokens + cycle_steps - 1) / T;     // chunk of the cycle's last token
+  return std::max<int64_t>(0, last + 1 - begun);
+}
+
+int64_t selection_cap(const PolicyBudget& budget, int64_t n_tokens, int64_t chunk_tokens, int cycle_steps) {
+  const int64_t T = std::max<int64_t>(1, chunk_tokens);
+  const int64_t n_chunks = (n_tokens + T - 1) / T;
+  if (n_chunks <= 0) return 0;
+  // After the cycle has opened j chunks the set holds cap + j of n_chunks + j: the cap is
+  // the largest that keeps that within the budget for every j the cycle reaches (all of
+  // history at a 100% budget).
+  const int64_t opened = chunks_opened_by_cycle(n_tokens, T, cycle_steps);
+  int64_t k = n_chunks;
+  for (int64_t j = 0; j <= opened; ++j) k = std::min(k, budget_chunks(budget, n_chunks + j) - j);
   return std::clamp<int64_t>(k, 1, n_chunks);
 }
 
@@ -20,6 +41,10 @@ SelectionJob Policy::prepare_select(const SelectionContext& context) {
   auto chosen = std::make_shared<std::vector<int64_t>>();
   select(context, *chosen);
   return [chosen](std::vector<int64_t>& chunks) { chunks = *chosen; };
+}
+
+int64_t selection_cap(const PolicyBudget& budget, const KvStore& kv, int cycle_steps) {
+  return selection_cap(budget, kv.n_tokens(), kv.layout().chunk_tokens, cycle_steps);
 }
 
 std::vector<std::string> policy_names() {

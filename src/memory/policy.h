@@ -82,8 +82,18 @@ class Policy {
   virtual void end_prefill(const KvStore& kv) {}
 };
 
-// Chunks a budget allows out of n (at least 1 when n > 0).
+// Chunks a budget allows out of n: floor(fraction * n), at least 1 when n > 0, so that a
+// set of that size is never above the fraction (unless the fraction is under one chunk).
 int64_t budget_chunks(const PolicyBudget& budget, int64_t n_chunks);
+// Chunks that the `cycle_steps` decode steps after a selection open, when n_tokens are
+// committed: the tokens at n_tokens .. n_tokens + cycle_steps - 1, in chunks not yet begun.
+int64_t chunks_opened_by_cycle(int64_t n_tokens, int64_t chunk_tokens, int64_t cycle_steps);
+// The most chunks a selection may hold, everything it keeps counted (sink, tail, the
+// chunk being written): budget_chunks of the chunks now, less the chunks the cycle will
+// open (attended until the next selection), at least 1. So the device never holds more
+// than the budget between two selections: --budget is a cap on footprint (a).
+int64_t selection_cap(const PolicyBudget& budget, int64_t n_tokens, int64_t chunk_tokens, int cycle_steps);
+int64_t selection_cap(const PolicyBudget& budget, const KvStore& kv, int cycle_steps);
 
 // Policies by name: full, recency, random, streaming, quest, snapkv. The oracle needs a
 // recorded trace (memory/attention_mass_policies.h) and is built by its caller.

@@ -17,7 +17,7 @@ bool keeps_every_page(const PolicySpec& policy) {
 
 }  // namespace
 
-int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, int64_t n_tokens) {
+int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, int64_t n_tokens, int block_tokens) {
   const int64_t T = layout.chunk_tokens;
   const int64_t chunks = (n_tokens + T - 1) / T;
   if (keeps_every_page(policy)) {
@@ -25,11 +25,8 @@ int64_t global_device_bytes(const PolicySpec& policy, const KvLayout& layout, in
   }
   PolicyBudget budget;
   budget.fraction = policy.budget_fraction;
-  const int64_t tail = (budget.recency_tokens + T - 1) / T + 1;
-  const int64_t cycle = (64 + T - 1) / T + 1;
-  const int64_t sink = 1;
-  const int64_t open = 1;
-  const int64_t kept = budget_chunks(budget, chunks) + sink + tail + cycle + open;
+  const int64_t prefill_block = (std::max(1, block_tokens) + T - 1) / T + 1;
+  const int64_t kept = std::max(budget_chunks(budget, chunks), prefill_block);
   return std::min(chunks, kept) * layout.chunk_bytes();
 }
 

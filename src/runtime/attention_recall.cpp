@@ -26,6 +26,7 @@ class HookFanout : public GlobalAttentionHook {
 struct Choices {
   std::vector<std::vector<int64_t>> chunks;
   std::vector<int64_t> always_from;
+  std::vector<int64_t> n_tokens;  // committed at each boundary
 };
 
 }  // namespace
@@ -72,6 +73,7 @@ Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, T
         policies[i]->select({kv, step, session.n_past(), hidden}, chosen);
         choices[i].chunks.push_back(std::move(chosen));
         choices[i].always_from.push_back(always_from);
+        choices[i].n_tokens.push_back(kv.n_tokens());
       }
     }
     FM_RETURN_IF_ERROR(session.decode(Sampler::argmax(session.last_logits())));
@@ -108,17 +110,22 @@ Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, T
 
   // The oracle chooses from the recording itself, in the same states.
   Choices oc;
-  if (!policies.empty()) oc.always_from = choices[0].always_from;
+  if (!policies.empty()) {
+    oc.always_from = choices[0].always_from;
+    oc.n_tokens = choices[0].n_tokens;
+  }
   for (size_t b = 0; b < oc.always_from.size(); ++b) {
     const int64_t step = (int64_t)b * kCycleSteps;
-    // The history at that boundary: chunks before the one being written, plus it.
-    const int64_t n = oc.always_from[b] + 1;
+    // The history at that boundary, as the policies saw it: every chunk holding a token.
+    const int64_t T = std::max(1, options.chunk_tokens);
+    const int64_t n = (oc.n_tokens[b] + T - 1) / T;
     std::vector<double> future(n, 0.0);
     for (int64_t t = step; t < std::min<int64_t>(step + kCycleSteps, trace.size()); ++t) {
       for (int64_t i = 0; i < n && i < (int64_t)trace[t].size(); ++i) future[i] += trace[t][i];
     }
     std::vector<int64_t> chosen;
-    top_chunks_plus_newest(future, n, budget_chunks(oracle_budget, n), chosen);
+    top_chunks_plus_newest(future, n, selection_cap(oracle_budget, oc.n_tokens[b], options.chunk_tokens, kCycleSteps),
+                           chosen);
     oc.chunks.push_back(std::move(chosen));
   }
   if (!oc.always_from.empty()) evaluate("oracle", oc);

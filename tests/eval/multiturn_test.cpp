@@ -60,11 +60,12 @@ TEST(MultiTurnRun, EachPolicyHoldsWhatItsBudgetSaysAndTheBaselinesDiscard) {
   auto sample = make_multiturn_sample(700, 3, 1, 0, counter);
   ASSERT_TRUE(sample.is_ok());
   ChatTemplate chat;  // chatml: the tiny vocabulary has no markers, they are encoded as text
-  std::vector<PolicySpec> policies(4);
+  std::vector<PolicySpec> policies(5);
   policies[0].name = "full";
   policies[1].name = "recency";
   policies[2].name = "lsa";
   policies[3].name = "quest";
+  policies[4].name = "snapkv";
   for (size_t i = 1; i < policies.size(); ++i) policies[i].budget_fraction = 0.2;
   MultiTurnOptions options;
   options.memory.chunk_tokens = 4;
@@ -72,7 +73,7 @@ TEST(MultiTurnRun, EachPolicyHoldsWhatItsBudgetSaysAndTheBaselinesDiscard) {
   options.max_new_tokens = 6;
   auto run = run_multiturn(*engine, *tok, chat, *sample, policies, options);
   ASSERT_TRUE(run.is_ok()) << run.status().message();
-  ASSERT_EQ(run->size(), 4u);
+  ASSERT_EQ(run->size(), 5u);
   for (const MultiTurnOutcome& o : *run) {
     ASSERT_EQ(o.turns.size(), 3u) << o.policy;
     EXPECT_GT(o.turns[1].prompt_tokens, 0);
@@ -81,6 +82,11 @@ TEST(MultiTurnRun, EachPolicyHoldsWhatItsBudgetSaysAndTheBaselinesDiscard) {
       EXPECT_GT(t.full_global_bytes, 0);
       EXPECT_LE(t.device_global_bytes, t.full_global_bytes);
       if (o.device_budget_bytes > 0) EXPECT_LE(t.device_global_bytes, o.device_budget_bytes) << o.policy;
+      // --budget is a cap on footprint (a): after every turn the device holds at most 20%
+      // of the conversation's global-layer KV, whatever the policy chose.
+      if (o.policy != "full" && o.policy != "quest") {
+        EXPECT_LE((double)t.device_global_bytes, 0.2 * (double)t.full_global_bytes) << o.policy;
+      }
     }
   }
   const MultiTurnOutcome &full = (*run)[0], &recency = (*run)[1], &lsa = (*run)[2], &quest = (*run)[3];

@@ -25,6 +25,7 @@ TEST(LsaSelection, TheOpenChunkCountsAgainstTheBudget) {
   p.recency_tokens = 16;  // chunk 48 (sealed); chunk 49 is open
   p.fallback_min_fraction = 0;
   std::vector<int64_t> out;
+  p.cycle_steps = 0;  // no room kept for a cycle's new chunks (tested on its own)
   lsa_select(scores, 16, 49 * 16 + 3, p, out);
   // 5 = sink + tail chunk + open chunk + 2 chosen (newest first among equal scores).
   EXPECT_EQ(out, (std::vector<int64_t>{0, 10, 20, 48}));
@@ -93,7 +94,9 @@ TEST(LsaPolicy, PinsTheChunksThePromptsLastQueriesAttendTo) {
   ASSERT_GE(votes.size(), 40u);
 
   PolicyBudget budget;
-  budget.fraction = 0.3;     // 15 chunks
+  // 15 chunks: 47% of 50, once the 16 chunks of 4 tokens that a 64-step cycle opens fit
+  // too (31 of 66).
+  budget.fraction = 0.47;
   budget.sink_tokens = 4;    // chunk 0
   budget.recency_tokens = 8; // chunks 48, 49
   for (double share : {1.0, 0.0}) {

@@ -56,6 +56,7 @@ TEST(LsaSelection, FlatScoresWidenToTheWholeBudget) {
   p.recency_tokens = 0;
   std::vector<int64_t> out;
   LsaSelectionStats st;
+  p.cycle_steps = 0;  // no room kept for a cycle's new chunks (tested on its own)
   lsa_select(scores, 16, 200 * 16, p, out, &st);
   EXPECT_TRUE(st.flat);
   EXPECT_EQ(out.size(), 40u);
@@ -85,10 +86,36 @@ TEST(LsaSelection, ByDefaultTheBudgetCoversSinkAndTailAndTheIndexerFillsTheRest)
   p.recency_tokens = 32;  // chunks 48, 49
   std::vector<int64_t> out;
   LsaSelectionStats st;
+  p.cycle_steps = 0;  // no room kept for a cycle's new chunks (tested on its own)
   lsa_select(scores, 16, 50 * 16, p, out, &st);
   // 3 fixed, so 2 chosen: the best contested scores, 10/20/30 tie at 0.9 (newest first).
   EXPECT_EQ(out, (std::vector<int64_t>{0, 20, 30, 48, 49}));
   EXPECT_EQ(st.passing, 4);  // contested chunks over the threshold: 10, 20, 21, 30
+}
+
+// Between two selections the chunks a cycle opens are attended too: the cap leaves room
+// for them, so the set never holds more than the budget before the next selection.
+TEST(LsaSelection, TheCapLeavesRoomForTheChunksACycleOpens) {
+  std::vector<float> scores(50);
+  for (int i = 0; i < 50; ++i) scores[i] = 0.6f + 0.001f * i;  // all over the threshold
+  LsaSelectionParams p;
+  p.max_fraction = 0.2;   // 10 of 50 chunks
+  p.sink_tokens = 1;      // chunk 0
+  p.recency_tokens = 16;  // chunk 49
+  p.flat_spread = 0.0f;
+  for (int cycle : {0, 16, 64}) {
+    p.cycle_steps = cycle;
+    std::vector<int64_t> out;
+    lsa_select(scores, 16, 50 * 16, p, out);
+    // A cycle of c steps opens c / 16 chunks of 16 tokens: 10, then 9 of 50 (10 of 51),
+    // then 6 of 50 (10 of 54).
+    const int64_t opened = cycle / 16;
+    const size_t want = cycle == 0 ? 10 : cycle == 16 ? 9 : 6;
+    EXPECT_EQ(out.size(), want) << cycle;
+    EXPECT_LE((double)(out.size() + opened), 0.2 * (50 + opened) + 1e-9) << cycle;
+    EXPECT_EQ(out.front(), 0) << cycle;
+    EXPECT_EQ(out.back(), 49) << cycle;
+  }
 }
 
 TEST(LsaSelection, PageRecallTakesTheDensestPagesWhole) {
