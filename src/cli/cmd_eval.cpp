@@ -100,7 +100,7 @@ int cmd_eval(int argc, char** argv) {
   if (args.has("--report")) return report(split_list(args.get("--report")));
   for (const auto& u : args.unknown({"-m", "-t", "--suite", "--tasks", "--lengths", "--policies", "--budget",
                                      "--samples", "--seed", "--data", "--out", "--indexer", "--chunk",
-                                     "--suffix", "--max-new-tokens", "--report", "--level2-top-k", "--lsa-prompt-share",
+                                     "--suffix", "--max-new-tokens", "--report", "--level2-top-k", "--lsa-prompt-share", "--recency-tokens",
                                      "--continuation", "--turns", "--keys"})) {
     return fail(Status::error("unknown option " + u));
   }
@@ -125,8 +125,18 @@ int cmd_eval(int argc, char** argv) {
                           &max_new.status()}) {
     if (!s->is_ok()) return fail(*s);
   }
-  auto budget = parse_budget_fraction(args.get("--budget", "10%"));
-  if (!budget) return fail(budget.status());
+  // --budget 10%,5%: the multiturn suite runs every budget on one prefill of each sample.
+  std::vector<double> budgets;
+  for (const std::string& item : split_list(args.get("--budget", "10%"))) {
+    auto b = parse_budget_fraction(item);
+    if (!b) return fail(b.status());
+    budgets.push_back(*b);
+  }
+  if (budgets.empty()) return fail(Status::error("--budget is empty"));
+  if (budgets.size() > 1 && suite != "multiturn") {
+    return fail(Status::error("several --budget values are for the multiturn suite; run the others once per budget"));
+  }
+  const Result<double> budget = budgets[0];
   std::vector<int64_t> lengths;
   for (const std::string& item : split_list(args.get("--lengths", "4k"))) {
     auto v = parse_length(item);
@@ -229,24 +239,38 @@ int cmd_eval(int argc, char** argv) {
         key_row.index = index;
         key_row.budget = *budget;
         std::vector<std::string> todo;
+        std::vector<PolicySpec> specs;  // multiturn: a policy at each budget
+        std::vector<std::vector<double>> spec_budgets;  // the budgets each spec's rows stand for
         for (const std::string& p : policies) {
           key_row.policy = p;
+          if (suite != "multiturn") {
+            if (!done.count(key_row.key())) todo.push_back(p);
+            continue;
+          }
           // A multi-turn sample is done when its last turn's row is there.
-          if (suite == "multiturn") key_row.task = "multiturn_turn" + std::to_string(*turns);
-          if (!done.count(key_row.key())) todo.push_back(p);
+          key_row.task = "multiturn_turn" + std::to_string(*turns);
+          for (double b : budgets) {
+            key_row.budget = b;
+            if (done.count(key_row.key())) continue;
+            if (p == "oracle") return fail(Status::error("the multiturn suite has no oracle (it replays one decode)"));
+            // Full attention does not depend on the budget: one run stands for every budget.
+            if (p == "full" && !todo.empty() && todo.back() == "full") {
+              spec_budgets.back().push_back(b);
+              continue;
+            }
+            auto spec = policy_spec_from_args(policy_args, p, b);
+            if (!spec) return fail(spec.status());
+            todo.push_back(p);
+            specs.push_back(*spec);
+            spec_budgets.push_back({b});
+          }
         }
         key_row.task = task;
+        key_row.budget = *budget;
         if (todo.empty()) continue;
         if (suite == "multiturn") {
           auto sample = eval::make_multiturn_sample((size_t)length, (int)*turns, (uint64_t)*seed, (size_t)index, counter);
           if (!sample) return fail(sample.status());
-          std::vector<PolicySpec> specs;
-          for (const std::string& p : todo) {
-            if (p == "oracle") return fail(Status::error("the multiturn suite has no oracle (it replays one decode)"));
-            auto spec = policy_spec_from_args(policy_args, p, *budget);
-            if (!spec) return fail(spec.status());
-            specs.push_back(*spec);
-          }
           eval::MultiTurnOptions mt;
           mt.memory.chunk_tokens = (int)*chunk;
           mt.suffix_tokens = (int)*suffix;
@@ -256,22 +280,25 @@ int cmd_eval(int argc, char** argv) {
           for (size_t i = 0; i < outcomes->size(); ++i) {
             const eval::MultiTurnOutcome& o = (*outcomes)[i];
             for (size_t k = 0; k < o.turns.size(); ++k) {
-              const eval::MultiTurnTurn& t = o.turns[k];
-              eval::ResultRow row = key_row;
-              row.task = "multiturn_turn" + std::to_string(k + 1);
-              row.policy = todo[i];
-              row.score = row.score_first = t.score;
-              row.prediction = t.answer;
-              row.answers = {sample->answers[k]};
-              row.prompt_tokens = t.prompt_tokens;
-              row.pages_recalled = t.pages_recalled;
-              row.chunks_discarded = t.chunks_discarded;
-              // Measured device bytes after the answer, against what full attention holds.
-              const double full = (double)std::max<int64_t>(1, t.full_global_bytes);
-              row.kv_a_mean_percent = row.kv_a_peak_percent = 100.0 * (double)t.device_global_bytes / full;
-              row.kv_b_mean_percent = 100.0 * (double)(t.device_global_bytes + t.ring_bytes) /
-                                      (double)std::max<int64_t>(1, t.full_global_bytes + t.ring_bytes);
-              out << row.to_json() << "\n";
+              for (double row_budget : spec_budgets[i]) {
+                const eval::MultiTurnTurn& t = o.turns[k];
+                eval::ResultRow row = key_row;
+                row.task = "multiturn_turn" + std::to_string(k + 1);
+                row.policy = todo[i];
+                row.budget = row_budget;
+                row.score = row.score_first = t.score;
+                row.prediction = t.answer;
+                row.answers = {sample->answers[k]};
+                row.prompt_tokens = t.prompt_tokens;
+                row.pages_recalled = t.pages_recalled;
+                row.chunks_discarded = t.chunks_discarded;
+                // Measured device bytes after the answer, against what full attention holds.
+                const double full = (double)std::max<int64_t>(1, t.full_global_bytes);
+                row.kv_a_mean_percent = row.kv_a_peak_percent = 100.0 * (double)t.device_global_bytes / full;
+                row.kv_b_mean_percent = 100.0 * (double)(t.device_global_bytes + t.ring_bytes) /
+                                        (double)std::max<int64_t>(1, t.full_global_bytes + t.ring_bytes);
+                out << row.to_json() << "\n";
+              }
             }
           }
           out.flush();

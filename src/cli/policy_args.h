@@ -44,6 +44,12 @@ inline Result<PolicySpec> policy_spec_from_args(const Args& args, const std::str
     return Status::error("--lsa-prompt-share must be between 0 and 1");
   }
   spec.lsa_prompt_share = *prompt_share;
+  // --recency-tokens N: the newest tokens the global layers keep besides the selection
+  // (lsa's tail; counted inside the budget).
+  auto recency = args.get_int("--recency-tokens", -1);
+  if (!recency) return recency.status();
+  if (args.has("--recency-tokens") && *recency < 0) return Status::error("--recency-tokens must be >= 0");
+  spec.recency_tokens = (int)*recency;
   return spec;
 }
 

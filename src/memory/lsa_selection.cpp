@@ -45,11 +45,6 @@ void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_t
   // the budget, like everything the other policies keep, and the indexer chooses among the
   // rest (the contested chunks) only.
   const int64_t T = std::max(1, chunk_tokens);
-  std::vector<char> fixed(n, 0);
-  for (int64_t i = 0; i < std::min<int64_t>(n, (p.sink_tokens + T - 1) / T); ++i) fixed[i] = 1;
-  const int64_t tail_from = std::max<int64_t>(0, (int64_t)(n_tokens - p.recency_tokens) / T);
-  for (int64_t i = tail_from; i < n; ++i) fixed[i] = 1;
-  const int64_t n_fixed = std::count(fixed.begin(), fixed.end(), 1);
   // The chunk being written (tokens past the last sealed chunk) has no score but is always
   // attended; like the other policies, count it in the history and against the budget.
   const int64_t n_open = p.budget_covers_fixed ? std::max<int64_t>(0, (n_tokens + T - 1) / T - n) : 0;
@@ -57,6 +52,24 @@ void lsa_select(std::span<const float> scores, int32_t chunk_tokens, int32_t n_t
   fraction.fraction = p.max_fraction;
   const int64_t budget = p.budget_covers_fixed ? selection_cap(fraction, n_tokens, T, p.cycle_steps)
                                                : budget_chunks(fraction, n);
+  // Fixed chunks by priority: the newest sealed chunk, the sink, then the rest of the tail
+  // newest first. A budget too small for all of them keeps a prefix of that order, so the
+  // cap holds at any context length.
+  std::vector<int64_t> fixed_order;
+  const int64_t sink_chunks = std::min<int64_t>(n, (p.sink_tokens + T - 1) / T);
+  const int64_t tail_from = std::max<int64_t>(0, (int64_t)(n_tokens - p.recency_tokens) / T);
+  if (tail_from < n) fixed_order.push_back(n - 1);
+  for (int64_t i = 0; i < sink_chunks; ++i) {
+    if (i < tail_from) fixed_order.push_back(i);
+  }
+  for (int64_t i = n - 2; i >= std::max(tail_from, sink_chunks); --i) fixed_order.push_back(i);
+  if (p.budget_covers_fixed) {
+    const int64_t room = std::max<int64_t>(0, budget - n_open);
+    if ((int64_t)fixed_order.size() > room) fixed_order.resize((size_t)room);
+  }
+  std::vector<char> fixed(n, 0);
+  for (int64_t i : fixed_order) fixed[i] = 1;
+  const int64_t n_fixed = (int64_t)fixed_order.size();
   int64_t cap = p.budget_covers_fixed ? std::max<int64_t>(0, budget - n_fixed - n_open) : budget;
   // Prompt pins take their share of the cap first; from here on they are fixed chunks.
   if (p.prompt_share > 0 && !prompt_votes.empty()) {

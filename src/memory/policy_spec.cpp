@@ -14,6 +14,7 @@ Result<std::unique_ptr<Policy>> make_policy_from_spec(const PolicySpec& spec, co
   if (spec.none()) return std::unique_ptr<Policy>();
   PolicyBudget budget;
   if (spec.budget_fraction > 0) budget.fraction = spec.budget_fraction;
+  if (spec.recency_tokens >= 0) budget.recency_tokens = spec.recency_tokens;
   if (spec.name == "lsa" || spec.name == "lsa-indexer") {
     std::string indexer = spec.indexer;
     if (indexer.empty()) indexer = find_default_indexer(model);

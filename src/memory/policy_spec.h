@@ -18,6 +18,7 @@ struct PolicySpec {
   std::string indexer;            // lsa: weights file; "": the model's default; "random"
   int level2_top_k = 0;           // lsa: per-step top-k inside the resident set (0: off)
   double lsa_prompt_share = -1;   // lsa: budget share pinned to prompt votes (-1: default)
+  int recency_tokens = -1;        // lsa: newest tokens its tail keeps; -1: default (128)
   uint64_t seed = 0;
 
   bool none() const { return name.empty() || name == "none"; }

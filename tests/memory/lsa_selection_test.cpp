@@ -118,6 +118,25 @@ TEST(LsaSelection, TheCapLeavesRoomForTheChunksACycleOpens) {
   }
 }
 
+// A budget smaller than the sink and tail keeps the newest sealed chunk, then the sink,
+// then the rest of the tail: never more than the budget.
+TEST(LsaSelection, ABudgetSmallerThanSinkAndTailKeepsTheirMostNeededPart) {
+  std::vector<float> scores(40, 0.9f);
+  LsaSelectionParams p;
+  p.max_fraction = 0.1;   // 4 of 41 chunks (40 sealed, 1 open)
+  p.sink_tokens = 4;      // chunk 0
+  p.recency_tokens = 64;  // chunks 36..39 with the open one
+  p.cycle_steps = 0;
+  for (int64_t budget : {4, 3, 2}) {
+    p.max_fraction = (double)budget / 41;
+    std::vector<int64_t> out;
+    lsa_select(scores, 16, 40 * 16 + 5, p, out);
+    // The open chunk takes one place; the rest goes to 39, then 0, then 38, ...
+    const std::vector<std::vector<int64_t>> want = {{}, {39}, {0, 39}, {0, 38, 39}};
+    EXPECT_EQ(out, want[(size_t)budget - 1]) << budget;
+  }
+}
+
 TEST(LsaSelection, PageRecallTakesTheDensestPagesWhole) {
   auto scores = spread_scores(64, 3);
   for (int i : {8, 9, 10, 20, 40, 41}) scores[i] = 0.8f;  // pages of 8: page 1 has 3, page 5 has 2
