@@ -43,11 +43,11 @@ void AttentionMassRecorder::before_attention(int global_layer, const kernels::At
 void OraclePolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
   const int64_t n = context.kv.n_chunks();
   std::vector<double> future(n, 0.0);
-  const int64_t end = std::min<int64_t>((int64_t)trace_.size(), context.decode_step + cycle_steps());
+  const int64_t end = std::min<int64_t>((int64_t)trace_.size(), context.decode_step + context.horizon_steps);
   for (int64_t t = context.decode_step; t < end; ++t) {
     for (size_t c = 0; c < trace_[t].size() && (int64_t)c < n; ++c) future[c] += trace_[t][c];
   }
-  top_chunks_plus_newest(future, n, selection_cap(budget_, context.kv, cycle_steps()), chunks);
+  top_chunks_plus_newest(future, n, selection_cap(budget_, context), chunks);
 }
 
 void PromptVotes::begin(const KvStore& kv, int32_t end_position) {
@@ -96,7 +96,7 @@ void SnapKvPolicy::select(const SelectionContext& context, std::vector<int64_t>&
       votes[(size_t)c] = std::numeric_limits<double>::max();
     }
   }
-  top_chunks_plus_newest(votes, n, selection_cap(budget_, context.kv, cycle_steps()), chunks);
+  top_chunks_plus_newest(votes, n, selection_cap(budget_, context), chunks);
 }
 
 }  // namespace fm

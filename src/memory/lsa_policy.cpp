@@ -61,7 +61,9 @@ SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
     hidden.assign(context.hidden.begin(), context.hidden.begin() + slots_.size() * n_embd);
   }
   const int64_t position = context.position;
-  return [this, hidden = std::move(hidden), scored, sealed, chunk_tokens, n_tokens, position,
+  // The chunks opened until this set is replaced count against the budget.
+  const int32_t window = (int32_t)std::min<int64_t>(1 << 30, context.lead_steps + context.horizon_steps);
+  return [this, hidden = std::move(hidden), scored, sealed, chunk_tokens, n_tokens, position, window,
           n_embd](std::vector<int64_t>& chunks) {
     scores_.assign(sealed, 0.0f);
     if (scored > 0 && scored == sealed && !hidden.empty()) {
@@ -74,7 +76,9 @@ SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
       Status st = indexer_->score(hidden_rows, position, keys, scores_);
       FM_ASSERT(st.is_ok());  // shapes were checked when the policy was built
     }
-    lsa_select(scores_, chunk_tokens, n_tokens, params_, chunks, &last_stats_, votes_.votes());
+    LsaSelectionParams params = params_;
+    params.cycle_steps = window;
+    lsa_select(scores_, chunk_tokens, n_tokens, params, chunks, &last_stats_, votes_.votes());
     low_confidence_cycles_ += last_stats_.low_confidence;
     // The chunk being written (not scored) is always attended through the recency tail.
   };

@@ -36,8 +36,9 @@ struct LsaSelectionParams {
   int32_t kmax_pages = 0;       // > 0: recall the kmax densest pages instead of chunks
   int32_t top_k = 0;            // > 0: top-K mode instead of the threshold
   double max_fraction = 1.0;    // budget cap
-  // Decode steps until the next selection: the chunks they open are attended until then,
-  // so with budget_covers_fixed the cap leaves room for them (memory/policy.h: selection_cap).
+  // Decode steps until the next selection replaces this one: the chunks they open are
+  // attended until then, so with budget_covers_fixed the cap leaves room for them
+  // (memory/policy.h: selection_cap). LsaPolicy sets it from the SelectionContext.
   int32_t cycle_steps = 64;
   // The sink and tail count against max_fraction (the indexer fills what is left), so that
   // lsa's footprint compares with the other policies'. false: they come on top of it.

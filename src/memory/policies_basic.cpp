@@ -12,14 +12,14 @@ void FullPolicy::select(const SelectionContext& context, std::vector<int64_t>& c
 
 void RecencyPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
   const int64_t n = context.kv.n_chunks();
-  const int64_t k = selection_cap(budget_, context.kv, cycle_steps());
+  const int64_t k = selection_cap(budget_, context);
   chunks.resize(k);
   std::iota(chunks.begin(), chunks.end(), n - k);
 }
 
 void RandomPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
   const int64_t n = context.kv.n_chunks();
-  const int64_t k = selection_cap(budget_, context.kv, cycle_steps());
+  const int64_t k = selection_cap(budget_, context);
   chunks.clear();
   if (n == 0) return;
   // Partial Fisher-Yates over the older chunks still held, plus the newest one.
@@ -38,7 +38,7 @@ void RandomPolicy::select(const SelectionContext& context, std::vector<int64_t>&
 
 void StreamingPolicy::select(const SelectionContext& context, std::vector<int64_t>& chunks) {
   const int64_t n = context.kv.n_chunks();
-  const int64_t k = selection_cap(budget_, context.kv, cycle_steps());
+  const int64_t k = selection_cap(budget_, context);
   if (k == 0) return chunks.clear();
   const int64_t chunk_tokens = context.kv.layout().chunk_tokens;
   const int64_t sink = std::min<int64_t>(

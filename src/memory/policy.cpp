@@ -43,8 +43,14 @@ SelectionJob Policy::prepare_select(const SelectionContext& context) {
   return [chosen](std::vector<int64_t>& chunks) { chunks = *chosen; };
 }
 
-int64_t selection_cap(const PolicyBudget& budget, const KvStore& kv, int cycle_steps) {
-  return selection_cap(budget, kv.n_tokens(), kv.layout().chunk_tokens, cycle_steps);
+int64_t selection_cap(const PolicyBudget& budget, const SelectionContext& context) {
+  return selection_cap(budget, context.kv.n_tokens(), context.kv.layout().chunk_tokens,
+                       (int)std::min<int64_t>(1 << 30, context.lead_steps + context.horizon_steps));
+}
+
+int64_t steps_to_next_boundary(int64_t position, int cycle_steps) {
+  const int64_t cycle = std::max(1, cycle_steps);
+  return cycle - position % cycle;
 }
 
 std::vector<std::string> policy_names() {

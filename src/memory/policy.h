@@ -37,6 +37,12 @@ struct SelectionContext {
   // Per chunk, 1 when a policy that discards what it evicts (discards_evicted) already
   // evicted it: choosing it again would only waste the budget. Null or short: none.
   const std::vector<uint8_t>* discarded = nullptr;
+  // When the set is used. Selections fall on positions that are multiples of the policy's
+  // cycle_steps() (and on the first step after a prompt): horizon_steps is how many decode
+  // steps the set is attended from its boundary, lead_steps how many steps before that
+  // boundary it is chosen (background recall), during which the kv grows too.
+  int64_t horizon_steps = 64;
+  int64_t lead_steps = 0;
   bool is_discarded(int64_t chunk) const {
     return discarded && chunk >= 0 && chunk < (int64_t)discarded->size() && (*discarded)[(size_t)chunk];
   }
@@ -49,7 +55,9 @@ class Policy {
  public:
   virtual ~Policy() = default;
   virtual std::string name() const = 0;
-  // Decode steps between selections; 1 re-selects every step.
+  // Decode steps between selections; 1 re-selects every step. Selections fall on positions
+  // that are multiples of it (and on the first step after a prompt), so that with 64-token
+  // chunks a cycle fills exactly the chunk it opens.
   virtual int cycle_steps() const { return 64; }
   // Fills `chunks` with the resident chunk indices, sorted and unique.
   virtual void select(const SelectionContext& context, std::vector<int64_t>& chunks) = 0;
@@ -93,7 +101,12 @@ int64_t chunks_opened_by_cycle(int64_t n_tokens, int64_t chunk_tokens, int64_t c
 // open (attended until the next selection), at least 1. So the device never holds more
 // than the budget between two selections: --budget is a cap on footprint (a).
 int64_t selection_cap(const PolicyBudget& budget, int64_t n_tokens, int64_t chunk_tokens, int cycle_steps);
-int64_t selection_cap(const PolicyBudget& budget, const KvStore& kv, int cycle_steps);
+// The cap for a selection made in `context`: the kv grows for lead_steps + horizon_steps
+// before the next selection replaces this one.
+int64_t selection_cap(const PolicyBudget& budget, const SelectionContext& context);
+// Decode steps from a boundary at position `position` to the next one (positions that are
+// multiples of cycle_steps).
+int64_t steps_to_next_boundary(int64_t position, int cycle_steps);
 
 // Policies by name: full, recency, random, streaming, quest, snapkv. The oracle needs a
 // recorded trace (memory/attention_mass_policies.h) and is built by its caller.

@@ -18,15 +18,19 @@ double seconds_since(Clock::time_point t) {
 
 Status Session::advance_cycle() {
   const int cycle = std::max(1, policy_->cycle_steps());
-  const int64_t in_cycle = decode_step_ % cycle;
+  // Boundaries fall on positions that are multiples of the cycle, and on the first step
+  // after a prompt: with 64-token chunks a cycle then fills exactly the chunk it opens, and
+  // no chunk opens under a set that did not count it.
+  const int64_t position = n_past();
+  const int64_t to_boundary = steps_to_next_boundary(position, cycle) % cycle;  // 0: this step
   const bool background = background_recall_ && recall_lead_steps_ >= 1 && cycle > recall_lead_steps_;
-  if (in_cycle == 0) {
+  if (decode_step_ == 0 || to_boundary == 0) {
     return recall_phase_ == RecallPhase::kIdle ? select_now() : finish_cycle();
   }
   if (!background) return Status::ok();
-  if (in_cycle == cycle - recall_lead_steps_) {
+  if (to_boundary == recall_lead_steps_ && recall_phase_ == RecallPhase::kIdle) {
     launch_selection(decode_step_ + recall_lead_steps_);
-  } else if (recall_phase_ == RecallPhase::kSelecting && (!worker_->busy() || in_cycle == cycle - 1)) {
+  } else if (recall_phase_ == RecallPhase::kSelecting && (!worker_->busy() || to_boundary == 1)) {
     // On the last step before the boundary a selection still running is waited for, so
     // that its pages are staged during that step (the boundary would wait anyway).
     const auto t0 = Clock::now();
@@ -41,8 +45,9 @@ Status Session::advance_cycle() {
 Status Session::select_now() {
   const KvStore& kv = state_.kv;
   const auto t0 = Clock::now();
-  policy_->select({kv, decode_step_, n_past(), captured_hidden(), discarded_.empty() ? nullptr : &discarded_},
-                  state_.resident.chosen);
+  SelectionContext context{kv, decode_step_, n_past(), captured_hidden(), discarded_.empty() ? nullptr : &discarded_};
+  context.horizon_steps = steps_to_next_boundary(n_past(), policy_->cycle_steps());
+  policy_->select(context, state_.resident.chosen);
   // The chunk being filled, and any later one, is always attended.
   state_.resident.tail_from = kv.n_tokens() / kv.layout().chunk_tokens;
   state_.resident.restricted = true;
@@ -61,8 +66,10 @@ void Session::launch_selection(int64_t boundary_step) {
   // hidden state and position are those of now.
   // discarded_ is read here, on the decode thread: prepare_select runs now, and only the
   // policies that never discard select in the background job.
-  SelectionJob job = policy_->prepare_select(
-      {kv, boundary_step, n_past(), captured_hidden(), discarded_.empty() ? nullptr : &discarded_});
+  SelectionContext context{kv, boundary_step, n_past(), captured_hidden(), discarded_.empty() ? nullptr : &discarded_};
+  context.lead_steps = boundary_step - decode_step_;
+  context.horizon_steps = std::max(1, policy_->cycle_steps());  // the boundary is on a multiple
+  SelectionJob job = policy_->prepare_select(context);
   // Chunks sealed after this choice are attended until the next one: the recency tail.
   planned_.tail_from = kv.n_tokens() / kv.layout().chunk_tokens;
   planned_.restricted = true;

@@ -21,11 +21,16 @@ class CycleKeyedPolicy : public Policy {
   int cycle_steps() const override { return 16; }
   void select(const SelectionContext& c, std::vector<int64_t>& chunks) override {
     chunks.clear();
-    const int64_t sealed = c.kv.n_tokens() / c.kv.layout().chunk_tokens;
+    // The rule runs over the chunks sealed two steps (the recall lead) before the boundary,
+    // which a choice made in the background sees too; a chunk sealed in those two steps is
+    // kept, as the background choice's recency tail keeps it.
+    const int64_t T = c.kv.layout().chunk_tokens;
+    const int64_t early = (c.kv.n_tokens() - 2 * (c.lead_steps == 0)) / T;
     const int64_t shift = c.decode_step / cycle_steps();
-    for (int64_t i = 0; i < sealed; ++i) {
+    for (int64_t i = 0; i < early; ++i) {
       if ((i + shift) % 5 == 0) chunks.push_back(i);
     }
+    for (int64_t i = early; i < c.kv.n_tokens() / T; ++i) chunks.push_back(i);
     boundaries.push_back(c.decode_step);
   }
   std::vector<int64_t> boundaries;
@@ -53,14 +58,14 @@ Outcome run(const Model& m, bool background, int64_t device_budget_chunks, int64
   Session s(m, pool, opt);
   CycleKeyedPolicy policy;
   s.set_policy(&policy);
-  // 98 tokens: boundaries fall at positions = 2 (mod 4), so no chunk seals in the two
-  // lead steps and the early choice sees the same sealed chunks as a choice at the boundary.
+  // 98 tokens: the first boundary is at step 0 (position 98), the next ones at multiples
+  // of 16 (positions 112, 128, ...: steps 14, 30, ...).
   std::vector<int32_t> prompt(98);
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = (int32_t)((i * 53 + 7) % m.n_vocab());
   Outcome o;
   Status st = s.prefill(prompt);
   EXPECT_TRUE(st) << st.message();
-  for (int t = 0; t < 76; ++t) {  // ends before the launch for step 80
+  for (int t = 0; t < 76; ++t) {  // ends before the launch for step 78
     st = s.decode((int32_t)((t * 31 + 5) % m.n_vocab()));
     EXPECT_TRUE(st) << st.message();
     o.logits.insert(o.logits.end(), s.last_logits().begin(), s.last_logits().end());
@@ -82,7 +87,7 @@ TEST(BackgroundRecall, GivesBitIdenticalLogitsToRecallAtTheBoundary) {
         << "device budget " << budget << " chunks";
     // Both chose for the same boundaries (the background choice names the boundary).
     EXPECT_EQ(sync.boundaries, async.boundaries);
-    EXPECT_EQ(async.boundaries, (std::vector<int64_t>{0, 16, 32, 48, 64}));
+    EXPECT_EQ(async.boundaries, (std::vector<int64_t>{0, 14, 30, 46, 62}));
     if (budget > 0) {
       // Chosen host pages were copied up by the worker, within the device budget.
       EXPECT_GT(async.stats.pages_staged, 0);
