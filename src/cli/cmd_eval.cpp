@@ -252,7 +252,6 @@ int cmd_eval(int argc, char** argv) {
           for (double b : budgets) {
             key_row.budget = b;
             if (done.count(key_row.key())) continue;
-            if (p == "oracle") return fail(Status::error("the multiturn suite has no oracle (it replays one decode)"));
             // Full attention does not depend on the budget: one run stands for every budget.
             if (p == "full" && !todo.empty() && todo.back() == "full") {
               spec_budgets.back().push_back(b);
@@ -268,6 +267,15 @@ int cmd_eval(int argc, char** argv) {
         key_row.task = task;
         key_row.budget = *budget;
         if (todo.empty()) continue;
+        // The oracle replays full's recording: full runs again (its rows are not rewritten).
+        if (suite == "multiturn" && std::find(todo.begin(), todo.end(), "oracle") != todo.end() &&
+            std::find(todo.begin(), todo.end(), "full") == todo.end()) {
+          auto spec = policy_spec_from_args(policy_args, "full", budgets[0]);
+          if (!spec) return fail(spec.status());
+          todo.insert(todo.begin(), "full");
+          specs.insert(specs.begin(), *spec);
+          spec_budgets.insert(spec_budgets.begin(), std::vector<double>());
+        }
         if (suite == "multiturn") {
           auto sample = eval::make_multiturn_sample((size_t)length, (int)*turns, (uint64_t)*seed, (size_t)index, counter);
           if (!sample) return fail(sample.status());

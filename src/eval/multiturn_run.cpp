@@ -1,8 +1,11 @@
 #include "eval/multiturn_run.h"
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include "eval/scoring.h"
+#include "memory/attention_mass_policies.h"
 #include "memory/residency_estimate.h"
 #include "runtime/sampler.h"
 
@@ -60,13 +63,31 @@ Result<std::vector<MultiTurnOutcome>> run_multiturn(engine::Engine& engine, cons
   FM_RETURN_IF_ERROR((*base)->add_tokens(std::span<const int32_t>(first_ids).first(first_ids.size() - suffix)));
 
   const KvLayout layout = kv_layout_for(engine.config(), options.memory.chunk_tokens);
-  std::vector<MultiTurnOutcome> outcomes;
-  for (const PolicySpec& spec : policies) {
+  // The oracle replays what full recorded: full runs first, with a recorder on.
+  auto is_full = [](const PolicySpec& p) { return p.none() || p.name == "full"; };
+  std::vector<size_t> order;
+  for (size_t i = 0; i < policies.size(); ++i) {
+    if (is_full(policies[i])) order.push_back(i);
+  }
+  const bool wants_oracle = std::any_of(policies.begin(), policies.end(), [](const PolicySpec& p) { return p.name == "oracle"; });
+  if (wants_oracle && order.empty()) return Status::error("multiturn: the oracle replays what full records; list full too");
+  for (size_t i = 0; i < policies.size(); ++i) {
+    if (!is_full(policies[i])) order.push_back(i);
+  }
+  AttentionMassRecorder recorder(options.memory.chunk_tokens);
+  std::vector<AttentionMassTrace> full_turns;  // full's decode steps, turn by turn
+  bool recorded = false;
+
+  std::vector<MultiTurnOutcome> outcomes(policies.size());
+  for (size_t index : order) {
+    const PolicySpec& spec = policies[index];
     const auto t0 = std::chrono::steady_clock::now();
     MultiTurnOutcome out;
     out.policy = spec.none() ? "full" : spec.name;
+    const bool oracle = spec.name == "oracle";
+    const bool record = wants_oracle && is_full(spec) && !recorded;
     engine::SequenceOptions opened = shared;
-    opened.policy = spec;
+    opened.policy = oracle ? PolicySpec() : spec;
     if (options.device_budgets) {
       // What the budget needs at the conversation's final length.
       opened.memory.kv_tiers.device_budget_bytes =
@@ -76,10 +97,21 @@ Result<std::vector<MultiTurnOutcome>> run_multiturn(engine::Engine& engine, cons
     auto forked = engine.fork(**base, opened);
     if (!forked) return forked.status().with_context("policy " + out.policy);
     engine::Sequence& seq = **forked;
+    OraclePolicy* replay = nullptr;
+    if (oracle) {
+      PolicyBudget budget;
+      if (spec.budget_fraction > 0) budget.fraction = spec.budget_fraction;
+      auto made = std::make_unique<OraclePolicy>(budget, AttentionMassTrace());
+      replay = made.get();
+      seq.set_policy(std::move(made));
+    }
+    if (record) seq.session().set_attention_hook(&recorder);
     std::vector<ChatMessage> messages = first;
     std::string consumed = first_text;
     for (size_t k = 0; k < turns; ++k) {
       MultiTurnTurn turn;
+      if (replay) replay->set_trace(k < full_turns.size() ? full_turns[k] : AttentionMassTrace());
+      const size_t recorded_before = recorder.trace().size();
       if (k == 0) {
         FM_RETURN_IF_ERROR(seq.add_tokens(std::span<const int32_t>(first_ids).last(suffix)));
         turn.prompt_tokens = suffix;
@@ -108,6 +140,10 @@ Result<std::vector<MultiTurnOutcome>> run_multiturn(engine::Engine& engine, cons
         consumed += piece;
         FM_RETURN_IF_ERROR(seq.decode(t));
       }
+      if (record) {
+        const AttentionMassTrace& all = recorder.trace();
+        full_turns.emplace_back(all.begin() + (std::ptrdiff_t)recorded_before, all.end());
+      }
       messages.push_back({"assistant", sample.answer_prefixes[k] + turn.answer});
       turn.score = score_first_answer(turn_task(sample, k), turn.answer);
       const KvStore& kv = seq.session().kv();
@@ -121,7 +157,11 @@ Result<std::vector<MultiTurnOutcome>> run_multiturn(engine::Engine& engine, cons
     out.discarded_chunks = seq.session().discarded_chunks();
     out.pages_recalled = seq.session().kv().pages_moved_to_device();
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    outcomes.push_back(std::move(out));
+    if (record) {
+      seq.session().set_attention_hook(nullptr);
+      recorded = true;
+    }
+    outcomes[index] = std::move(out);
   }
   return outcomes;
 }

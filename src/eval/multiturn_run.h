@@ -45,6 +45,10 @@ struct MultiTurnOptions {
   bool device_budgets = true;
 };
 
+// One conversation under each policy, all forked from one prefill of the document. An
+// `oracle` spec replays, turn by turn, the attention that `full` (which must be listed too)
+// gave each of its decode steps; where the oracle's own answer departs from full's the
+// recording is approximate.
 Result<std::vector<MultiTurnOutcome>> run_multiturn(engine::Engine& engine, const Tokenizer& tokenizer,
                                                     const ChatTemplate& chat, const MultiTurnSample& sample,
                                                     const std::vector<PolicySpec>& policies,

@@ -40,6 +40,9 @@ class OraclePolicy : public Policy {
       : budget_(budget), trace_(std::move(trace)) {}
   std::string name() const override { return "oracle"; }
   void select(const SelectionContext& context, std::vector<int64_t>& chunks) override;
+  // A new recording, indexed from decode step 0 again: a conversation's next turn (the
+  // session restarts its decode steps at each prompt).
+  void set_trace(AttentionMassTrace trace) { trace_ = std::move(trace); }
 
  private:
   PolicyBudget budget_;

@@ -109,6 +109,43 @@ TEST(MultiTurnRun, EachPolicyHoldsWhatItsBudgetSaysAndTheBaselinesDiscard) {
   }
 }
 
+// The oracle replays, turn by turn, the attention full recorded: at a 100% budget it keeps
+// everything and answers as full does; at 20% it stays within the budget and differs.
+TEST(MultiTurnRun, TheOracleReplaysFullsRecordingTurnByTurn) {
+  auto tiny = test::load_tiny_model({});
+  auto engine = engine::Engine::over(std::move(tiny.model), 1);
+  auto tok = test::tiny_tokenizer(engine->model().n_vocab());
+  const TokenCounter counter = [&](std::string_view t) { return tok->encode(t, false, false).size(); };
+  auto sample = make_multiturn_sample(700, 3, 1, 0, counter);
+  ASSERT_TRUE(sample.is_ok());
+  ChatTemplate chat;
+  std::vector<PolicySpec> policies(3);
+  policies[0].name = "oracle";  // listed before full: full still runs first
+  policies[0].budget_fraction = 1.0;
+  policies[1].name = "full";
+  policies[2].name = "oracle";
+  policies[2].budget_fraction = 0.2;
+  MultiTurnOptions options;
+  options.memory.chunk_tokens = 4;
+  options.memory.max_block_tokens = 64;
+  options.max_new_tokens = 6;
+  auto run = run_multiturn(*engine, *tok, chat, *sample, policies, options);
+  ASSERT_TRUE(run.is_ok()) << run.status().message();
+  const MultiTurnOutcome &all = (*run)[0], &full = (*run)[1], &fifth = (*run)[2];
+  EXPECT_EQ(all.policy, "oracle");
+  EXPECT_EQ(full.policy, "full");
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(all.turns[k].answer, full.turns[k].answer) << k;
+    EXPECT_LE((double)fifth.turns[k].device_global_bytes, 0.2 * (double)fifth.turns[k].full_global_bytes) << k;
+  }
+  EXPECT_GT(fifth.pages_recalled, 0);
+  // Without full there is nothing to replay.
+  std::vector<PolicySpec> alone(1);
+  alone[0].name = "oracle";
+  alone[0].budget_fraction = 0.2;
+  EXPECT_FALSE(run_multiturn(*engine, *tok, chat, *sample, alone, options).is_ok());
+}
+
 TEST(LongAnswerSample, AsksForEveryLockerInAlphabeticalOrderWithRoomToAnswer) {
   for (size_t index = 0; index < 10; ++index) {
     auto t = make_long_answer_sample(4000, 16, 3, index, words);
