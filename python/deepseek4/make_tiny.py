@@ -28,6 +28,7 @@ import sys
 
 import numpy as np
 import torch
+import transformers
 
 from transformers import DeepseekV4Config, DeepseekV4ForCausalLM
 
@@ -94,29 +95,41 @@ def variant(**changes):
     return config
 
 
-# name -> (seed, config kwargs, what the variant adds)
+# What llama.cpp's deepseek4 needs beyond the compression ratios: its graph asserts
+# hc_mult == 4 (V4's value), and it multiplies the lightning indexer's queries and keys by a
+# Hadamard matrix of at least 64 x 64, so index_head_dim must be a multiple of 64.
+LLAMACPP_SHAPE = dict(hc_mult=4, index_head_dim=64)
+
+# name -> (seed, config kwargs, what the variant adds). Every config but "test-hc2" takes
+# LLAMACPP_SHAPE.
 CONFIGS = {
-    "hca-csa": (1701, variant(),
-                "transformers' test config: one HCA layer, one CSA layer"),
+    "hca-csa": (1701, variant(**LLAMACPP_SHAPE),
+                "transformers' test config (one HCA layer, one CSA layer) with 4 hyper-connection "
+                "streams instead of 2 and indexer heads of 64 instead of 16"),
     "hash-swa-4l": (1702, variant(
         num_hidden_layers=4,
         layer_types=["heavily_compressed_attention", "compressed_sparse_attention",
                      "sliding_attention", "compressed_sparse_attention"],
         mlp_layer_types=["hash_moe", "moe", "moe", "moe"],
         sliding_window=16, index_topk=4, n_routed_experts=8, moe_intermediate_size=32,
-        hc_mult=4, hc_sinkhorn_iters=20),
+        hc_sinkhorn_iters=20, **LLAMACPP_SHAPE),
         "4 layers with a sliding-only layer, a hash-routed first MoE layer, window 16, "
-        "top-k 4, 8 experts, hc_mult 4 and 20 Sinkhorn steps (V4's values)"),
+        "top-k 4, 8 experts, 20 Sinkhorn steps (V4's value)"),
     "csa-wide": (1703, variant(
         num_hidden_layers=3,
         layer_types=["compressed_sparse_attention", "heavily_compressed_attention",
                      "compressed_sparse_attention"],
         mlp_layer_types=["moe", "moe", "moe"],
         num_attention_heads=8, o_groups=4, sliding_window=4, index_n_heads=4, index_topk=8,
-        n_routed_experts=6, num_experts_per_tok=3, moe_intermediate_size=32),
+        n_routed_experts=6, num_experts_per_tok=3, moe_intermediate_size=32, **LLAMACPP_SHAPE),
         "3 layers starting with CSA, 8 heads in 4 output groups, window 4, indexer 4 heads "
         "with top-k 8, 6 experts top-3"),
+    "test-hc2": (1704, variant(),
+                 "transformers' test config exactly (2 hyper-connection streams): a transformers "
+                 "reference only (llama.cpp's graph asserts hc_mult == 4)"),
 }
+# configs llama.cpp can run (convert_gguf.py converts all; llamacpp_reference.py runs these)
+LLAMACPP_CONFIGS = tuple(name for name in CONFIGS if CONFIGS[name][1]["hc_mult"] == 4)
 
 
 # ---------------------------------------------------------------------------------------
@@ -396,7 +409,6 @@ def make(name):
     model.save_pretrained(directory)
     write_tokenizer(directory)
     summary, decode_vs_prefill = write_references(model, name, directory)
-    import transformers
     info = dict(name=name, seed=CONFIGS[name][0], description=CONFIGS[name][2],
                 parameters=parameter_count(model), sequence_lengths=list(SEQUENCE_LENGTHS),
                 greedy_prompt_length=GREEDY_PROMPT_LENGTH, greedy_new_tokens=GREEDY_NEW_TOKENS,
@@ -420,6 +432,7 @@ def main():
     parser.add_argument("--only", action="append", choices=sorted(CONFIGS), help="make just these configs")
     args = parser.parse_args()
     torch.set_num_threads(1)  # the same reduction order on every machine
+    transformers.utils.logging.disable_progress_bar()
     for name in args.only or CONFIGS:
         make(name)
     return 0
