@@ -222,7 +222,7 @@ INDEXER_NOPE_FROM_CONSTANT = 0.07
 
 
 def add_constant_channel(model):
-    """Gives channel 0 of every embedding the value +4 and lets the lightning indexer read it.
+    """Gives channel 0 of every embedding the value +8 and lets the lightning indexer read it.
 
     The indexer scores a compressed entry s for query t as sum_h w[t,h] * relu(q[t,h] . k[s]).
     With plain random weights half of the dot products are negative and half of the head
