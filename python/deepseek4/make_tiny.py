@@ -309,6 +309,20 @@ def full_logits(model, tokens):
 
 
 @torch.no_grad()
+def prefill_in_parts(model, tokens, boundaries):
+    """Logits of every position when the sequence is fed in several calls through one cache,
+    split before each index in boundaries (the path a chunked prefill takes)."""
+    cache, parts, start = None, [], 0
+    for end in list(boundaries) + [len(tokens)]:
+        ids = torch.as_tensor(np.asarray(tokens[start:end], dtype=np.int64)).unsqueeze(0)
+        out = model(input_ids=ids, cache=cache, use_cache=True)
+        cache = out.cache
+        parts.append(out.logits[0].float().numpy())
+        start = end
+    return np.concatenate(parts)
+
+
+@torch.no_grad()
 def greedy(model, prompt, new_tokens):
     """Greedy decoding through the cache, one token per forward (the decode path:
     compressor buffers, CSA overlap state and the sliding ring all carry over)."""

@@ -8,6 +8,7 @@ For each config (all by default), on the CPU, in a few seconds:
   - transformers' logits, from the re-created model and from the committed checkpoint loaded
     with from_pretrained, are within LOGIT_TOLERANCE of reference_logits.npz, every position
     of every sequence;
+  - the same sequences fed in several calls through the cache give the same logits;
   - greedy decoding through the cache gives the committed continuation;
   - where llamacpp_vs_transformers.json exists, the committed llama.cpp logits differ from
     transformers' as recorded there, and from transformers run with llama.cpp's Q8_0 rounding
@@ -38,6 +39,11 @@ LOGIT_TOLERANCE = 1e-4
 # llama.cpp against transformers with llama.cpp's Q8_0 rounding of the routed experts' inputs:
 # measured at most 4.3e-6 where no discrete choice differs (docs/deepseek-v4.md)
 LLAMACPP_TOLERANCE = 1e-4
+
+
+# Prefill in several calls through the cache must give the one-call logits: splits inside a
+# CSA window (37, 9), single tokens at the start, and HCA's window boundary (130 then 256).
+PREFILL_SPLITS = {40: (1, 2, 3, 9), 100: (37,), 300: (130, 256)}
 
 
 class Checks:
@@ -77,6 +83,12 @@ def check_config(name, checks):
             diff = float(np.abs(make_tiny.full_logits(source_model, tokens) - expected).max())
             checks.check(diff <= LOGIT_TOLERANCE,
                          f"length {length}: {source} logits max |diff| {diff:.2e} <= {LOGIT_TOLERANCE:g}")
+
+    for length, boundaries in PREFILL_SPLITS.items():
+        split = make_tiny.prefill_in_parts(model, reference[f"tokens_{length}"], boundaries)
+        diff = float(np.abs(split - reference[f"logits_{length}"]).max())
+        checks.check(diff <= LOGIT_TOLERANCE, f"length {length} fed as parts split at {boundaries}: "
+                                              f"max |diff| {diff:.2e} <= {LOGIT_TOLERANCE:g}")
 
     continuation, _ = make_tiny.greedy(model, reference["greedy_prompt"], len(reference["greedy_tokens"]))
     checks.check(np.array_equal(continuation, reference["greedy_tokens"]),
