@@ -384,7 +384,17 @@ int cmd_eval(int argc, char** argv) {
         const std::vector<int32_t> ids = tok.encode(prompt_text, chat->bos_text.empty(), /*parse_special=*/true);
         const std::string reference = reference_answer(*sample);
         options.reference_tokens.clear();
-        if (!reference.empty()) options.reference_tokens = tok.encode(" " + reference, false, false);
+        options.reference_spans.clear();
+        if (!sample->forced_reference.empty()) {
+          // Segment by segment, so that the scored spans are whole tokens.
+          for (const auto& [text, scored] : sample->forced_reference) {
+            const std::vector<int32_t> part = tok.encode(text, false, false);
+            if (scored) options.reference_spans.push_back({options.reference_tokens.size(), options.reference_tokens.size() + part.size()});
+            options.reference_tokens.insert(options.reference_tokens.end(), part.begin(), part.end());
+          }
+        } else if (!reference.empty()) {
+          options.reference_tokens = tok.encode(" " + reference, false, false);
+        }
         budget_tokens = (int64_t)ids.size() + options.max_new_tokens;
         auto result = eval::decode_under_policies(engine, tok, ids, todo, factory, options);
         if (!result) return fail(result.status().with_context(sample->id));
@@ -410,6 +420,9 @@ int cmd_eval(int argc, char** argv) {
           row.decode_tok_s = o.decode_seconds > 0 ? o.decode_steps / o.decode_seconds : 0;
           row.ttft_s = result->shared_prefill_seconds + o.suffix_prefill_seconds;
           row.answer_logprob = o.reference_logprob;
+          if (!options.reference_spans.empty()) {
+            row.score_forced = (double)o.reference_spans_top1 / (double)options.reference_spans.size();
+          }
           row.answer_tokens = o.reference_count;
           if (full) {
             const size_t n = std::max(o.tokens.size(), full->tokens.size());

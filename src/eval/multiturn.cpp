@@ -228,6 +228,14 @@ Result<TaskSample> make_long_answer_sample(size_t target_tokens, int n_keys, uin
                "), one sentence per locker, as the notes put it.";
   t.answer_prefix = std::string("The code of locker ") + (char)('A' + letters[(size_t)order[0]]) + " is";
   for (int k : order) t.answers.push_back(codes[(size_t)k]);
+  // The same answer, teacher-forced: each code (scored) after its locker's sentence start.
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (k > 0) {
+      t.forced_reference.push_back({std::string(". The code of locker ") + (char)('A' + letters[(size_t)order[k]]) + " is", false});
+    }
+    t.forced_reference.push_back({" " + codes[(size_t)order[k]], true});
+  }
+  t.forced_reference.push_back({".", false});
   t.metric = Metric::kOrderedAll;
   t.max_new_tokens = 16 * n_keys + 32;  // about 8 tokens a line, with room to spare
   t.length_tokens = counter(t.context + t.question);

@@ -181,14 +181,24 @@ Result<SharedPrefillResult> decode_under_policies(engine::Engine& engine,
       FM_RETURN_IF_ERROR(start_group(*names, false, group, nullptr));
       std::vector<double> ref_seconds(group.size(), 0.0);
       std::vector<int64_t> ref_steps(group.size(), 0);
+      std::vector<std::vector<char>> top1(group.size(), std::vector<char>(ref.size(), 0));
       FM_RETURN_IF_ERROR(step_group(
           group, (int)ref.size(),
           [&](size_t i, int step) -> std::optional<int32_t> {
-            outs[i].reference_logprob += log_softmax_at(group[i].seq->logits(), ref[(size_t)step]);
+            const std::span<const float> logits = group[i].seq->logits();
+            outs[i].reference_logprob += log_softmax_at(logits, ref[(size_t)step]);
+            top1[i][(size_t)step] = Sampler::argmax(logits) == ref[(size_t)step];
             return ref[(size_t)step];
           },
           ref_seconds, ref_steps));
-      for (PolicyOutcome& o : outs) o.reference_count = (int64_t)ref.size();
+      for (size_t i = 0; i < outs.size(); ++i) {
+        outs[i].reference_count = (int64_t)ref.size();
+        for (const auto& [begin, end] : options.reference_spans) {
+          bool all = begin < end && end <= ref.size();
+          for (size_t t = begin; all && t < end; ++t) all = top1[i][t];
+          outs[i].reference_spans_top1 += all;
+        }
+      }
     }
     for (PolicyOutcome& o : outs) outcomes.push_back(std::move(o));
   }

@@ -34,6 +34,9 @@ struct PolicyOutcome {
   // over reference_count tokens (0 when no reference was given).
   double reference_logprob = 0;
   int64_t reference_count = 0;
+  // Of SharedPrefillOptions::reference_spans, how many had every token the policy's top-1
+  // under that teacher forcing.
+  int64_t reference_spans_top1 = 0;
   // Measured device bytes over decode (the session's FootprintMeter), as % of what full
   // attention holds: (a) the global layers' KV on the device tier, mean and peak; (b)
   // everything on the device (that KV, the rings, LSA's chunk keys and indexer weights).
@@ -57,6 +60,9 @@ struct SharedPrefillOptions {
   // When not empty (and not teacher forcing), every policy is also scored on these
   // tokens (a reference answer): PolicyOutcome::reference_logprob.
   std::vector<int32_t> reference_tokens;
+  // Scored parts of reference_tokens, as [begin, end) token indices (the codes of a long
+  // answer): PolicyOutcome::reference_spans_top1.
+  std::vector<std::pair<size_t, size_t>> reference_spans;
   // Called with every next-token distribution a policy produces, step 0 being the one
   // after the prompt; policies run in the order full first, then the caller's order.
   std::function<void(const std::string& policy, int step, std::span<const float> logits)> on_logits;

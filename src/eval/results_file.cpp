@@ -57,7 +57,7 @@ std::string ResultRow::to_json() const {
   answers_json += "]";
   return "{\"suite\": " + quote(suite) + ", \"task\": " + quote(task) + ", \"length\": " + std::to_string(length) +
          ", \"index\": " + std::to_string(index) + ", \"policy\": " + quote(policy) + ", \"budget\": " +
-         number(budget) + ", \"score\": " + number(score) + ", \"score_first\": " + number(score_first) + ", \"kv_a_mean_percent\": " + number(kv_a_mean_percent) +
+         number(budget) + ", \"score\": " + number(score) + ", \"score_first\": " + number(score_first) + ", \"score_forced\": " + number(score_forced) + ", \"kv_a_mean_percent\": " + number(kv_a_mean_percent) +
          ", \"kv_a_peak_percent\": " + number(kv_a_peak_percent) + ", \"kv_b_mean_percent\": " +
          number(kv_b_mean_percent) + ", \"attended_mean_percent\": " + number(attended_mean_percent) +
          ", \"pages_recalled\": " + std::to_string(pages_recalled) + ", \"chunks_discarded\": " +
@@ -94,6 +94,7 @@ Result<std::vector<ResultRow>> read_result_rows(const std::string& path) {
     r.budget = v->at("budget").number;
     r.score = v->at("score").number;
     r.score_first = v->has("score_first") ? v->at("score_first").number : -1;
+    r.score_forced = v->has("score_forced") ? v->at("score_forced").number : -1;
     r.kv_a_mean_percent = v->at("kv_a_mean_percent").number;
     r.kv_a_peak_percent = v->at("kv_a_peak_percent").number;
     r.kv_b_mean_percent = v->at("kv_b_mean_percent").number;
@@ -163,7 +164,7 @@ std::string sample_key(const ResultRow& r) {
 
 std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) {
   struct Acc {
-    MeanAcc score, first, answer_diff{std::numeric_limits<double>::infinity()};
+    MeanAcc score, first, forced, answer_diff{std::numeric_limits<double>::infinity()};
     double kv_a = 0, kv_a_peak = 0, kv_b = 0, tps = 0, ttft = 0, agree = 0;
     int64_t n_agree = 0;
   };
@@ -188,6 +189,7 @@ std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) 
       Acc& a = acc[{r.suite, task, r.length, r.budget, r.policy}];
       a.score.add(r.score);
       if (r.score_first >= 0) a.first.add(r.score_first);
+      if (r.score_forced >= 0) a.forced.add(r.score_forced);
       a.kv_a += r.kv_a_mean_percent;
       a.kv_a_peak += r.kv_a_peak_percent;
       a.kv_b += r.kv_b_mean_percent;
@@ -218,6 +220,7 @@ std::map<SummaryKey, SummaryCell> summarize(const std::vector<ResultRow>& rows) 
     c.agreement = a.n_agree ? a.agree / a.n_agree : -1;
     c.answer_logprob_diff = a.answer_diff.get();
     c.first_answer = a.first.get();
+    c.forced_spans = a.forced.get();
     out[key] = c;
   }
   return out;
@@ -286,6 +289,18 @@ std::string summary_markdown(const std::vector<ResultRow>& rows) {
     md += "\nFirst answer only: the same metric on the text up to the first line break (or the model's own "
           "next \"Question:\"), and 0 when that answer names the other option or a superseded value.\n\n" +
           first;
+  }
+  const std::string forced = markdown_table(
+      cells, [](const SummaryCell& c) { return c.forced_spans.n > 0; },
+      [&](const SummaryCell& c) {
+        std::snprintf(buf, sizeof buf, "%.1f ± %.1f (n=%lld)", 100 * c.forced_spans.mean,
+                      100 * c.forced_spans.half_width_95, (long long)c.forced_spans.n);
+        return std::string(buf);
+      });
+  if (!forced.empty()) {
+    md += "\nTeacher-forced reference answer: the share of its scored spans (a long answer's codes) whose every "
+          "token is the policy's top-1 given the reference so far.\n\n" +
+          forced;
   }
   // Over all tasks of a suite: the rest of what each policy costs and how close it stays.
   std::map<SummaryKey, SummaryCell> all_tasks;

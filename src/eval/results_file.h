@@ -19,6 +19,9 @@ struct ResultRow {
   double budget = 0;
   double score = 0;     // in [0, 1]: the suite's own metric (RULER's reads the whole prediction)
   double score_first = -1;  // in [0, 1]: the metric on the first answer only (eval/scoring.h); -1 not measured
+  // In [0, 1]: the share of a teacher-forced reference's scored spans the policy predicted
+  // top-1 throughout (TaskSample::forced_reference); -1 not measured.
+  double score_forced = -1;
   // Footprint as % of full attention: (a) the global layers' KV on the device, mean and
   // peak over decode; (b) every device byte. Measured device bytes in rows written since
   // 2026-12-04 (every policy then runs on its own device budget); before, (a) was the share
@@ -64,6 +67,8 @@ struct SummaryCell {
   MeanInterval answer_logprob_diff;
   // The first-answer score (ResultRow::score_first) over the samples that measured it.
   MeanInterval first_answer;
+  // The teacher-forced span score (ResultRow::score_forced) over the samples that measured it.
+  MeanInterval forced_spans;
 };
 
 // (suite, task, length, budget, policy)

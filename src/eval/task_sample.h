@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fm::eval {
@@ -33,6 +34,11 @@ struct TaskSample {
   // Naming one of these in the first answer fails it (score_first_answer): the other
   // option of a "which came first", the value a knowledge update replaced.
   std::vector<std::string> wrong_answers;
+  // A reference answer in segments, teacher-forced after answer_prefix (the long-answer
+  // suite). A segment marked true is scored: it counts when every one of its tokens is the
+  // policy's top-1 given the reference so far, i.e. when the policy still holds what it
+  // needs at that point of a long answer, whatever the model would have generated freely.
+  std::vector<std::pair<std::string, bool>> forced_reference;
   Metric metric = Metric::kStringMatchAll;
   int max_new_tokens = 32;
   std::size_t length_tokens = 0;     // measured prompt length (context + question) in tokens

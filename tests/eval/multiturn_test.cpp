@@ -153,6 +153,18 @@ TEST(LongAnswerSample, AsksForEveryLockerInAlphabeticalOrderWithRoomToAnswer) {
     EXPECT_EQ(t->metric, Metric::kOrderedAll);
     ASSERT_EQ(t->answers.size(), 16u);
     EXPECT_GE(t->max_new_tokens, 200);  // several 64-step selection cycles
+    // The teacher-forced reference: the prefix's sentence continued, each code scored.
+    std::string forced, scored;
+    for (const auto& [text, is_scored] : t->forced_reference) {
+      forced += text;
+      if (is_scored) scored += text;
+    }
+    std::string listed;
+    for (const std::string& code : t->answers) listed += " " + code;
+    EXPECT_EQ(scored, listed);
+    const std::string opening = " " + t->answers[0] + ". The code of locker B is " + t->answers[1] + ".";
+    EXPECT_EQ(forced.substr(0, opening.size()), opening);
+    EXPECT_EQ(forced.back(), '.');
     EXPECT_LE(t->length_tokens, 4100u);
     // The answers follow the lockers' letters; each code is stated once, in its note.
     std::vector<std::pair<char, std::string>> stated;

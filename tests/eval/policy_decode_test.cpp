@@ -100,6 +100,33 @@ TEST(PolicyDecode, ReferenceLogprobUnderFullIsAFreshSessionsLikelihood) {
   EXPECT_FALSE(full.tokens.empty());
 }
 
+// Scored spans of a teacher-forced reference: full's own greedy answer, forced back, has
+// every token top-1 under full; a span whose token is not the argmax fails.
+TEST(PolicyDecode, ReferenceSpansCountWhenEveryTokenIsTheTopChoice) {
+  auto tiny = test::load_tiny_model({});
+  auto engine = engine::Engine::over(std::move(tiny.model), 1);
+  const Model& m = engine->model();
+  auto tok = tiny_tokenizer(m.n_vocab());
+  std::vector<int32_t> prompt(100);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = (int32_t)(3 + (i * 41 + 3) % (m.n_vocab() - 3));
+  eval::SharedPrefillOptions options;
+  options.session.chunk_tokens = 4;
+  options.suffix_tokens = 8;
+  options.max_new_tokens = 12;
+  auto greedy = eval::decode_under_policies(*engine, *tok, prompt, {"full"}, factory(0.05), options);
+  ASSERT_TRUE(greedy) << greedy.status().message();
+  std::vector<int32_t> reference = greedy->outcomes[0].tokens;
+  ASSERT_GE(reference.size(), 6u);
+  reference.resize(6);
+  // Spans [0, 2) and [2, 5) are full's own choices; [5, 6) gets a token full did not choose.
+  reference[5] = (reference[5] + 1) % m.n_vocab();
+  options.reference_tokens = reference;
+  options.reference_spans = {{0, 2}, {2, 5}, {5, 6}};
+  auto result = eval::decode_under_policies(*engine, *tok, prompt, {"full"}, factory(0.05), options);
+  ASSERT_TRUE(result) << result.status().message();
+  EXPECT_EQ(result->outcomes[0].reference_spans_top1, 2);
+}
+
 TEST(PolicyDecode, SmallBudgetsKeepLessAndTheOracleNeedsFull) {
   auto tiny = test::load_tiny_model({});
   auto engine = engine::Engine::over(std::move(tiny.model), 1);

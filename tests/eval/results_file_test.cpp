@@ -74,6 +74,8 @@ TEST(ResultsFile, FirstAnswerScoresRoundTripAndGetTheirOwnTable) {
   ASSERT_TRUE(back);
   EXPECT_DOUBLE_EQ((*back)[0].score_first, 1.0);
   EXPECT_DOUBLE_EQ((*back)[1].score_first, 0.0);
+  EXPECT_DOUBLE_EQ((*back)[0].score_forced, -1.0);  // not measured
+  EXPECT_EQ(summary_markdown(*back).find("Teacher-forced"), std::string::npos);
   const auto cells = summarize(*back);
   const SummaryCell& c = cells.at({"ruler", "niah_single_1", 4096, 0.1, "lsa"});
   EXPECT_DOUBLE_EQ(c.mean, 1.0);
@@ -81,6 +83,28 @@ TEST(ResultsFile, FirstAnswerScoresRoundTripAndGetTheirOwnTable) {
   EXPECT_NEAR(c.first_answer.mean, 1.0 / 3.0, 1e-12);
   EXPECT_NE(summary_markdown(*back).find("First answer only"), std::string::npos);
   EXPECT_NE(summary_markdown(*back).find("33.3 ±"), std::string::npos);
+}
+
+TEST(ResultsFile, TeacherForcedSpanScoresRoundTripAndGetTheirOwnTable) {
+  std::vector<ResultRow> rows;
+  for (int i = 0; i < 4; ++i) {
+    rows.push_back(row("lsa", i, 0.0));
+    rows.back().suite = "longanswer";
+    rows.back().score_forced = i < 3 ? 0.75 : 0.25;
+  }
+  const std::string path = ::testing::TempDir() + "/results_forced_test.jsonl";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    for (const ResultRow& r : rows) out << r.to_json() << "\n";
+  }
+  auto back = read_result_rows(path);
+  ASSERT_TRUE(back);
+  EXPECT_DOUBLE_EQ((*back)[3].score_forced, 0.25);
+  const SummaryCell& c = summarize(*back).at({"longanswer", "niah_single_1", 4096, 0.1, "lsa"});
+  EXPECT_EQ(c.forced_spans.n, 4);
+  EXPECT_NEAR(c.forced_spans.mean, 0.625, 1e-12);
+  EXPECT_NE(summary_markdown(*back).find("Teacher-forced"), std::string::npos);
+  EXPECT_NE(summary_markdown(*back).find("62.5 ±"), std::string::npos);
 }
 
 // A policy that has not run every sample yet: per task it shows what it has; the "all"
