@@ -19,6 +19,13 @@ const TensorTypeTraits* tensor_type_traits(uint32_t type_id) {
   static const TensorTypeTraits kQ5_K{"Q5_K", 256, 176, true};
   static const TensorTypeTraits kQ6_K{"Q6_K", 256, 210, true};
   static const TensorTypeTraits kQ8_K{"Q8_K", 256, 292, false};
+  // Read only by the deepseek4 family's own scalar code (src/model/deepseek4): its hash
+  // routing table (I32) and its routed experts (MXFP4: one E8M0 scale byte + 16 bytes of
+  // e2m1 codes per 32 values). Not enumerated in TensorType yet; ids as in ggml.
+  static const TensorTypeTraits kI32{"I32", 1, 4, false};
+  static const TensorTypeTraits kMXFP4{"MXFP4", 32, 17, false};
+  if (type_id == 26) return &kI32;
+  if (type_id == 39) return &kMXFP4;
   switch (static_cast<TensorType>(type_id)) {
     case TensorType::F32: return &kF32;
     case TensorType::F16: return &kF16;

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Exports the tiny DeepSeek-V4 reference logits in a form the C++ tests read without numpy.
+
+  .venv-dsv4/bin/python python/deepseek4/export_reference.py      (numpy is all it needs)
+
+For every config folder under tests/data/deepseek4/ with a reference_logits.npz (made by
+make_tiny.py with transformers), writes beside it:
+
+  reference_logits.json  {"source": "reference_logits.npz", "n_vocab": V,
+                          "sequences": [{"length": N, "tokens": [...], "offset_floats": K}, ...]}
+  reference_logits.bin   float32 little-endian, no header: for each sequence in the JSON's
+                         order, its logits [N, V] row-major (position-major), starting at
+                         float index K (so at byte 4 K).
+
+The lengths are those the npz holds (5, 17, 40, 100, 300). Re-running it reproduces both
+files byte for byte.
+"""
+import json
+import os
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "..", "tests", "data", "deepseek4")
+
+
+def export(folder):
+    npz = np.load(os.path.join(folder, "reference_logits.npz"))
+    lengths = sorted(int(k.split("_")[1]) for k in npz.files if k.startswith("tokens_"))
+    sequences, chunks, offset = [], [], 0
+    n_vocab = None
+    for n in lengths:
+        tokens = npz[f"tokens_{n}"].astype(np.int64)
+        logits = np.ascontiguousarray(npz[f"logits_{n}"], dtype="<f4")
+        assert logits.shape[0] == n == tokens.shape[0]
+        n_vocab = logits.shape[1]
+        sequences.append({"length": n, "tokens": [int(t) for t in tokens], "offset_floats": offset})
+        chunks.append(logits.tobytes())
+        offset += logits.size
+    header = {"source": "reference_logits.npz", "n_vocab": int(n_vocab), "sequences": sequences}
+    with open(os.path.join(folder, "reference_logits.json"), "w") as f:
+        # One sequence per line.
+        lines = [json.dumps(s) for s in header["sequences"]]
+        f.write('{"source": "reference_logits.npz", "n_vocab": %d, "sequences": [\n' % n_vocab)
+        f.write(",\n".join(lines) + "\n]}\n")
+    with open(os.path.join(folder, "reference_logits.bin"), "wb") as f:
+        f.write(b"".join(chunks))
+    print(f"{os.path.basename(folder)}: {len(sequences)} sequences, {offset} floats")
+
+
+def main():
+    for name in sorted(os.listdir(DATA)):
+        folder = os.path.join(DATA, name)
+        if os.path.isfile(os.path.join(folder, "reference_logits.npz")):
+            export(folder)
+
+
+if __name__ == "__main__":
+    main()

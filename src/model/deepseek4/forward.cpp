@@ -1,0 +1,437 @@
+// The scalar reference forward pass of DeepSeek-V4 over one whole sequence. Section numbers
+// are the V4 paper's, as transformers' modeling_deepseek_v4.py cites them; docs/deepseek-v4.md
+// describes each step. Written to be read and checked, not to be fast: every token is its
+// own matrix-vector product and attention re-reads the whole window per query.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "model/deepseek4/model.h"
+
+namespace fm::deepseek4 {
+namespace {
+
+// Per-token rows of a [T, width] activation.
+struct Rows {
+  int64_t width = 0;
+  std::vector<float> data;
+  Rows(int64_t n_rows, int64_t row_width) : width(row_width), data((size_t)(n_rows * row_width)) {}
+  float* row(int64_t t) { return data.data() + t * width; }
+  const float* row(int64_t t) const { return data.data() + t * width; }
+};
+
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+// torch.nn.functional.softplus (beta 1, threshold 20).
+float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
+
+// RMSNorm over n values; weight may be null (the unweighted norms of the per-head queries
+// and of the hyper-connection inputs).
+void rms_norm(const float* x, int64_t n, const float* weight, float eps, float* out) {
+  double sum_squares = 0;
+  for (int64_t i = 0; i < n; ++i) sum_squares += (double)x[i] * x[i];
+  const double inv = 1.0 / std::sqrt(sum_squares / (double)n + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = (float)(x[i] * inv) * (weight ? weight[i] : 1.0f);
+}
+
+// V4's RoPE: pairs of consecutive channels (2i, 2i+1) among the last `rope_dims` of a head
+// are rotated by pos * base^(-2i / rope_dims). `inverse` rotates back (the attention output,
+// whose values carried the keys' rotation because K = V). Angles in float, as transformers
+// computes them, so that positions in the hundreds round the same way.
+void rope(float* head, int head_dim, int rope_dims, int64_t pos, float base, bool inverse) {
+  float* x = head + (head_dim - rope_dims);
+  for (int i = 0; i < rope_dims / 2; ++i) {
+    const float inv_freq = 1.0f / std::pow(base, (float)(2 * i) / (float)rope_dims);
+    const float angle = (float)pos * inv_freq;
+    const float c = std::cos(angle);
+    const float s = inverse ? -std::sin(angle) : std::sin(angle);
+    const float x0 = x[2 * i], x1 = x[2 * i + 1];
+    x[2 * i] = x0 * c - x1 * s;
+    x[2 * i + 1] = x1 * c + x0 * s;
+  }
+}
+
+// A view of rows [first, first + count) of a matrix.
+Matrix row_block(const Matrix& m, int64_t first, int64_t count) {
+  Matrix block = m;
+  block.rows = count;
+  block.data = m.data + first * m.row_bytes;
+  return block;
+}
+
+// The mixes a hyper-connection (mHC, section 2.2) computes from the n streams of one token.
+struct StreamMix {
+  std::vector<float> pre;   // [n]: weights of the streams in the block's input
+  std::vector<float> post;  // [n]: weight of the block's output added to each stream
+  std::vector<float> comb;  // [n, n]: comb[i * n + j] = share of old stream i in new stream j
+};
+
+StreamMix hyper_connection_mix(const HyperConnectionWeights& w, const float* streams, int n,
+                               int64_t D, const Config& c) {
+  std::vector<float> flat((size_t)(n * D)), mixes((size_t)((2 + n) * n));
+  rms_norm(streams, n * D, nullptr, c.rms_eps, flat.data());
+  matvec(w.fn, flat.data(), mixes.data());
+  StreamMix m;
+  m.pre.resize(n);
+  m.post.resize(n);
+  m.comb.resize((size_t)(n * n));
+  for (int i = 0; i < n; ++i) {
+    m.pre[i] = sigmoid(mixes[i] * w.scale[0] + w.base[i]) + c.hc_eps;
+    m.post[i] = 2.0f * sigmoid(mixes[n + i] * w.scale[1] + w.base[n + i]);
+  }
+  // comb: a softmax per row, then Sinkhorn-Knopp towards a doubly stochastic matrix (the
+  // first column normalization, then iterations - 1 rounds of rows and columns).
+  for (int i = 0; i < n; ++i) {
+    float* row = m.comb.data() + i * n;
+    float max_logit = -INFINITY;
+    for (int j = 0; j < n; ++j) {
+      row[j] = mixes[2 * n + i * n + j] * w.scale[2] + w.base[2 * n + i * n + j];
+      max_logit = std::max(max_logit, row[j]);
+    }
+    double sum = 0;
+    for (int j = 0; j < n; ++j) sum += (row[j] = std::exp(row[j] - max_logit));
+    for (int j = 0; j < n; ++j) row[j] = (float)(row[j] / sum) + c.hc_eps;
+  }
+  auto normalize_columns = [&] {
+    for (int j = 0; j < n; ++j) {
+      float sum = 0;
+      for (int i = 0; i < n; ++i) sum += m.comb[i * n + j];
+      for (int i = 0; i < n; ++i) m.comb[i * n + j] /= sum + c.hc_eps;
+    }
+  };
+  auto normalize_rows = [&] {
+    for (int i = 0; i < n; ++i) {
+      float sum = 0;
+      for (int j = 0; j < n; ++j) sum += m.comb[i * n + j];
+      for (int j = 0; j < n; ++j) m.comb[i * n + j] /= sum + c.hc_eps;
+    }
+  };
+  normalize_columns();
+  for (int it = 0; it < c.hc_sinkhorn_iterations - 1; ++it) {
+    normalize_rows();
+    normalize_columns();
+  }
+  return m;
+}
+
+// The block's input: sum_i pre_i stream_i.
+void collapse_streams(const float* streams, const std::vector<float>& pre, int n, int64_t D,
+                      float* out) {
+  for (int64_t d = 0; d < D; ++d) {
+    float sum = 0;
+    for (int i = 0; i < n; ++i) sum += pre[i] * streams[i * D + d];
+    out[d] = sum;
+  }
+}
+
+// New streams: stream_j = post_j * block_output + sum_i comb[i, j] * old stream_i.
+void expand_streams(float* streams, const StreamMix& m, const float* block_output, int n, int64_t D) {
+  std::vector<float> old(streams, streams + n * D);
+  for (int j = 0; j < n; ++j) {
+    for (int64_t d = 0; d < D; ++d) {
+      float mixed = 0;
+      for (int i = 0; i < n; ++i) mixed += m.comb[i * n + j] * old[i * D + d];
+      streams[j * D + d] = m.post[j] * block_output[d] + mixed;
+    }
+  }
+}
+
+// Compressed entries (sections 2.3.1 / 2.3.2): entry e pools the tokens of window e (and,
+// `overlapping` as in CSA, also window e - 1) with a softmax per channel over the slots of
+// gate + position bias. With overlap the projections hold two series per token: Ca (the
+// first `width` channels) feeds the next window's entry, Cb (the rest) its own window's.
+// Entries are RMS-normed and roped at their window's first position e * ratio.
+// Returns [T / ratio, width]: a partial last window is not an entry yet.
+Rows compress(const CompressorWeights& w, const Rows& x, int64_t T, int ratio, int width,
+              bool overlapping, const Config& c) {
+  const int64_t series_width = overlapping ? 2 * width : width;
+  Rows kv(T, series_width), score(T, series_width);
+  const int64_t n_entries = T / ratio;
+  for (int64_t t = 0; t < n_entries * ratio; ++t) {
+    matvec(w.kv, x.row(t), kv.row(t));
+    matvec(w.gate, x.row(t), score.row(t));
+    const float* bias = w.position_bias + (t % ratio) * series_width;
+    for (int64_t ch = 0; ch < series_width; ++ch) score.row(t)[ch] += bias[ch];
+  }
+  Rows entries(n_entries, width);
+  std::vector<float> pooled(width);
+  std::vector<float> slot_values, slot_scores;
+  for (int64_t e = 0; e < n_entries; ++e) {
+    for (int ch = 0; ch < width; ++ch) {
+      slot_values.clear();
+      slot_scores.clear();
+      if (overlapping && e > 0) {
+        for (int j = 0; j < ratio; ++j) {
+          const int64_t t = (e - 1) * ratio + j;
+          slot_values.push_back(kv.row(t)[ch]);
+          slot_scores.push_back(score.row(t)[ch]);
+        }
+      }
+      const int offset = overlapping ? width : 0;
+      for (int j = 0; j < ratio; ++j) {
+        const int64_t t = e * ratio + j;
+        slot_values.push_back(kv.row(t)[offset + ch]);
+        slot_scores.push_back(score.row(t)[offset + ch]);
+      }
+      const float max_score = *std::max_element(slot_scores.begin(), slot_scores.end());
+      double denominator = 0, numerator = 0;
+      for (size_t s = 0; s < slot_scores.size(); ++s) {
+        const double p = std::exp((double)slot_scores[s] - max_score);
+        denominator += p;
+        numerator += p * slot_values[s];
+      }
+      pooled[ch] = (float)(numerator / denominator);
+    }
+    rms_norm(pooled.data(), width, w.norm, c.rms_eps, entries.row(e));
+    rope(entries.row(e), width, c.rope_dims, e * ratio, c.compress_rope_base, false);
+  }
+  return entries;
+}
+
+// The lightning indexer (section 2.3.1): for each query, the compressed entries it attends
+// to besides its window. score(t, s) = sum_h w_h relu(q_h . k_s) / sqrt(index dim), over
+// the entries visible to t (s < (t + 1) / ratio); the top `indexer_top_k` of them (all
+// when fewer are visible).
+std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& L, const Rows& x,
+                                                    const Rows& q_lora, int64_t T, int ratio,
+                                                    const Config& c) {
+  const int heads = c.indexer_heads, dim = c.indexer_head_dim;
+  const Rows keys = compress(L.indexer_compressor, x, T, ratio, dim, true, c);
+  std::vector<float> queries((size_t)heads * dim), head_weights(heads);
+  std::vector<std::vector<int64_t>> selected(T);
+  const double score_scale = 1.0 / std::sqrt((double)dim);
+  const float weight_scale = 1.0f / std::sqrt((float)heads);
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t visible = (t + 1) / ratio;
+    if (visible == 0) continue;
+    matvec(L.indexer_q_b, q_lora.row(t), queries.data());
+    for (int h = 0; h < heads; ++h) rope(queries.data() + h * dim, dim, c.rope_dims, t, c.compress_rope_base, false);
+    matvec(L.indexer_head_weights, x.row(t), head_weights.data());
+    std::vector<double> scores(visible);
+    for (int64_t s = 0; s < visible; ++s) {
+      double total = 0;
+      for (int h = 0; h < heads; ++h) {
+        double dot = 0;
+        for (int i = 0; i < dim; ++i) dot += (double)queries[h * dim + i] * keys.row(s)[i];
+        total += std::max(dot, 0.0) * score_scale * (head_weights[h] * weight_scale);
+      }
+      scores[s] = total;
+    }
+    std::vector<int64_t> order(visible);
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t keep = std::min<int64_t>(c.indexer_top_k, visible);
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                      [&](int64_t a, int64_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
+    selected[t].assign(order.begin(), order.begin() + keep);
+  }
+  return selected;
+}
+
+// Attention of one layer for every position: x [T, D] (the normed block input) -> [T, D].
+Rows attention(const LayerWeights& L, int layer, const Rows& x, int64_t T, const Config& c) {
+  const int H = c.n_heads, d = c.head_dim;
+  const AttentionKind kind = c.attention[layer];
+  const float base = kind == AttentionKind::kSliding ? c.rope_base : c.compress_rope_base;
+  const int ratio = c.compress_ratio[layer];
+
+  // Queries through the q LoRA (q_lora is also the indexer's input), each head RMS-normed
+  // without weight; one key/value head, K = V.
+  Rows q_lora(T, c.q_lora_rank), queries(T, (int64_t)H * d), kv(T, d);
+  std::vector<float> projected(std::max<int64_t>(c.q_lora_rank, d));
+  for (int64_t t = 0; t < T; ++t) {
+    matvec(L.q_a, x.row(t), projected.data());
+    rms_norm(projected.data(), c.q_lora_rank, L.q_a_norm, c.rms_eps, q_lora.row(t));
+    matvec(L.q_b, q_lora.row(t), queries.row(t));
+    for (int h = 0; h < H; ++h) {
+      float* head = queries.row(t) + h * d;
+      rms_norm(head, d, nullptr, c.rms_eps, head);
+      rope(head, d, c.rope_dims, t, base, false);
+    }
+    matvec(L.kv, x.row(t), projected.data());
+    rms_norm(projected.data(), d, L.kv_norm, c.rms_eps, kv.row(t));
+    rope(kv.row(t), d, c.rope_dims, t, base, false);
+  }
+
+  Rows entries(0, d);
+  std::vector<std::vector<int64_t>> sparse_selection;
+  if (kind != AttentionKind::kSliding) {
+    entries = compress(L.compressor, x, T, ratio, d, kind == AttentionKind::kCompressedSparse, c);
+    if (kind == AttentionKind::kCompressedSparse) {
+      sparse_selection = indexer_selection(L, x, q_lora, T, ratio, c);
+    }
+  }
+
+  Rows out(T, c.n_embd);
+  const double scale = 1.0 / std::sqrt((double)d);
+  std::vector<const float*> keys;
+  std::vector<double> logits;
+  std::vector<float> heads_out((size_t)H * d);
+  const int64_t group_width = (int64_t)H * d / c.output_groups;
+  std::vector<float> grouped((size_t)c.output_groups * c.output_lora_rank);
+  for (int64_t t = 0; t < T; ++t) {
+    // The keys of query t: its window (s > t - window), then compressed entries.
+    keys.clear();
+    for (int64_t s = std::max<int64_t>(0, t - c.sliding_window + 1); s <= t; ++s) keys.push_back(kv.row(s));
+    if (kind == AttentionKind::kHeavilyCompressed) {
+      for (int64_t e = 0; e < (t + 1) / ratio; ++e) keys.push_back(entries.row(e));
+    } else if (kind == AttentionKind::kCompressedSparse) {
+      for (int64_t e : sparse_selection[t]) keys.push_back(entries.row(e));
+    }
+    logits.resize(keys.size());
+    for (int h = 0; h < H; ++h) {
+      const float* q = queries.row(t) + h * d;
+      // A learned sink logit per head joins the softmax; its probability goes nowhere.
+      double max_logit = L.sinks[h];
+      for (size_t k = 0; k < keys.size(); ++k) {
+        double dot = 0;
+        for (int i = 0; i < d; ++i) dot += (double)q[i] * keys[k][i];
+        logits[k] = dot * scale;
+        max_logit = std::max(max_logit, logits[k]);
+      }
+      double denominator = std::exp(L.sinks[h] - max_logit);
+      for (size_t k = 0; k < keys.size(); ++k) denominator += (logits[k] = std::exp(logits[k] - max_logit));
+      float* o = heads_out.data() + h * d;
+      for (int i = 0; i < d; ++i) {
+        double sum = 0;
+        for (size_t k = 0; k < keys.size(); ++k) sum += logits[k] * keys[k][i];
+        o[i] = (float)(sum / denominator);
+      }
+      rope(o, d, c.rope_dims, t, base, true);
+    }
+    // Grouped output projection: group g's heads through rows [g r, (g + 1) r) of
+    // output_a, then output_b over all groups.
+    for (int g = 0; g < c.output_groups; ++g) {
+      matvec(row_block(L.output_a, (int64_t)g * c.output_lora_rank, c.output_lora_rank),
+             heads_out.data() + g * group_width, grouped.data() + g * c.output_lora_rank);
+    }
+    matvec(L.output_b, grouped.data(), out.row(t));
+  }
+  return out;
+}
+
+// SwiGLU with V4's clamps: silu(min(gate, limit)) * clamp(up, -limit, limit).
+void expert_ffn(const Matrix& gate, const Matrix& up, const Matrix& down, float limit,
+                const float* x, float* y) {
+  std::vector<float> g((size_t)gate.rows), u((size_t)up.rows);
+  matvec(gate, x, g.data());
+  matvec(up, x, u.data());
+  for (size_t i = 0; i < g.size(); ++i) {
+    g[i] = silu(std::min(g[i], limit)) * std::clamp(u[i], -limit, limit);
+  }
+  matvec(down, g.data(), y);
+}
+
+// MoE (section 2.1) for one token: scores sqrt(softplus(router x)); the experts are the
+// token's row of the hash table (hash layers) or the top-k of scores + bias; their weights
+// are their scores, normalized, times expert_weights_scale. Plus the shared expert.
+void moe(const LayerWeights& L, int layer, int32_t token, const float* x, float* y, const Config& c) {
+  std::vector<float> scores((size_t)c.n_experts);
+  matvec(L.router, x, scores.data());
+  for (float& s : scores) s = std::sqrt(softplus(s));
+  std::vector<int> chosen((size_t)c.n_experts_used);
+  if (L.hash_experts != nullptr) {
+    for (int k = 0; k < c.n_experts_used; ++k) chosen[k] = L.hash_experts[(int64_t)token * c.n_experts_used + k];
+  } else {
+    std::vector<int> order((size_t)c.n_experts);
+    std::iota(order.begin(), order.end(), 0);
+    auto biased = [&](int e) { return scores[e] + L.router_bias[e]; };
+    std::partial_sort(order.begin(), order.begin() + c.n_experts_used, order.end(),
+                      [&](int a, int b) { return biased(a) > biased(b) || (biased(a) == biased(b) && a < b); });
+    std::copy(order.begin(), order.begin() + c.n_experts_used, chosen.begin());
+  }
+  float weight_sum = 0;
+  for (int e : chosen) weight_sum += scores[e];
+  std::vector<double> sum((size_t)c.n_embd, 0.0);
+  std::vector<float> expert_out((size_t)c.n_embd);
+  for (int e : chosen) {
+    const float weight = scores[e] / (weight_sum + 1e-20f) * c.expert_weights_scale;
+    expert_ffn(L.expert_gate[e], L.expert_up[e], L.expert_down[e], c.swiglu_clamp_expert[layer], x,
+               expert_out.data());
+    for (int i = 0; i < c.n_embd; ++i) sum[i] += (double)weight * expert_out[i];
+  }
+  expert_ffn(L.shared_gate, L.shared_up, L.shared_down, c.swiglu_clamp_shared[layer], x, expert_out.data());
+  for (int i = 0; i < c.n_embd; ++i) y[i] = (float)sum[i] + expert_out[i];
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> load_model(const std::string& path) {
+  auto file = gguf::File::open(path);
+  if (!file) return file.status();
+  auto architecture = (*file)->get_string("general.architecture");
+  if (!architecture) return architecture.status();
+  if (*architecture != "deepseek4") {
+    return Status::error(path + ": general.architecture is '" + *architecture + "', not deepseek4");
+  }
+  auto config = read_config(**file);
+  if (!config) return config.status().with_context(path);
+  auto weights = bind_weights(**file, *config);
+  if (!weights) return weights.status().with_context(path);
+  auto model = std::make_unique<Model>();
+  model->file = std::move(*file);
+  model->config = std::move(*config);
+  model->weights = std::move(*weights);
+  return model;
+}
+
+Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens) {
+  const Config& c = model.config;
+  const Weights& w = model.weights;
+  const int64_t T = (int64_t)tokens.size();
+  const int n = c.hc_streams;
+  const int64_t D = c.n_embd;
+  for (int32_t token : tokens) {
+    if (token < 0 || token >= c.n_vocab) {
+      return Status::error("deepseek4: token id " + std::to_string(token) + " is outside the vocabulary of " +
+                           std::to_string(c.n_vocab));
+    }
+  }
+
+  // The residual: n streams per token, each starting as the token's embedding. [T, n D]
+  Rows streams(T, n * D);
+  for (int64_t t = 0; t < T; ++t) {
+    const float* embedding = reinterpret_cast<const float*>(w.token_embedding.data +
+                                                            tokens[t] * w.token_embedding.row_bytes);
+    for (int i = 0; i < n; ++i) std::copy(embedding, embedding + D, streams.row(t) + i * D);
+  }
+
+  Rows block_input(T, D), block_output(T, D);
+  std::vector<StreamMix> mixes((size_t)T);
+  std::vector<float> collapsed((size_t)D);
+  for (int layer = 0; layer < c.n_layers; ++layer) {
+    const LayerWeights& L = w.layers[layer];
+    // Attention: every position's input first (the compressors and the indexer read all of
+    // them), then the block, then the streams.
+    for (int64_t t = 0; t < T; ++t) {
+      mixes[t] = hyper_connection_mix(L.hc_attention, streams.row(t), n, D, c);
+      collapse_streams(streams.row(t), mixes[t].pre, n, D, collapsed.data());
+      rms_norm(collapsed.data(), D, L.attn_norm, c.rms_eps, block_input.row(t));
+    }
+    const Rows attended = attention(L, layer, block_input, T, c);
+    for (int64_t t = 0; t < T; ++t) expand_streams(streams.row(t), mixes[t], attended.row(t), n, D);
+
+    // MoE, token by token.
+    for (int64_t t = 0; t < T; ++t) {
+      const StreamMix mix = hyper_connection_mix(L.hc_ffn, streams.row(t), n, D, c);
+      collapse_streams(streams.row(t), mix.pre, n, D, collapsed.data());
+      rms_norm(collapsed.data(), D, L.ffn_norm, c.rms_eps, block_input.row(t));
+      moe(L, layer, tokens[t], block_input.row(t), block_output.row(t), c);
+      expand_streams(streams.row(t), mix, block_output.row(t), n, D);
+    }
+  }
+
+  // The head: the streams collapse with sigmoid weights only, then the final norm.
+  std::vector<float> logits((size_t)(T * c.n_vocab));
+  std::vector<float> flat((size_t)(n * D)), head_mix((size_t)n), pre((size_t)n), hidden((size_t)D);
+  for (int64_t t = 0; t < T; ++t) {
+    rms_norm(streams.row(t), n * D, nullptr, c.rms_eps, flat.data());
+    matvec(w.head_hc_fn, flat.data(), head_mix.data());
+    for (int i = 0; i < n; ++i) pre[i] = sigmoid(head_mix[i] * w.head_hc_scale[0] + w.head_hc_base[i]) + c.hc_eps;
+    collapse_streams(streams.row(t), pre, n, D, collapsed.data());
+    rms_norm(collapsed.data(), D, w.output_norm, c.rms_eps, hidden.data());
+    matvec(w.output, hidden.data(), logits.data() + t * c.n_vocab);
+  }
+  return logits;
+}
+
+}  // namespace fm::deepseek4

@@ -1,0 +1,38 @@
+// A loaded DeepSeek-V4 GGUF and its scalar reference forward pass (issue 17, phase 2).
+//
+// Scope: the whole architecture as transformers' DeepseekV4ForCausalLM computes it for one
+// sequence fed in one call (docs/deepseek-v4.md): hyper-connections with Sinkhorn, the
+// sliding window, CSA (compressor, lightning indexer, top-k) and HCA compressed attention,
+// attention sinks, the grouped output projection, hash and learned MoE routing with MXFP4
+// or F32 experts and the shared expert, the hyper-connection head. Everything in fp32
+// activations (sums in double), no KV cache: a later call cannot continue a sequence, and
+// the cost is quadratic. Not the engine's Model: no sessions, policies or tiered KV yet.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "format/gguf.h"
+#include "model/deepseek4/config.h"
+#include "model/deepseek4/weights.h"
+
+namespace fm::deepseek4 {
+
+struct Model {
+  std::unique_ptr<gguf::File> file;  // owns the mapping the weights point into
+  Config config;
+  Weights weights;
+};
+
+// Opens a GGUF whose general.architecture is "deepseek4".
+Result<std::unique_ptr<Model>> load_model(const std::string& path);
+
+// Logits for every position of `tokens` (one sequence starting at position 0):
+// [tokens.size(), n_vocab], row-major.
+Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens);
+
+}  // namespace fm::deepseek4

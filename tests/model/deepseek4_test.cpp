@@ -1,0 +1,187 @@
+// DeepSeek-V4 (src/model/deepseek4): the MXFP4 dequantizer against the fp32 checkpoint the
+// GGUF was converted from, and the scalar forward pass against transformers' logits on the
+// tiny checkpoints in tests/data/deepseek4 (docs/deepseek-v4.md). The references are
+// committed, so nothing here can skip.
+//
+// reference_logits.{json,bin} come from python/deepseek4/export_reference.py (the same
+// numbers as reference_logits.npz). cpp_parity.json beside them holds, per length, the max
+// and mean |C++ - transformers| measured when the bound was set and the bound asserted.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "core/json.h"
+#include "format/gguf.h"
+#include "format/safetensors.h"
+#include "model/deepseek4/model.h"
+#include "model/deepseek4/mxfp4.h"
+#include "support/test_paths.h"
+
+namespace fm {
+namespace {
+
+std::string config_dir(const std::string& config) {
+  return test::source_dir() + "/tests/data/deepseek4/" + config;
+}
+
+// The four tiny configs, all with a model.gguf (test-hc2's has no llama.cpp reference, as
+// llama.cpp cannot run 2 streams, but our forward can).
+const char* const kConfigs[] = {"hca-csa", "hash-swa-4l", "csa-wide", "test-hc2"};
+
+TEST(DeepSeek4Mxfp4, ElementCodesAreTheE2M1Values) {
+  const float expected[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+  for (int code = 0; code < 16; ++code) {
+    EXPECT_EQ(deepseek4::mxfp4_element_value((uint8_t)code), expected[code]) << "code " << code;
+  }
+}
+
+TEST(DeepSeek4Mxfp4, BlockLayoutIsScaleThenLowNibblesThenHighNibbles) {
+  uint8_t block[deepseek4::kMxfp4BlockBytes] = {};
+  block[0] = 127 + 3;  // scale 8
+  for (int j = 0; j < 16; ++j) block[1 + j] = (uint8_t)((j & 15) | ((15 - j) << 4));
+  float out[32];
+  deepseek4::dequantize_mxfp4_row(block, out, 32);
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_EQ(out[j], 8.0f * deepseek4::mxfp4_element_value((uint8_t)j));
+    EXPECT_EQ(out[j + 16], 8.0f * deepseek4::mxfp4_element_value((uint8_t)(15 - j)));
+  }
+}
+
+// The experts in model.safetensors are fp32 values already on the MXFP4 grid
+// (make_tiny.py rounds them), so llama.cpp's packing and our unpacking must give them back
+// exactly: an independent check of the block layout, the scale and the expert order.
+TEST(DeepSeek4Mxfp4, GgufExpertsEqualTheFp32Checkpoint) {
+  for (const char* config : {"hca-csa", "hash-swa-4l"}) {
+    SCOPED_TRACE(config);
+    auto gguf_file = gguf::File::open(config_dir(config) + "/model.gguf");
+    ASSERT_TRUE(gguf_file) << gguf_file.status().message();
+    auto st = safetensors::File::open(config_dir(config) + "/model.safetensors");
+    ASSERT_TRUE(st) << st.status().message();
+    int checked_values = 0;
+    for (const char* kind : {"gate", "up", "down"}) {
+      const std::string hf_name = std::string(kind) == "gate" ? "w1" : std::string(kind) == "up" ? "w3" : "w2";
+      const std::string name = std::string("blk.1.ffn_") + kind + "_exps.weight";
+      const gguf::TensorInfo* t = (*gguf_file)->find_tensor(name);
+      ASSERT_NE(t, nullptr) << name;
+      ASSERT_EQ(t->type, deepseek4::kTensorTypeMxfp4);
+      const int64_t cols = (int64_t)t->dims[0], rows = (int64_t)t->dims[1], experts = (int64_t)t->dims[2];
+      const uint64_t row_bytes = (uint64_t)cols / 32 * deepseek4::kMxfp4BlockBytes;
+      std::vector<float> row((size_t)cols);
+      for (int64_t e = 0; e < experts; ++e) {
+        const std::string hf = "model.layers.1.ffn.experts." + std::to_string(e) + "." + hf_name + ".weight";
+        const safetensors::TensorView* view = (*st)->find(hf);
+        ASSERT_NE(view, nullptr) << hf;
+        ASSERT_EQ(view->shape, (std::vector<uint64_t>{(uint64_t)rows, (uint64_t)cols}));
+        auto expected = safetensors::read_as_f32(*view);
+        ASSERT_TRUE(expected);
+        for (int64_t r = 0; r < rows; ++r) {
+          deepseek4::dequantize_mxfp4_row(t->data + (e * rows + r) * row_bytes, row.data(), cols);
+          for (int64_t c = 0; c < cols; ++c) {
+            ASSERT_EQ(row[c], (*expected)[r * cols + c]) << hf << " [" << r << ", " << c << "]";
+            ++checked_values;
+          }
+        }
+      }
+    }
+    EXPECT_GT(checked_values, 10000);
+  }
+}
+
+TEST(DeepSeek4Model, LoadsEveryTinyConfigAndRejectsOtherArchitectures) {
+  for (const char* config : kConfigs) {
+    auto model = deepseek4::load_model(config_dir(config) + "/model.gguf");
+    ASSERT_TRUE(model) << config << ": " << model.status().message();
+    EXPECT_EQ((*model)->config.n_vocab, 272);
+    EXPECT_EQ((*model)->weights.layers.size(), (size_t)(*model)->config.n_layers);
+  }
+  auto model = deepseek4::load_model(config_dir("hca-csa") + "/model.safetensors");
+  EXPECT_FALSE(model);
+  auto too_big = deepseek4::load_model(config_dir("hca-csa") + "/model.gguf");
+  ASSERT_TRUE(too_big);
+  const int32_t bad_tokens[] = {1, 272};
+  EXPECT_FALSE(deepseek4::forward_logits(**too_big, bad_tokens));
+}
+
+struct ReferenceSequence {
+  int64_t length = 0;
+  std::vector<int32_t> tokens;
+  std::vector<float> logits;  // [length, n_vocab]
+};
+
+std::vector<ReferenceSequence> load_reference(const std::string& dir, int64_t& n_vocab) {
+  std::vector<ReferenceSequence> out;
+  auto header = json::parse(test::read_file(dir + "/reference_logits.json"));
+  EXPECT_TRUE(header) << dir << ": " << header.status().message();
+  if (!header) return out;
+  const std::string blob = test::read_file(dir + "/reference_logits.bin");
+  n_vocab = (int64_t)header->at("n_vocab").number;
+  for (const json::Value& s : header->at("sequences").array) {
+    ReferenceSequence seq;
+    seq.length = (int64_t)s.at("length").number;
+    for (const json::Value& t : s.at("tokens").array) seq.tokens.push_back((int32_t)t.number);
+    const uint64_t offset_bytes = (uint64_t)s.at("offset_floats").number * 4;
+    seq.logits.resize((size_t)(seq.length * n_vocab));
+    const size_t bytes = seq.logits.size() * 4;
+    EXPECT_LE(offset_bytes + bytes, blob.size()) << dir;
+    if (offset_bytes + bytes > blob.size()) return {};
+    std::memcpy(seq.logits.data(), blob.data() + offset_bytes, bytes);  // little-endian host
+    out.push_back(std::move(seq));
+  }
+  return out;
+}
+
+// Every committed length of every config: max and mean |C++ - transformers| over all
+// positions and the whole vocabulary, against the bound recorded in cpp_parity.json.
+TEST(DeepSeek4Parity, LogitsMatchTransformersAtEveryPosition) {
+  for (const char* config : kConfigs) {
+    SCOPED_TRACE(config);
+    const std::string dir = config_dir(config);
+    auto model = deepseek4::load_model(dir + "/model.gguf");
+    ASSERT_TRUE(model) << model.status().message();
+    int64_t n_vocab = 0;
+    const auto sequences = load_reference(dir, n_vocab);
+    ASSERT_EQ(sequences.size(), 5u);
+    ASSERT_EQ(n_vocab, (*model)->config.n_vocab);
+    // A missing bound file fails the test after the measurements are printed.
+    auto bounds = json::parse(test::read_file(dir + "/cpp_parity.json"));
+    EXPECT_TRUE(bounds) << dir << "/cpp_parity.json: " << bounds.status().message();
+    for (const auto& seq : sequences) {
+      const auto start = std::chrono::steady_clock::now();
+      auto logits = deepseek4::forward_logits(**model, seq.tokens);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ASSERT_TRUE(logits) << logits.status().message();
+      ASSERT_EQ(logits->size(), seq.logits.size());
+      double max_diff = 0, sum_diff = 0;
+      int64_t argmax_agree = 0;
+      for (int64_t t = 0; t < seq.length; ++t) {
+        const float* ours = logits->data() + t * n_vocab;
+        const float* ref = seq.logits.data() + t * n_vocab;
+        int64_t ours_best = 0, ref_best = 0;
+        for (int64_t v = 0; v < n_vocab; ++v) {
+          const double diff = std::fabs((double)ours[v] - ref[v]);
+          max_diff = std::max(max_diff, diff);
+          sum_diff += diff;
+          if (ours[v] > ours[ours_best]) ours_best = v;
+          if (ref[v] > ref[ref_best]) ref_best = v;
+        }
+        argmax_agree += ours_best == ref_best;
+      }
+      const double mean_diff = sum_diff / (double)(seq.length * n_vocab);
+      std::printf("deepseek4 %s length %lld: max |diff| %.3g, mean %.3g, argmax agree %lld/%lld, %.2f s\n",
+                  config, (long long)seq.length, max_diff, mean_diff, (long long)argmax_agree,
+                  (long long)seq.length, seconds);
+      EXPECT_EQ(argmax_agree, seq.length) << "length " << seq.length;
+      if (!bounds) continue;
+      const json::Value& bound = bounds->at("lengths").at(std::to_string(seq.length));
+      ASSERT_TRUE(bound.at("max_abs_bound").is_number()) << "no bound for length " << seq.length;
+      EXPECT_LE(max_diff, bound.at("max_abs_bound").number) << "length " << seq.length;
+      EXPECT_LE(mean_diff, bound.at("mean_abs_bound").number) << "length " << seq.length;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fm
