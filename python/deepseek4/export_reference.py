@@ -4,7 +4,9 @@
   .venv-dsv4/bin/python python/deepseek4/export_reference.py      (numpy is all it needs)
 
 For every config folder under tests/data/deepseek4/ with a reference_logits.npz (made by
-make_tiny.py with transformers), writes beside it:
+make_tiny.py with transformers), writes beside it (and the same from
+reference_logits_llamacpp.npz, llama.cpp's logits from llamacpp_reference.py, as
+reference_logits_llamacpp.json / .bin, where that file exists):
 
   reference_logits.json  {"source": "reference_logits.npz", "n_vocab": V,
                           "sequences": [{"length": N, "tokens": [...], "offset_floats": K}, ...]}
@@ -24,8 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "..", "tests", "data", "deepseek4")
 
 
-def export(folder):
-    npz = np.load(os.path.join(folder, "reference_logits.npz"))
+def export(folder, stem):
+    npz = np.load(os.path.join(folder, stem + ".npz"))
     lengths = sorted(int(k.split("_")[1]) for k in npz.files if k.startswith("tokens_"))
     sequences, chunks, offset = [], [], 0
     n_vocab = None
@@ -37,22 +39,22 @@ def export(folder):
         sequences.append({"length": n, "tokens": [int(t) for t in tokens], "offset_floats": offset})
         chunks.append(logits.tobytes())
         offset += logits.size
-    header = {"source": "reference_logits.npz", "n_vocab": int(n_vocab), "sequences": sequences}
-    with open(os.path.join(folder, "reference_logits.json"), "w") as f:
+    with open(os.path.join(folder, stem + ".json"), "w") as f:
         # One sequence per line.
-        lines = [json.dumps(s) for s in header["sequences"]]
-        f.write('{"source": "reference_logits.npz", "n_vocab": %d, "sequences": [\n' % n_vocab)
+        lines = [json.dumps(s) for s in sequences]
+        f.write('{"source": "%s.npz", "n_vocab": %d, "sequences": [\n' % (stem, n_vocab))
         f.write(",\n".join(lines) + "\n]}\n")
-    with open(os.path.join(folder, "reference_logits.bin"), "wb") as f:
+    with open(os.path.join(folder, stem + ".bin"), "wb") as f:
         f.write(b"".join(chunks))
-    print(f"{os.path.basename(folder)}: {len(sequences)} sequences, {offset} floats")
+    print(f"{os.path.basename(folder)}/{stem}: {len(sequences)} sequences, {offset} floats")
 
 
 def main():
     for name in sorted(os.listdir(DATA)):
         folder = os.path.join(DATA, name)
-        if os.path.isfile(os.path.join(folder, "reference_logits.npz")):
-            export(folder)
+        for stem in ("reference_logits", "reference_logits_llamacpp"):
+            if os.path.isfile(os.path.join(folder, stem + ".npz")):
+                export(folder, stem)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 // tiny checkpoints in tests/data/deepseek4 (docs/deepseek-v4.md). The references are
 // committed, so nothing here can skip.
 //
-// reference_logits.{json,bin} come from python/deepseek4/export_reference.py (the same
-// numbers as reference_logits.npz). cpp_parity.json beside them holds, per length, the max
-// and mean |C++ - transformers| measured when the bound was set and the bound asserted.
+// reference_logits{,_llamacpp}.{json,bin} come from python/deepseek4/export_reference.py
+// (the same numbers as the .npz files). cpp_parity.json beside them holds, per reference and
+// length, the max and mean |C++ - reference| measured when the bound was set, and the
+// bounds asserted.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -111,12 +112,13 @@ struct ReferenceSequence {
   std::vector<float> logits;  // [length, n_vocab]
 };
 
-std::vector<ReferenceSequence> load_reference(const std::string& dir, int64_t& n_vocab) {
+// `stem`.json (lengths, tokens, offsets) and `stem`.bin (float32 logits).
+std::vector<ReferenceSequence> load_reference(const std::string& stem, int64_t& n_vocab) {
   std::vector<ReferenceSequence> out;
-  auto header = json::parse(test::read_file(dir + "/reference_logits.json"));
-  EXPECT_TRUE(header) << dir << ": " << header.status().message();
+  auto header = json::parse(test::read_file(stem + ".json"));
+  EXPECT_TRUE(header) << stem << ": " << header.status().message();
   if (!header) return out;
-  const std::string blob = test::read_file(dir + "/reference_logits.bin");
+  const std::string blob = test::read_file(stem + ".bin");
   n_vocab = (int64_t)header->at("n_vocab").number;
   for (const json::Value& s : header->at("sequences").array) {
     ReferenceSequence seq;
@@ -125,7 +127,7 @@ std::vector<ReferenceSequence> load_reference(const std::string& dir, int64_t& n
     const uint64_t offset_bytes = (uint64_t)s.at("offset_floats").number * 4;
     seq.logits.resize((size_t)(seq.length * n_vocab));
     const size_t bytes = seq.logits.size() * 4;
-    EXPECT_LE(offset_bytes + bytes, blob.size()) << dir;
+    EXPECT_LE(offset_bytes + bytes, blob.size()) << stem;
     if (offset_bytes + bytes > blob.size()) return {};
     std::memcpy(seq.logits.data(), blob.data() + offset_bytes, bytes);  // little-endian host
     out.push_back(std::move(seq));
@@ -133,53 +135,96 @@ std::vector<ReferenceSequence> load_reference(const std::string& dir, int64_t& n
   return out;
 }
 
-// Every committed length of every config: max and mean |C++ - transformers| over all
-// positions and the whole vocabulary, against the bound recorded in cpp_parity.json.
+struct Measured {
+  double max_abs = 0, mean_abs = 0;
+  int64_t argmax_agree = 0;
+  int64_t first_position_over_1e_4 = -1;  // -1: none
+};
+
+// Over positions [0, positions).
+Measured compare_logits(const std::vector<float>& ours, const std::vector<float>& reference,
+                        int64_t positions, int64_t n_vocab) {
+  Measured m;
+  double sum = 0;
+  for (int64_t t = 0; t < positions; ++t) {
+    const float* a = ours.data() + t * n_vocab;
+    const float* b = reference.data() + t * n_vocab;
+    int64_t best_a = 0, best_b = 0;
+    for (int64_t v = 0; v < n_vocab; ++v) {
+      const double diff = std::fabs((double)a[v] - b[v]);
+      m.max_abs = std::max(m.max_abs, diff);
+      sum += diff;
+      if (a[v] > a[best_a]) best_a = v;
+      if (b[v] > b[best_b]) best_b = v;
+      if (diff > 1e-4 && m.first_position_over_1e_4 < 0) m.first_position_over_1e_4 = t;
+    }
+    m.argmax_agree += best_a == best_b;
+  }
+  m.mean_abs = sum / (double)(positions * n_vocab);
+  return m;
+}
+
+// One config against one reference (`stem`.json/.bin), every committed length, with the
+// bounds in cpp_parity.json's `section`: max and mean |C++ - reference| over all positions
+// and the whole vocabulary, and how many positions agree on the argmax. A bound entry with
+// "positions": N compares the first N positions only: where the reference itself made a
+// discrete choice (router or indexer top-k) the other way at position N, as recorded there.
+void check_config(const std::string& config, const std::string& stem, const std::string& section,
+                  const deepseek4::ForwardOptions& options) {
+  SCOPED_TRACE(config + " vs " + stem);
+  const std::string dir = config_dir(config);
+  auto model = deepseek4::load_model(dir + "/model.gguf");
+  ASSERT_TRUE(model) << model.status().message();
+  int64_t n_vocab = 0;
+  const auto sequences = load_reference(dir + "/" + stem, n_vocab);
+  ASSERT_EQ(sequences.size(), 5u);
+  ASSERT_EQ(n_vocab, (*model)->config.n_vocab);
+  // A missing bound file fails the test after the measurements are printed.
+  auto bounds = json::parse(test::read_file(dir + "/cpp_parity.json"));
+  EXPECT_TRUE(bounds) << dir << "/cpp_parity.json: " << bounds.status().message();
+  for (const auto& seq : sequences) {
+    const auto start = std::chrono::steady_clock::now();
+    auto logits = deepseek4::forward_logits(**model, seq.tokens, options);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(logits) << logits.status().message();
+    ASSERT_EQ(logits->size(), seq.logits.size());
+    const json::Value& bound =
+        bounds ? bounds->at(section).at(std::to_string(seq.length)) : json::Value();
+    const int64_t positions =
+        bound.at("positions").is_number() ? (int64_t)bound.at("positions").number : seq.length;
+    ASSERT_LE(positions, seq.length);
+    const Measured m = compare_logits(*logits, seq.logits, positions, n_vocab);
+    std::printf("deepseek4 %s %s length %lld (positions %lld): max |diff| %.3g, mean %.3g, "
+                "argmax agree %lld/%lld, first position over 1e-4: %lld, %.2f s\n",
+                config.c_str(), section.c_str(), (long long)seq.length, (long long)positions,
+                m.max_abs, m.mean_abs, (long long)m.argmax_agree, (long long)positions,
+                (long long)m.first_position_over_1e_4, seconds);
+    if (!bounds) continue;
+    if (!bound.at("max_abs_bound").is_number()) {
+      ADD_FAILURE() << "cpp_parity.json: no " << section << " bound for length " << seq.length;
+      continue;
+    }
+    EXPECT_LE(m.max_abs, bound.at("max_abs_bound").number) << "length " << seq.length;
+    EXPECT_LE(m.mean_abs, bound.at("mean_abs_bound").number) << "length " << seq.length;
+    EXPECT_GE(m.argmax_agree, (int64_t)bound.at("argmax_agree_min").number) << "length " << seq.length;
+  }
+}
+
+// fp32 activations throughout, as transformers computes: every config, every length.
 TEST(DeepSeek4Parity, LogitsMatchTransformersAtEveryPosition) {
   for (const char* config : kConfigs) {
-    SCOPED_TRACE(config);
-    const std::string dir = config_dir(config);
-    auto model = deepseek4::load_model(dir + "/model.gguf");
-    ASSERT_TRUE(model) << model.status().message();
-    int64_t n_vocab = 0;
-    const auto sequences = load_reference(dir, n_vocab);
-    ASSERT_EQ(sequences.size(), 5u);
-    ASSERT_EQ(n_vocab, (*model)->config.n_vocab);
-    // A missing bound file fails the test after the measurements are printed.
-    auto bounds = json::parse(test::read_file(dir + "/cpp_parity.json"));
-    EXPECT_TRUE(bounds) << dir << "/cpp_parity.json: " << bounds.status().message();
-    for (const auto& seq : sequences) {
-      const auto start = std::chrono::steady_clock::now();
-      auto logits = deepseek4::forward_logits(**model, seq.tokens);
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      ASSERT_TRUE(logits) << logits.status().message();
-      ASSERT_EQ(logits->size(), seq.logits.size());
-      double max_diff = 0, sum_diff = 0;
-      int64_t argmax_agree = 0;
-      for (int64_t t = 0; t < seq.length; ++t) {
-        const float* ours = logits->data() + t * n_vocab;
-        const float* ref = seq.logits.data() + t * n_vocab;
-        int64_t ours_best = 0, ref_best = 0;
-        for (int64_t v = 0; v < n_vocab; ++v) {
-          const double diff = std::fabs((double)ours[v] - ref[v]);
-          max_diff = std::max(max_diff, diff);
-          sum_diff += diff;
-          if (ours[v] > ours[ours_best]) ours_best = v;
-          if (ref[v] > ref[ref_best]) ref_best = v;
-        }
-        argmax_agree += ours_best == ref_best;
-      }
-      const double mean_diff = sum_diff / (double)(seq.length * n_vocab);
-      std::printf("deepseek4 %s length %lld: max |diff| %.3g, mean %.3g, argmax agree %lld/%lld, %.2f s\n",
-                  config, (long long)seq.length, max_diff, mean_diff, (long long)argmax_agree,
-                  (long long)seq.length, seconds);
-      EXPECT_EQ(argmax_agree, seq.length) << "length " << seq.length;
-      if (!bounds) continue;
-      const json::Value& bound = bounds->at("lengths").at(std::to_string(seq.length));
-      ASSERT_TRUE(bound.at("max_abs_bound").is_number()) << "no bound for length " << seq.length;
-      EXPECT_LE(max_diff, bound.at("max_abs_bound").number) << "length " << seq.length;
-      EXPECT_LE(mean_diff, bound.at("mean_abs_bound").number) << "length " << seq.length;
-    }
+    check_config(config, "reference_logits", "vs_transformers", {});
+  }
+}
+
+// With the routed experts' inputs rounded to Q8_0 as llama.cpp's MXFP4 matmul does, the
+// forward reproduces llama.cpp's own logits on the same GGUF (test-hc2: llama.cpp cannot run
+// it, so there is no reference).
+TEST(DeepSeek4Parity, Q8_0ExpertInputsMatchLlamaCpp) {
+  deepseek4::ForwardOptions options;
+  options.expert_activations = deepseek4::ExpertActivations::kQ8_0;
+  for (const char* config : {"hca-csa", "hash-swa-4l", "csa-wide"}) {
+    check_config(config, "reference_logits_llamacpp", "vs_llamacpp_q8_0_experts", options);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/fp16.h"
 #include "model/deepseek4/model.h"
 
 namespace fm::deepseek4 {
@@ -309,22 +310,42 @@ Rows attention(const LayerWeights& L, int layer, const Rows& x, int64_t T, const
   return out;
 }
 
+// The values a Q8_0 round trip gives (ggml's reference quantizer: d = amax / 127,
+// q = round(x / d), then q times d stored as fp16). n is a multiple of 32.
+std::vector<float> q8_0_round(const float* x, int64_t n) {
+  std::vector<float> out(x, x + n);
+  for (int64_t b = 0; b < n; b += 32) {
+    float amax = 0;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b + i]));
+    const float d = amax / 127.0f;
+    const float inverse = d != 0 ? 1.0f / d : 0.0f;
+    const float stored_d = fp16_to_fp32(fp32_to_fp16(d));
+    for (int i = 0; i < 32; ++i) out[b + i] = std::round(x[b + i] * inverse) * stored_d;
+  }
+  return out;
+}
+
 // SwiGLU with V4's clamps: silu(min(gate, limit)) * clamp(up, -limit, limit).
 void expert_ffn(const Matrix& gate, const Matrix& up, const Matrix& down, float limit,
-                const float* x, float* y) {
+                bool round_inputs_q8_0, const float* x, float* y) {
+  std::vector<float> rounded_x;
+  if (round_inputs_q8_0) x = (rounded_x = q8_0_round(x, gate.cols)).data();
   std::vector<float> g((size_t)gate.rows), u((size_t)up.rows);
   matvec(gate, x, g.data());
   matvec(up, x, u.data());
   for (size_t i = 0; i < g.size(); ++i) {
     g[i] = silu(std::min(g[i], limit)) * std::clamp(u[i], -limit, limit);
   }
+  if (round_inputs_q8_0) g = q8_0_round(g.data(), (int64_t)g.size());
   matvec(down, g.data(), y);
 }
 
 // MoE (section 2.1) for one token: scores sqrt(softplus(router x)); the experts are the
 // token's row of the hash table (hash layers) or the top-k of scores + bias; their weights
 // are their scores, normalized, times expert_weights_scale. Plus the shared expert.
-void moe(const LayerWeights& L, int layer, int32_t token, const float* x, float* y, const Config& c) {
+void moe(const LayerWeights& L, int layer, int32_t token, const float* x, float* y, const Config& c,
+         const ForwardOptions& options) {
+  const bool round_q8_0 = options.expert_activations == ExpertActivations::kQ8_0;
   std::vector<float> scores((size_t)c.n_experts);
   matvec(L.router, x, scores.data());
   for (float& s : scores) s = std::sqrt(softplus(s));
@@ -345,11 +366,12 @@ void moe(const LayerWeights& L, int layer, int32_t token, const float* x, float*
   std::vector<float> expert_out((size_t)c.n_embd);
   for (int e : chosen) {
     const float weight = scores[e] / (weight_sum + 1e-20f) * c.expert_weights_scale;
-    expert_ffn(L.expert_gate[e], L.expert_up[e], L.expert_down[e], c.swiglu_clamp_expert[layer], x,
-               expert_out.data());
+    expert_ffn(L.expert_gate[e], L.expert_up[e], L.expert_down[e], c.swiglu_clamp_expert[layer],
+               round_q8_0, x, expert_out.data());
     for (int i = 0; i < c.n_embd; ++i) sum[i] += (double)weight * expert_out[i];
   }
-  expert_ffn(L.shared_gate, L.shared_up, L.shared_down, c.swiglu_clamp_shared[layer], x, expert_out.data());
+  expert_ffn(L.shared_gate, L.shared_up, L.shared_down, c.swiglu_clamp_shared[layer], false, x,
+             expert_out.data());
   for (int i = 0; i < c.n_embd; ++i) y[i] = (float)sum[i] + expert_out[i];
 }
 
@@ -374,7 +396,8 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path) {
   return model;
 }
 
-Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens) {
+Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
+                                          const ForwardOptions& options) {
   const Config& c = model.config;
   const Weights& w = model.weights;
   const int64_t T = (int64_t)tokens.size();
@@ -415,7 +438,7 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
       const StreamMix mix = hyper_connection_mix(L.hc_ffn, streams.row(t), n, D, c);
       collapse_streams(streams.row(t), mix.pre, n, D, collapsed.data());
       rms_norm(collapsed.data(), D, L.ffn_norm, c.rms_eps, block_input.row(t));
-      moe(L, layer, tokens[t], block_input.row(t), block_output.row(t), c);
+      moe(L, layer, tokens[t], block_input.row(t), block_output.row(t), c, options);
       expand_streams(streams.row(t), mix, block_output.row(t), n, D);
     }
   }

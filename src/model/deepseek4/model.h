@@ -31,8 +31,20 @@ struct Model {
 // Opens a GGUF whose general.architecture is "deepseek4".
 Result<std::unique_ptr<Model>> load_model(const std::string& path);
 
+// What the routed experts' matrix products see as input. kFloat: the fp32 activations, as
+// transformers computes them. kQ8_0: each input vector (the hidden state, and the SwiGLU
+// output before the down projection) rounded to Q8_0 blocks first (32 values, scale
+// amax / 127 kept as fp16), as llama.cpp's CPU matmul for MXFP4 weights does; this is what
+// reference_logits_llamacpp.npz is compared with. The shared expert (F32) is never rounded.
+enum class ExpertActivations { kFloat, kQ8_0 };
+
+struct ForwardOptions {
+  ExpertActivations expert_activations = ExpertActivations::kFloat;
+};
+
 // Logits for every position of `tokens` (one sequence starting at position 0):
 // [tokens.size(), n_vocab], row-major.
-Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens);
+Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
+                                          const ForwardOptions& options = {});
 
 }  // namespace fm::deepseek4
