@@ -9,10 +9,12 @@ reference_logits_llamacpp.npz, llama.cpp's logits from llamacpp_reference.py, as
 reference_logits_llamacpp.json / .bin, where that file exists):
 
   reference_logits.json  {"source": "reference_logits.npz", "n_vocab": V,
-                          "sequences": [{"length": N, "tokens": [...], "offset_floats": K}, ...]}
+                          "sequences": [{"length": N, "tokens": [...], "offset_floats": K}, ...],
+                          "greedy": {"prompt": [...], "tokens": [...], "offset_floats": K}}
   reference_logits.bin   float32 little-endian, no header: for each sequence in the JSON's
                          order, its logits [N, V] row-major (position-major), starting at
-                         float index K (so at byte 4 K).
+                         float index K (so at byte 4 K); then the greedy continuation's
+                         step logits [len(tokens), V] (row i chose tokens[i]).
 
 The lengths are those the npz holds (5, 17, 40, 100, 300). Re-running it reproduces both
 files byte for byte.
@@ -39,11 +41,21 @@ def export(folder, stem):
         sequences.append({"length": n, "tokens": [int(t) for t in tokens], "offset_floats": offset})
         chunks.append(logits.tobytes())
         offset += logits.size
+    greedy = None
+    if "greedy_prompt" in npz.files:
+        step_logits = np.ascontiguousarray(npz["greedy_step_logits"], dtype="<f4")
+        greedy = {"prompt": [int(t) for t in npz["greedy_prompt"]],
+                  "tokens": [int(t) for t in npz["greedy_tokens"]], "offset_floats": offset}
+        chunks.append(step_logits.tobytes())
+        offset += step_logits.size
     with open(os.path.join(folder, stem + ".json"), "w") as f:
         # One sequence per line.
         lines = [json.dumps(s) for s in sequences]
         f.write('{"source": "%s.npz", "n_vocab": %d, "sequences": [\n' % (stem, n_vocab))
-        f.write(",\n".join(lines) + "\n]}\n")
+        f.write(",\n".join(lines) + "\n]")
+        if greedy is not None:
+            f.write(',\n"greedy": %s' % json.dumps(greedy))
+        f.write("}\n")
     with open(os.path.join(folder, stem + ".bin"), "wb") as f:
         f.write(b"".join(chunks))
     print(f"{os.path.basename(folder)}/{stem}: {len(sequences)} sequences, {offset} floats")

@@ -9,6 +9,7 @@
 // bounds asserted.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -225,6 +226,64 @@ TEST(DeepSeek4Parity, Q8_0ExpertInputsMatchLlamaCpp) {
   options.expert_activations = deepseek4::ExpertActivations::kQ8_0;
   for (const char* config : {"hca-csa", "hash-swa-4l", "csa-wide"}) {
     check_config(config, "reference_logits_llamacpp", "vs_llamacpp_q8_0_experts", options);
+  }
+}
+
+// The greedy continuation in the reference (24 tokens after a 17-token prompt, decoded one
+// token per call by the reference): one forward over prompt + continuation gives every
+// step's logits at once (the forward is causal), and each step's argmax must be the token
+// the reference chose, so our own greedy decode would write the same 24 tokens.
+void check_greedy(const std::string& config, const std::string& stem, const std::string& section,
+                  const deepseek4::ForwardOptions& options) {
+  SCOPED_TRACE(config + " greedy vs " + stem);
+  const std::string dir = config_dir(config);
+  auto model = deepseek4::load_model(dir + "/model.gguf");
+  ASSERT_TRUE(model) << model.status().message();
+  auto header = json::parse(test::read_file(dir + "/" + stem + ".json"));
+  ASSERT_TRUE(header) << header.status().message();
+  const json::Value& greedy = header->at("greedy");
+  std::vector<int32_t> tokens, chosen;
+  for (const json::Value& t : greedy.at("prompt").array) tokens.push_back((int32_t)t.number);
+  for (const json::Value& t : greedy.at("tokens").array) chosen.push_back((int32_t)t.number);
+  ASSERT_EQ(chosen.size(), 24u);
+  const int64_t prompt_length = (int64_t)tokens.size(), n_vocab = (*model)->config.n_vocab;
+  tokens.insert(tokens.end(), chosen.begin(), chosen.end() - 1);
+  const std::string blob = test::read_file(dir + "/" + stem + ".bin");
+  const uint64_t offset_bytes = (uint64_t)greedy.at("offset_floats").number * 4;
+  std::vector<float> reference(chosen.size() * (size_t)n_vocab);
+  ASSERT_LE(offset_bytes + reference.size() * 4, blob.size());
+  std::memcpy(reference.data(), blob.data() + offset_bytes, reference.size() * 4);
+
+  auto logits = deepseek4::forward_logits(**model, tokens, options);
+  ASSERT_TRUE(logits) << logits.status().message();
+  const std::vector<float> steps(logits->begin() + (prompt_length - 1) * n_vocab, logits->end());
+  const Measured m = compare_logits(steps, reference, (int64_t)chosen.size(), n_vocab);
+  int64_t steps_choosing_the_reference_token = 0;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const float* row = steps.data() + i * n_vocab;
+    steps_choosing_the_reference_token += std::max_element(row, row + n_vocab) - row == chosen[i];
+  }
+  std::printf("deepseek4 %s %s greedy: max |diff| %.3g, mean %.3g over %zu steps, "
+              "same token at %lld steps\n", config.c_str(), section.c_str(), m.max_abs, m.mean_abs,
+              chosen.size(), (long long)steps_choosing_the_reference_token);
+  EXPECT_EQ(steps_choosing_the_reference_token, (int64_t)chosen.size());
+  auto bounds = json::parse(test::read_file(dir + "/cpp_parity.json"));
+  ASSERT_TRUE(bounds) << bounds.status().message();
+  const json::Value& bound = bounds->at(section).at("greedy");
+  ASSERT_TRUE(bound.at("max_abs_bound").is_number()) << "cpp_parity.json: no " << section << " greedy bound";
+  EXPECT_LE(m.max_abs, bound.at("max_abs_bound").number);
+  EXPECT_LE(m.mean_abs, bound.at("mean_abs_bound").number);
+}
+
+TEST(DeepSeek4Parity, GreedyContinuationIsTransformers) {
+  for (const char* config : kConfigs) check_greedy(config, "reference_logits", "vs_transformers", {});
+}
+
+TEST(DeepSeek4Parity, GreedyContinuationWithQ8_0ExpertInputsIsLlamaCpp) {
+  deepseek4::ForwardOptions options;
+  options.expert_activations = deepseek4::ExpertActivations::kQ8_0;
+  for (const char* config : {"hca-csa", "hash-swa-4l", "csa-wide"}) {
+    check_greedy(config, "reference_logits_llamacpp", "vs_llamacpp_q8_0_experts", options);
   }
 }
 
