@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "cli/report.h"
+#include "model/deepseek4/model.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -78,6 +79,20 @@ int cmd_logits(int argc, char** argv) {
     std::istringstream s(args->get("--ids"));
     long long id;
     while (s >> id) ids.push_back((int32_t)id);
+  }
+  if (deepseek4::is_deepseek4_file(args->get("-m"))) {
+    // Not in the engine yet: its scalar reference forward, the last position's logits.
+    if (ids.empty()) return fail(Status::error("give at least one id with --ids"));
+    auto model = deepseek4::load_model(args->get("-m"));
+    if (!model) return fail(model.status());
+    auto all = deepseek4::forward_logits(**model, ids);
+    if (!all) return fail(all.status());
+    const size_t n_vocab = (size_t)(*model)->config.n_vocab;
+    std::FILE* f = std::fopen(args->get("-o").c_str(), "wb");
+    if (!f) return fail(Status::error("cannot write '" + args->get("-o") + "'"));
+    const bool ok = std::fwrite(all->data() + all->size() - n_vocab, sizeof(float), n_vocab, f) == n_vocab;
+    if (std::fclose(f) != 0 || !ok) return fail(Status::error("short write to '" + args->get("-o") + "'"));
+    return 0;
   }
   auto threads = args->get_int("-t", ThreadPool::default_threads());
   if (!threads) return fail(threads.status());

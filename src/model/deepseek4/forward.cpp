@@ -377,6 +377,13 @@ void moe(const LayerWeights& L, int layer, int32_t token, const float* x, float*
 
 }  // namespace
 
+bool is_deepseek4_file(const std::string& path) {
+  auto file = gguf::File::open(path);
+  if (!file) return false;
+  auto architecture = (*file)->get_string("general.architecture");
+  return architecture && *architecture == "deepseek4";
+}
+
 Result<std::unique_ptr<Model>> load_model(const std::string& path) {
   auto file = gguf::File::open(path);
   if (!file) return file.status();

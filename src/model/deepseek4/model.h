@@ -28,6 +28,10 @@ struct Model {
   Weights weights;
 };
 
+// Whether `path` is a GGUF whose general.architecture is "deepseek4" (false when it cannot be
+// read: the caller's own loader then reports why).
+bool is_deepseek4_file(const std::string& path);
+
 // Opens a GGUF whose general.architecture is "deepseek4".
 Result<std::unique_ptr<Model>> load_model(const std::string& path);
 
