@@ -9,7 +9,8 @@ Status read_int(const gguf::File& file, const std::string& key, int& out) {
   auto value = file.get_uint(kPrefix + key);
   if (!value) return value.status();
   if (*value == 0 || *value > (1u << 30)) {
-    return Status::error(std::string(kPrefix) + key + ": " + std::to_string(*value) + " is out of range");
+    return Status::error(std::string(kPrefix) + key + ": " + std::to_string(*value) +
+                         " is out of range");
   }
   out = (int)*value;
   return Status::ok();
@@ -102,7 +103,8 @@ Result<Config> read_config(const gguf::File& file) {
   FM_RETURN_IF_ERROR(read_int(file, "expert_shared_count", c.n_shared_experts));
   FM_RETURN_IF_ERROR(read_float(file, "expert_weights_scale", c.expert_weights_scale));
   if (c.n_experts_used > c.n_experts || c.n_shared_experts != 1) {
-    return Status::error("deepseek4: expected expert_used_count <= expert_count and one shared expert");
+    return Status::error(
+        "deepseek4: expected expert_used_count <= expert_count and one shared expert");
   }
   int gating = 0;
   FM_RETURN_IF_ERROR(read_int(file, "expert_gating_func", gating));
@@ -115,11 +117,14 @@ Result<Config> read_config(const gguf::File& file) {
   if (!*norm) return Status::error("deepseek4.expert_weights_norm: false is not implemented");
   auto hash_layers = file.get_uint(std::string(kPrefix) + "hash_layer_count");
   c.n_hash_layers = hash_layers ? (int)std::min<uint64_t>(*hash_layers, c.n_layers) : 0;
-  FM_RETURN_IF_ERROR(read_per_layer_floats(file, "swiglu_clamp_exp", c.n_layers, c.swiglu_clamp_expert));
-  FM_RETURN_IF_ERROR(read_per_layer_floats(file, "swiglu_clamp_shexp", c.n_layers, c.swiglu_clamp_shared));
+  FM_RETURN_IF_ERROR(
+      read_per_layer_floats(file, "swiglu_clamp_exp", c.n_layers, c.swiglu_clamp_expert));
+  FM_RETURN_IF_ERROR(
+      read_per_layer_floats(file, "swiglu_clamp_shexp", c.n_layers, c.swiglu_clamp_shared));
 
   FM_RETURN_IF_ERROR(read_int(file, "hyper_connection.count", c.hc_streams));
-  FM_RETURN_IF_ERROR(read_int(file, "hyper_connection.sinkhorn_iterations", c.hc_sinkhorn_iterations));
+  FM_RETURN_IF_ERROR(
+      read_int(file, "hyper_connection.sinkhorn_iterations", c.hc_sinkhorn_iterations));
   FM_RETURN_IF_ERROR(read_float(file, "hyper_connection.epsilon", c.hc_eps));
   return c;
 }

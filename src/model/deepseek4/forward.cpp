@@ -126,7 +126,8 @@ void collapse_streams(const float* streams, const std::vector<float>& pre, int n
 }
 
 // New streams: stream_j = post_j * block_output + sum_i comb[i, j] * old stream_i.
-void expand_streams(float* streams, const StreamMix& m, const float* block_output, int n, int64_t D) {
+void expand_streams(float* streams, const StreamMix& m, const float* block_output, int n,
+                    int64_t D) {
   std::vector<float> old(streams, streams + n * D);
   for (int j = 0; j < n; ++j) {
     for (int64_t d = 0; d < D; ++d) {
@@ -206,7 +207,8 @@ std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& L, const
     const int64_t visible = (t + 1) / ratio;
     if (visible == 0) continue;
     matvec(L.indexer_q_b, q_lora.row(t), queries.data());
-    for (int h = 0; h < heads; ++h) rope(queries.data() + h * dim, dim, c.rope_dims, t, c.compress_rope_base, false);
+    for (int h = 0; h < heads; ++h)
+      rope(queries.data() + h * dim, dim, c.rope_dims, t, c.compress_rope_base, false);
     matvec(L.indexer_head_weights, x.row(t), head_weights.data());
     std::vector<double> scores(visible);
     for (int64_t s = 0; s < visible; ++s) {
@@ -221,8 +223,9 @@ std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& L, const
     std::vector<int64_t> order(visible);
     std::iota(order.begin(), order.end(), 0);
     const int64_t keep = std::min<int64_t>(c.indexer_top_k, visible);
-    std::partial_sort(order.begin(), order.begin() + keep, order.end(),
-                      [&](int64_t a, int64_t b) { return scores[a] > scores[b] || (scores[a] == scores[b] && a < b); });
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t a, int64_t b) {
+      return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+    });
     selected[t].assign(order.begin(), order.begin() + keep);
   }
   return selected;
@@ -272,7 +275,8 @@ Rows attention(const LayerWeights& L, int layer, const Rows& x, int64_t T, const
   for (int64_t t = 0; t < T; ++t) {
     // The keys of query t: its window (s > t - window), then compressed entries.
     keys.clear();
-    for (int64_t s = std::max<int64_t>(0, t - c.sliding_window + 1); s <= t; ++s) keys.push_back(kv.row(s));
+    for (int64_t s = std::max<int64_t>(0, t - c.sliding_window + 1); s <= t; ++s)
+      keys.push_back(kv.row(s));
     if (kind == AttentionKind::kHeavilyCompressed) {
       for (int64_t e = 0; e < (t + 1) / ratio; ++e) keys.push_back(entries.row(e));
     } else if (kind == AttentionKind::kCompressedSparse) {
@@ -290,7 +294,8 @@ Rows attention(const LayerWeights& L, int layer, const Rows& x, int64_t T, const
         max_logit = std::max(max_logit, logits[k]);
       }
       double denominator = std::exp(L.sinks[h] - max_logit);
-      for (size_t k = 0; k < keys.size(); ++k) denominator += (logits[k] = std::exp(logits[k] - max_logit));
+      for (size_t k = 0; k < keys.size(); ++k)
+        denominator += (logits[k] = std::exp(logits[k] - max_logit));
       float* o = heads_out.data() + h * d;
       for (int i = 0; i < d; ++i) {
         double sum = 0;
@@ -351,13 +356,15 @@ void moe(const LayerWeights& L, int layer, int32_t token, const float* x, float*
   for (float& s : scores) s = std::sqrt(softplus(s));
   std::vector<int> chosen((size_t)c.n_experts_used);
   if (L.hash_experts != nullptr) {
-    for (int k = 0; k < c.n_experts_used; ++k) chosen[k] = L.hash_experts[(int64_t)token * c.n_experts_used + k];
+    for (int k = 0; k < c.n_experts_used; ++k)
+      chosen[k] = L.hash_experts[(int64_t)token * c.n_experts_used + k];
   } else {
     std::vector<int> order((size_t)c.n_experts);
     std::iota(order.begin(), order.end(), 0);
     auto biased = [&](int e) { return scores[e] + L.router_bias[e]; };
-    std::partial_sort(order.begin(), order.begin() + c.n_experts_used, order.end(),
-                      [&](int a, int b) { return biased(a) > biased(b) || (biased(a) == biased(b) && a < b); });
+    std::partial_sort(
+        order.begin(), order.begin() + c.n_experts_used, order.end(),
+        [&](int a, int b) { return biased(a) > biased(b) || (biased(a) == biased(b) && a < b); });
     std::copy(order.begin(), order.begin() + c.n_experts_used, chosen.begin());
   }
   float weight_sum = 0;
@@ -412,16 +419,16 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
   const int64_t D = c.n_embd;
   for (int32_t token : tokens) {
     if (token < 0 || token >= c.n_vocab) {
-      return Status::error("deepseek4: token id " + std::to_string(token) + " is outside the vocabulary of " +
-                           std::to_string(c.n_vocab));
+      return Status::error("deepseek4: token id " + std::to_string(token) +
+                           " is outside the vocabulary of " + std::to_string(c.n_vocab));
     }
   }
 
   // The residual: n streams per token, each starting as the token's embedding. [T, n D]
   Rows streams(T, n * D);
   for (int64_t t = 0; t < T; ++t) {
-    const float* embedding = reinterpret_cast<const float*>(w.token_embedding.data +
-                                                            tokens[t] * w.token_embedding.row_bytes);
+    const float* embedding = reinterpret_cast<const float*>(
+        w.token_embedding.data + tokens[t] * w.token_embedding.row_bytes);
     for (int i = 0; i < n; ++i) std::copy(embedding, embedding + D, streams.row(t) + i * D);
   }
 
@@ -456,7 +463,8 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
   for (int64_t t = 0; t < T; ++t) {
     rms_norm(streams.row(t), n * D, nullptr, c.rms_eps, flat.data());
     matvec(w.head_hc_fn, flat.data(), head_mix.data());
-    for (int i = 0; i < n; ++i) pre[i] = sigmoid(head_mix[i] * w.head_hc_scale[0] + w.head_hc_base[i]) + c.hc_eps;
+    for (int i = 0; i < n; ++i)
+      pre[i] = sigmoid(head_mix[i] * w.head_hc_scale[0] + w.head_hc_base[i]) + c.hc_eps;
     collapse_streams(streams.row(t), pre, n, D, collapsed.data());
     rms_norm(collapsed.data(), D, w.output_norm, c.rms_eps, hidden.data());
     matvec(w.output, hidden.data(), logits.data() + t * c.n_vocab);

@@ -73,7 +73,8 @@ struct Binder {
     }
     std::vector<Matrix> out;
     const uint64_t expert_bytes = row_bytes((*t)->type, (uint64_t)cols) * (uint64_t)rows;
-    for (int e = 0; e < n_experts; ++e) out.push_back(matrix_view(**t, rows, cols, e * expert_bytes));
+    for (int e = 0; e < n_experts; ++e)
+      out.push_back(matrix_view(**t, rows, cols, e * expert_bytes));
     return out;
   }
   const int32_t* int_table(const std::string& name, int64_t rows, int64_t cols) {
@@ -127,7 +128,8 @@ void matvec(const Matrix& m, const float* x, float* y) {
 
 Result<Weights> bind_weights(const gguf::File& file, Config& c) {
   const gguf::TensorInfo* embedding = file.find_tensor("token_embd.weight");
-  if (embedding == nullptr || embedding->dims.size() != 2 || embedding->dims[0] != (uint64_t)c.n_embd) {
+  if (embedding == nullptr || embedding->dims.size() != 2 ||
+      embedding->dims[0] != (uint64_t)c.n_embd) {
     return Status::error("deepseek4: token_embd.weight is missing or not {n_embd, n_vocab}");
   }
   c.n_vocab = (int)embedding->dims[1];
@@ -159,7 +161,8 @@ Result<Weights> bind_weights(const gguf::File& file, Config& c) {
     L.sinks = b.vector(p + "attn_sinks.weight", c.n_heads);
     L.output_a = b.matrix(p + "attn_output_a.weight", (int64_t)c.output_groups * c.output_lora_rank,
                           heads_width / c.output_groups);
-    L.output_b = b.matrix(p + "attn_output_b.weight", D, (int64_t)c.output_groups * c.output_lora_rank);
+    L.output_b =
+        b.matrix(p + "attn_output_b.weight", D, (int64_t)c.output_groups * c.output_lora_rank);
 
     const int ratio = c.compress_ratio[il];
     if (c.attention[il] != AttentionKind::kSliding) {
@@ -173,7 +176,8 @@ Result<Weights> bind_weights(const gguf::File& file, Config& c) {
         const int64_t index_series = 2 * (int64_t)c.indexer_head_dim;
         L.indexer_compressor.kv = b.matrix(p + "indexer_compressor_kv.weight", index_series, D);
         L.indexer_compressor.gate = b.matrix(p + "indexer_compressor_gate.weight", index_series, D);
-        L.indexer_compressor.norm = b.vector(p + "indexer_compressor_norm.weight", c.indexer_head_dim);
+        L.indexer_compressor.norm =
+            b.vector(p + "indexer_compressor_norm.weight", c.indexer_head_dim);
         L.indexer_compressor.position_bias =
             b.table(p + "indexer_compressor_ape.weight", ratio, index_series);
         L.indexer_q_b = b.matrix(p + "indexer.attn_q_b.weight",
@@ -203,7 +207,8 @@ Result<Weights> bind_weights(const gguf::File& file, Config& c) {
       for (int64_t i = 0; i < (int64_t)c.n_vocab * c.n_experts_used; ++i) {
         if (L.hash_experts[i] < 0 || L.hash_experts[i] >= c.n_experts) {
           return Status::error("deepseek4: " + p + "ffn_gate_tid2eid.weight names expert " +
-                               std::to_string(L.hash_experts[i]) + " of " + std::to_string(c.n_experts));
+                               std::to_string(L.hash_experts[i]) + " of " +
+                               std::to_string(c.n_experts));
         }
       }
     }
