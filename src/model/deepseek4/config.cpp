@@ -38,10 +38,10 @@ Status read_per_layer_floats(const gguf::File& file, const std::string& key, int
 }  // namespace
 
 Result<Config> read_config(const gguf::File& file) {
-  Config c;
-  FM_RETURN_IF_ERROR(read_int(file, "block_count", c.n_layers));
-  FM_RETURN_IF_ERROR(read_int(file, "embedding_length", c.n_embd));
-  FM_RETURN_IF_ERROR(read_int(file, "attention.head_count", c.n_heads));
+  Config config;
+  FM_RETURN_IF_ERROR(read_int(file, "block_count", config.n_layers));
+  FM_RETURN_IF_ERROR(read_int(file, "embedding_length", config.n_embd));
+  FM_RETURN_IF_ERROR(read_int(file, "attention.head_count", config.n_heads));
   int kv_heads = 0, key_length = 0, value_length = 0;
   FM_RETURN_IF_ERROR(read_int(file, "attention.head_count_kv", kv_heads));
   FM_RETURN_IF_ERROR(read_int(file, "attention.key_length", key_length));
@@ -49,60 +49,61 @@ Result<Config> read_config(const gguf::File& file) {
   if (kv_heads != 1 || key_length != value_length) {
     return Status::error("deepseek4: expected one key/value head with key_length == value_length");
   }
-  c.head_dim = key_length;
-  FM_RETURN_IF_ERROR(read_int(file, "rope.dimension_count", c.rope_dims));
-  if (c.rope_dims % 2 != 0 || c.rope_dims > c.head_dim) {
+  config.head_dim = key_length;
+  FM_RETURN_IF_ERROR(read_int(file, "rope.dimension_count", config.rope_dims));
+  if (config.rope_dims % 2 != 0 || config.rope_dims > config.head_dim) {
     return Status::error("deepseek4.rope.dimension_count: must be even and at most the head dim");
   }
-  FM_RETURN_IF_ERROR(read_int(file, "attention.q_lora_rank", c.q_lora_rank));
-  FM_RETURN_IF_ERROR(read_int(file, "attention.sliding_window", c.sliding_window));
-  FM_RETURN_IF_ERROR(read_int(file, "attention.output_group_count", c.output_groups));
-  FM_RETURN_IF_ERROR(read_int(file, "attention.output_lora_rank", c.output_lora_rank));
-  if ((c.n_heads * c.head_dim) % c.output_groups != 0) {
+  FM_RETURN_IF_ERROR(read_int(file, "attention.q_lora_rank", config.q_lora_rank));
+  FM_RETURN_IF_ERROR(read_int(file, "attention.sliding_window", config.sliding_window));
+  FM_RETURN_IF_ERROR(read_int(file, "attention.output_group_count", config.output_groups));
+  FM_RETURN_IF_ERROR(read_int(file, "attention.output_lora_rank", config.output_lora_rank));
+  if ((config.n_heads * config.head_dim) % config.output_groups != 0) {
     return Status::error("deepseek4.attention.output_group_count: does not divide the heads");
   }
-  FM_RETURN_IF_ERROR(read_float(file, "rope.freq_base", c.rope_base));
-  FM_RETURN_IF_ERROR(read_float(file, "attention.compress_rope_freq_base", c.compress_rope_base));
-  FM_RETURN_IF_ERROR(read_float(file, "attention.layer_norm_rms_epsilon", c.rms_eps));
+  FM_RETURN_IF_ERROR(read_float(file, "rope.freq_base", config.rope_base));
+  FM_RETURN_IF_ERROR(
+      read_float(file, "attention.compress_rope_freq_base", config.compress_rope_base));
+  FM_RETURN_IF_ERROR(read_float(file, "attention.layer_norm_rms_epsilon", config.rms_eps));
   if (file.find(std::string(kPrefix) + "rope.scaling.type") != nullptr) {
     return Status::error("deepseek4.rope.scaling.type: RoPE scaling (YaRN) is not implemented");
   }
 
   auto ratios = file.get_int_array(std::string(kPrefix) + "attention.compress_ratios");
   if (!ratios) return ratios.status();
-  if ((int)ratios->size() != c.n_layers) {
+  if ((int)ratios->size() != config.n_layers) {
     return Status::error("deepseek4.attention.compress_ratios: one value per layer expected");
   }
   bool any_sparse = false;
   for (int64_t ratio : *ratios) {
     if (ratio == 0) {
-      c.attention.push_back(AttentionKind::kSliding);
+      config.attention.push_back(AttentionKind::kSliding);
     } else if (ratio == 4) {
-      c.attention.push_back(AttentionKind::kCompressedSparse);
+      config.attention.push_back(AttentionKind::kCompressedSparse);
       any_sparse = true;
     } else if (ratio == 128) {
-      c.attention.push_back(AttentionKind::kHeavilyCompressed);
+      config.attention.push_back(AttentionKind::kHeavilyCompressed);
     } else {
       return Status::error("deepseek4.attention.compress_ratios: ratio " + std::to_string(ratio) +
                            " (supported: 0, 4, 128)");
     }
-    c.compress_ratio.push_back((int)ratio);
+    config.compress_ratio.push_back((int)ratio);
   }
   if (any_sparse) {
-    FM_RETURN_IF_ERROR(read_int(file, "attention.indexer.head_count", c.indexer_heads));
-    FM_RETURN_IF_ERROR(read_int(file, "attention.indexer.key_length", c.indexer_head_dim));
-    FM_RETURN_IF_ERROR(read_int(file, "attention.indexer.top_k", c.indexer_top_k));
-    if (c.rope_dims > c.indexer_head_dim) {
+    FM_RETURN_IF_ERROR(read_int(file, "attention.indexer.head_count", config.indexer_heads));
+    FM_RETURN_IF_ERROR(read_int(file, "attention.indexer.key_length", config.indexer_head_dim));
+    FM_RETURN_IF_ERROR(read_int(file, "attention.indexer.top_k", config.indexer_top_k));
+    if (config.rope_dims > config.indexer_head_dim) {
       return Status::error("deepseek4.attention.indexer.key_length: smaller than the rope dims");
     }
   }
 
-  FM_RETURN_IF_ERROR(read_int(file, "expert_count", c.n_experts));
-  FM_RETURN_IF_ERROR(read_int(file, "expert_used_count", c.n_experts_used));
-  FM_RETURN_IF_ERROR(read_int(file, "expert_feed_forward_length", c.expert_ff));
-  FM_RETURN_IF_ERROR(read_int(file, "expert_shared_count", c.n_shared_experts));
-  FM_RETURN_IF_ERROR(read_float(file, "expert_weights_scale", c.expert_weights_scale));
-  if (c.n_experts_used > c.n_experts || c.n_shared_experts != 1) {
+  FM_RETURN_IF_ERROR(read_int(file, "expert_count", config.n_experts));
+  FM_RETURN_IF_ERROR(read_int(file, "expert_used_count", config.n_experts_used));
+  FM_RETURN_IF_ERROR(read_int(file, "expert_feed_forward_length", config.expert_ff));
+  FM_RETURN_IF_ERROR(read_int(file, "expert_shared_count", config.n_shared_experts));
+  FM_RETURN_IF_ERROR(read_float(file, "expert_weights_scale", config.expert_weights_scale));
+  if (config.n_experts_used > config.n_experts || config.n_shared_experts != 1) {
     return Status::error(
         "deepseek4: expected expert_used_count <= expert_count and one shared expert");
   }
@@ -116,17 +117,17 @@ Result<Config> read_config(const gguf::File& file) {
   if (!norm) return norm.status();
   if (!*norm) return Status::error("deepseek4.expert_weights_norm: false is not implemented");
   auto hash_layers = file.get_uint(std::string(kPrefix) + "hash_layer_count");
-  c.n_hash_layers = hash_layers ? (int)std::min<uint64_t>(*hash_layers, c.n_layers) : 0;
+  config.n_hash_layers = hash_layers ? (int)std::min<uint64_t>(*hash_layers, config.n_layers) : 0;
   FM_RETURN_IF_ERROR(
-      read_per_layer_floats(file, "swiglu_clamp_exp", c.n_layers, c.swiglu_clamp_expert));
-  FM_RETURN_IF_ERROR(
-      read_per_layer_floats(file, "swiglu_clamp_shexp", c.n_layers, c.swiglu_clamp_shared));
+      read_per_layer_floats(file, "swiglu_clamp_exp", config.n_layers, config.swiglu_clamp_expert));
+  FM_RETURN_IF_ERROR(read_per_layer_floats(file, "swiglu_clamp_shexp", config.n_layers,
+                                           config.swiglu_clamp_shared));
 
-  FM_RETURN_IF_ERROR(read_int(file, "hyper_connection.count", c.hc_streams));
+  FM_RETURN_IF_ERROR(read_int(file, "hyper_connection.count", config.hc_streams));
   FM_RETURN_IF_ERROR(
-      read_int(file, "hyper_connection.sinkhorn_iterations", c.hc_sinkhorn_iterations));
-  FM_RETURN_IF_ERROR(read_float(file, "hyper_connection.epsilon", c.hc_eps));
-  return c;
+      read_int(file, "hyper_connection.sinkhorn_iterations", config.hc_sinkhorn_iterations));
+  FM_RETURN_IF_ERROR(read_float(file, "hyper_connection.epsilon", config.hc_eps));
+  return config;
 }
 
 }  // namespace fm::deepseek4

@@ -2,6 +2,8 @@
 // are the V4 paper's, as transformers' modeling_deepseek_v4.py cites them; docs/deepseek-v4.md
 // describes each step. Written to be read and checked, not to be fast: every token is its
 // own matrix-vector product and attention re-reads the whole window per query.
+// Notation as in docs/deepseek-v4.md: T tokens, D hidden, n residual streams, H query heads
+// of dim d, r rope dims (config.rope_dims).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -44,11 +46,11 @@ void rope(float* head, int head_dim, int rope_dims, int64_t pos, float base, boo
   for (int i = 0; i < rope_dims / 2; ++i) {
     const float inv_freq = 1.0f / std::pow(base, (float)(2 * i) / (float)rope_dims);
     const float angle = (float)pos * inv_freq;
-    const float c = std::cos(angle);
-    const float s = inverse ? -std::sin(angle) : std::sin(angle);
+    const float cosine = std::cos(angle);
+    const float sine = inverse ? -std::sin(angle) : std::sin(angle);
     const float x0 = x[2 * i], x1 = x[2 * i + 1];
-    x[2 * i] = x0 * c - x1 * s;
-    x[2 * i + 1] = x1 * c + x0 * s;
+    x[2 * i] = x0 * cosine - x1 * sine;
+    x[2 * i + 1] = x1 * cosine + x0 * sine;
   }
 }
 
@@ -67,18 +69,18 @@ struct StreamMix {
   std::vector<float> comb;  // [n, n]: comb[i * n + j] = share of old stream i in new stream j
 };
 
-StreamMix hyper_connection_mix(const HyperConnectionWeights& w, const float* streams, int n,
-                               int64_t D, const Config& c) {
+StreamMix hyper_connection_mix(const HyperConnectionWeights& hc, const float* streams, int n,
+                               int64_t D, const Config& config) {
   std::vector<float> flat((size_t)(n * D)), mixes((size_t)((2 + n) * n));
-  rms_norm(streams, n * D, nullptr, c.rms_eps, flat.data());
-  matvec(w.fn, flat.data(), mixes.data());
+  rms_norm(streams, n * D, nullptr, config.rms_eps, flat.data());
+  matvec(hc.fn, flat.data(), mixes.data());
   StreamMix m;
   m.pre.resize(n);
   m.post.resize(n);
   m.comb.resize((size_t)(n * n));
   for (int i = 0; i < n; ++i) {
-    m.pre[i] = sigmoid(mixes[i] * w.scale[0] + w.base[i]) + c.hc_eps;
-    m.post[i] = 2.0f * sigmoid(mixes[n + i] * w.scale[1] + w.base[n + i]);
+    m.pre[i] = sigmoid(mixes[i] * hc.scale[0] + hc.base[i]) + config.hc_eps;
+    m.post[i] = 2.0f * sigmoid(mixes[n + i] * hc.scale[1] + hc.base[n + i]);
   }
   // comb: a softmax per row, then Sinkhorn-Knopp towards a doubly stochastic matrix (the
   // first column normalization, then iterations - 1 rounds of rows and columns).
@@ -86,29 +88,29 @@ StreamMix hyper_connection_mix(const HyperConnectionWeights& w, const float* str
     float* row = m.comb.data() + i * n;
     float max_logit = -INFINITY;
     for (int j = 0; j < n; ++j) {
-      row[j] = mixes[2 * n + i * n + j] * w.scale[2] + w.base[2 * n + i * n + j];
+      row[j] = mixes[2 * n + i * n + j] * hc.scale[2] + hc.base[2 * n + i * n + j];
       max_logit = std::max(max_logit, row[j]);
     }
     double sum = 0;
     for (int j = 0; j < n; ++j) sum += (row[j] = std::exp(row[j] - max_logit));
-    for (int j = 0; j < n; ++j) row[j] = (float)(row[j] / sum) + c.hc_eps;
+    for (int j = 0; j < n; ++j) row[j] = (float)(row[j] / sum) + config.hc_eps;
   }
   auto normalize_columns = [&] {
     for (int j = 0; j < n; ++j) {
       float sum = 0;
       for (int i = 0; i < n; ++i) sum += m.comb[i * n + j];
-      for (int i = 0; i < n; ++i) m.comb[i * n + j] /= sum + c.hc_eps;
+      for (int i = 0; i < n; ++i) m.comb[i * n + j] /= sum + config.hc_eps;
     }
   };
   auto normalize_rows = [&] {
     for (int i = 0; i < n; ++i) {
       float sum = 0;
       for (int j = 0; j < n; ++j) sum += m.comb[i * n + j];
-      for (int j = 0; j < n; ++j) m.comb[i * n + j] /= sum + c.hc_eps;
+      for (int j = 0; j < n; ++j) m.comb[i * n + j] /= sum + config.hc_eps;
     }
   };
   normalize_columns();
-  for (int it = 0; it < c.hc_sinkhorn_iterations - 1; ++it) {
+  for (int it = 0; it < config.hc_sinkhorn_iterations - 1; ++it) {
     normalize_rows();
     normalize_columns();
   }
@@ -144,15 +146,15 @@ void expand_streams(float* streams, const StreamMix& m, const float* block_outpu
 // first `width` channels) feeds the next window's entry, Cb (the rest) its own window's.
 // Entries are RMS-normed and roped at their window's first position e * ratio.
 // Returns [T / ratio, width]: a partial last window is not an entry yet.
-Rows compress(const CompressorWeights& w, const Rows& x, int64_t T, int ratio, int width,
-              bool overlapping, const Config& c) {
+Rows compress(const CompressorWeights& compressor, const Rows& x, int64_t T, int ratio, int width,
+              bool overlapping, const Config& config) {
   const int64_t series_width = overlapping ? 2 * width : width;
   Rows kv(T, series_width), score(T, series_width);
   const int64_t n_entries = T / ratio;
   for (int64_t t = 0; t < n_entries * ratio; ++t) {
-    matvec(w.kv, x.row(t), kv.row(t));
-    matvec(w.gate, x.row(t), score.row(t));
-    const float* bias = w.position_bias + (t % ratio) * series_width;
+    matvec(compressor.kv, x.row(t), kv.row(t));
+    matvec(compressor.gate, x.row(t), score.row(t));
+    const float* bias = compressor.position_bias + (t % ratio) * series_width;
     for (int64_t ch = 0; ch < series_width; ++ch) score.row(t)[ch] += bias[ch];
   }
   Rows entries(n_entries, width);
@@ -184,8 +186,8 @@ Rows compress(const CompressorWeights& w, const Rows& x, int64_t T, int ratio, i
       }
       pooled[ch] = (float)(numerator / denominator);
     }
-    rms_norm(pooled.data(), width, w.norm, c.rms_eps, entries.row(e));
-    rope(entries.row(e), width, c.rope_dims, e * ratio, c.compress_rope_base, false);
+    rms_norm(pooled.data(), width, compressor.norm, config.rms_eps, entries.row(e));
+    rope(entries.row(e), width, config.rope_dims, e * ratio, config.compress_rope_base, false);
   }
   return entries;
 }
@@ -194,11 +196,11 @@ Rows compress(const CompressorWeights& w, const Rows& x, int64_t T, int ratio, i
 // to besides its window. score(t, s) = sum_h w_h relu(q_h . k_s) / sqrt(index dim), over
 // the entries visible to t (s < (t + 1) / ratio); the top `indexer_top_k` of them (all
 // when fewer are visible).
-std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& L, const Rows& x,
-                                                    const Rows& q_lora, int64_t T, int ratio,
-                                                    const Config& c) {
-  const int heads = c.indexer_heads, dim = c.indexer_head_dim;
-  const Rows keys = compress(L.indexer_compressor, x, T, ratio, dim, true, c);
+std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& layer_weights,
+                                                    const Rows& x, const Rows& q_lora, int64_t T,
+                                                    int ratio, const Config& config) {
+  const int heads = config.indexer_heads, dim = config.indexer_head_dim;
+  const Rows keys = compress(layer_weights.indexer_compressor, x, T, ratio, dim, true, config);
   std::vector<float> queries((size_t)heads * dim), head_weights(heads);
   std::vector<std::vector<int64_t>> selected(T);
   const double score_scale = 1.0 / std::sqrt((double)dim);
@@ -206,10 +208,10 @@ std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& L, const
   for (int64_t t = 0; t < T; ++t) {
     const int64_t visible = (t + 1) / ratio;
     if (visible == 0) continue;
-    matvec(L.indexer_q_b, q_lora.row(t), queries.data());
+    matvec(layer_weights.indexer_q_b, q_lora.row(t), queries.data());
     for (int h = 0; h < heads; ++h)
-      rope(queries.data() + h * dim, dim, c.rope_dims, t, c.compress_rope_base, false);
-    matvec(L.indexer_head_weights, x.row(t), head_weights.data());
+      rope(queries.data() + h * dim, dim, config.rope_dims, t, config.compress_rope_base, false);
+    matvec(layer_weights.indexer_head_weights, x.row(t), head_weights.data());
     std::vector<double> scores(visible);
     for (int64_t s = 0; s < visible; ++s) {
       double total = 0;
@@ -222,7 +224,7 @@ std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& L, const
     }
     std::vector<int64_t> order(visible);
     std::iota(order.begin(), order.end(), 0);
-    const int64_t keep = std::min<int64_t>(c.indexer_top_k, visible);
+    const int64_t keep = std::min<int64_t>(config.indexer_top_k, visible);
     std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t a, int64_t b) {
       return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
     });
@@ -232,50 +234,53 @@ std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& L, const
 }
 
 // Attention of one layer for every position: x [T, D] (the normed block input) -> [T, D].
-Rows attention(const LayerWeights& L, int layer, const Rows& x, int64_t T, const Config& c) {
-  const int H = c.n_heads, d = c.head_dim;
-  const AttentionKind kind = c.attention[layer];
-  const float base = kind == AttentionKind::kSliding ? c.rope_base : c.compress_rope_base;
-  const int ratio = c.compress_ratio[layer];
+Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int64_t T,
+               const Config& config) {
+  const int H = config.n_heads, d = config.head_dim;
+  const AttentionKind kind = config.attention[layer];
+  const float base = kind == AttentionKind::kSliding ? config.rope_base : config.compress_rope_base;
+  const int ratio = config.compress_ratio[layer];
 
   // Queries through the q LoRA (q_lora is also the indexer's input), each head RMS-normed
   // without weight; one key/value head, K = V.
-  Rows q_lora(T, c.q_lora_rank), queries(T, (int64_t)H * d), kv(T, d);
-  std::vector<float> projected(std::max<int64_t>(c.q_lora_rank, d));
+  Rows q_lora(T, config.q_lora_rank), queries(T, (int64_t)H * d), kv(T, d);
+  std::vector<float> projected(std::max<int64_t>(config.q_lora_rank, d));
   for (int64_t t = 0; t < T; ++t) {
-    matvec(L.q_a, x.row(t), projected.data());
-    rms_norm(projected.data(), c.q_lora_rank, L.q_a_norm, c.rms_eps, q_lora.row(t));
-    matvec(L.q_b, q_lora.row(t), queries.row(t));
+    matvec(layer_weights.q_a, x.row(t), projected.data());
+    rms_norm(projected.data(), config.q_lora_rank, layer_weights.q_a_norm, config.rms_eps,
+             q_lora.row(t));
+    matvec(layer_weights.q_b, q_lora.row(t), queries.row(t));
     for (int h = 0; h < H; ++h) {
       float* head = queries.row(t) + h * d;
-      rms_norm(head, d, nullptr, c.rms_eps, head);
-      rope(head, d, c.rope_dims, t, base, false);
+      rms_norm(head, d, nullptr, config.rms_eps, head);
+      rope(head, d, config.rope_dims, t, base, false);
     }
-    matvec(L.kv, x.row(t), projected.data());
-    rms_norm(projected.data(), d, L.kv_norm, c.rms_eps, kv.row(t));
-    rope(kv.row(t), d, c.rope_dims, t, base, false);
+    matvec(layer_weights.kv, x.row(t), projected.data());
+    rms_norm(projected.data(), d, layer_weights.kv_norm, config.rms_eps, kv.row(t));
+    rope(kv.row(t), d, config.rope_dims, t, base, false);
   }
 
   Rows entries(0, d);
   std::vector<std::vector<int64_t>> sparse_selection;
   if (kind != AttentionKind::kSliding) {
-    entries = compress(L.compressor, x, T, ratio, d, kind == AttentionKind::kCompressedSparse, c);
+    entries = compress(layer_weights.compressor, x, T, ratio, d,
+                       kind == AttentionKind::kCompressedSparse, config);
     if (kind == AttentionKind::kCompressedSparse) {
-      sparse_selection = indexer_selection(L, x, q_lora, T, ratio, c);
+      sparse_selection = indexer_selection(layer_weights, x, q_lora, T, ratio, config);
     }
   }
 
-  Rows out(T, c.n_embd);
+  Rows out(T, config.n_embd);
   const double scale = 1.0 / std::sqrt((double)d);
   std::vector<const float*> keys;
   std::vector<double> logits;
   std::vector<float> heads_out((size_t)H * d);
-  const int64_t group_width = (int64_t)H * d / c.output_groups;
-  std::vector<float> grouped((size_t)c.output_groups * c.output_lora_rank);
+  const int64_t group_width = (int64_t)H * d / config.output_groups;
+  std::vector<float> grouped((size_t)config.output_groups * config.output_lora_rank);
   for (int64_t t = 0; t < T; ++t) {
     // The keys of query t: its window (s > t - window), then compressed entries.
     keys.clear();
-    for (int64_t s = std::max<int64_t>(0, t - c.sliding_window + 1); s <= t; ++s)
+    for (int64_t s = std::max<int64_t>(0, t - config.sliding_window + 1); s <= t; ++s)
       keys.push_back(kv.row(s));
     if (kind == AttentionKind::kHeavilyCompressed) {
       for (int64_t e = 0; e < (t + 1) / ratio; ++e) keys.push_back(entries.row(e));
@@ -286,14 +291,14 @@ Rows attention(const LayerWeights& L, int layer, const Rows& x, int64_t T, const
     for (int h = 0; h < H; ++h) {
       const float* q = queries.row(t) + h * d;
       // A learned sink logit per head joins the softmax; its probability goes nowhere.
-      double max_logit = L.sinks[h];
+      double max_logit = layer_weights.sinks[h];
       for (size_t k = 0; k < keys.size(); ++k) {
         double dot = 0;
         for (int i = 0; i < d; ++i) dot += (double)q[i] * keys[k][i];
         logits[k] = dot * scale;
         max_logit = std::max(max_logit, logits[k]);
       }
-      double denominator = std::exp(L.sinks[h] - max_logit);
+      double denominator = std::exp(layer_weights.sinks[h] - max_logit);
       for (size_t k = 0; k < keys.size(); ++k)
         denominator += (logits[k] = std::exp(logits[k] - max_logit));
       float* o = heads_out.data() + h * d;
@@ -302,15 +307,16 @@ Rows attention(const LayerWeights& L, int layer, const Rows& x, int64_t T, const
         for (size_t k = 0; k < keys.size(); ++k) sum += logits[k] * keys[k][i];
         o[i] = (float)(sum / denominator);
       }
-      rope(o, d, c.rope_dims, t, base, true);
+      rope(o, d, config.rope_dims, t, base, true);
     }
     // Grouped output projection: group g's heads through rows [g r, (g + 1) r) of
     // output_a, then output_b over all groups.
-    for (int g = 0; g < c.output_groups; ++g) {
-      matvec(row_block(L.output_a, (int64_t)g * c.output_lora_rank, c.output_lora_rank),
-             heads_out.data() + g * group_width, grouped.data() + g * c.output_lora_rank);
+    for (int g = 0; g < config.output_groups; ++g) {
+      matvec(row_block(layer_weights.output_a, (int64_t)g * config.output_lora_rank,
+                       config.output_lora_rank),
+             heads_out.data() + g * group_width, grouped.data() + g * config.output_lora_rank);
     }
-    matvec(L.output_b, grouped.data(), out.row(t));
+    matvec(layer_weights.output_b, grouped.data(), out.row(t));
   }
   return out;
 }
@@ -348,38 +354,39 @@ void expert_ffn(const Matrix& gate, const Matrix& up, const Matrix& down, float 
 // MoE (section 2.1) for one token: scores sqrt(softplus(router x)); the experts are the
 // token's row of the hash table (hash layers) or the top-k of scores + bias; their weights
 // are their scores, normalized, times expert_weights_scale. Plus the shared expert.
-void moe(const LayerWeights& L, int layer, int32_t token, const float* x, float* y, const Config& c,
-         const ForwardOptions& options) {
+void moe(const LayerWeights& layer_weights, int layer, int32_t token, const float* x, float* y,
+         const Config& config, const ForwardOptions& options) {
   const bool round_q8_0 = options.expert_activations == ExpertActivations::kQ8_0;
-  std::vector<float> scores((size_t)c.n_experts);
-  matvec(L.router, x, scores.data());
+  std::vector<float> scores((size_t)config.n_experts);
+  matvec(layer_weights.router, x, scores.data());
   for (float& s : scores) s = std::sqrt(softplus(s));
-  std::vector<int> chosen((size_t)c.n_experts_used);
-  if (L.hash_experts != nullptr) {
-    for (int k = 0; k < c.n_experts_used; ++k)
-      chosen[k] = L.hash_experts[(int64_t)token * c.n_experts_used + k];
+  std::vector<int> chosen((size_t)config.n_experts_used);
+  if (layer_weights.hash_experts != nullptr) {
+    for (int k = 0; k < config.n_experts_used; ++k)
+      chosen[k] = layer_weights.hash_experts[(int64_t)token * config.n_experts_used + k];
   } else {
-    std::vector<int> order((size_t)c.n_experts);
+    std::vector<int> order((size_t)config.n_experts);
     std::iota(order.begin(), order.end(), 0);
-    auto biased = [&](int e) { return scores[e] + L.router_bias[e]; };
+    auto biased = [&](int e) { return scores[e] + layer_weights.router_bias[e]; };
     std::partial_sort(
-        order.begin(), order.begin() + c.n_experts_used, order.end(),
+        order.begin(), order.begin() + config.n_experts_used, order.end(),
         [&](int a, int b) { return biased(a) > biased(b) || (biased(a) == biased(b) && a < b); });
-    std::copy(order.begin(), order.begin() + c.n_experts_used, chosen.begin());
+    std::copy(order.begin(), order.begin() + config.n_experts_used, chosen.begin());
   }
   float weight_sum = 0;
   for (int e : chosen) weight_sum += scores[e];
-  std::vector<double> sum((size_t)c.n_embd, 0.0);
-  std::vector<float> expert_out((size_t)c.n_embd);
+  std::vector<double> sum((size_t)config.n_embd, 0.0);
+  std::vector<float> expert_out((size_t)config.n_embd);
   for (int e : chosen) {
-    const float weight = scores[e] / (weight_sum + 1e-20f) * c.expert_weights_scale;
-    expert_ffn(L.expert_gate[e], L.expert_up[e], L.expert_down[e], c.swiglu_clamp_expert[layer],
-               round_q8_0, x, expert_out.data());
-    for (int i = 0; i < c.n_embd; ++i) sum[i] += (double)weight * expert_out[i];
+    const float weight = scores[e] / (weight_sum + 1e-20f) * config.expert_weights_scale;
+    expert_ffn(layer_weights.expert_gate[e], layer_weights.expert_up[e],
+               layer_weights.expert_down[e], config.swiglu_clamp_expert[layer], round_q8_0, x,
+               expert_out.data());
+    for (int i = 0; i < config.n_embd; ++i) sum[i] += (double)weight * expert_out[i];
   }
-  expert_ffn(L.shared_gate, L.shared_up, L.shared_down, c.swiglu_clamp_shared[layer], false, x,
-             expert_out.data());
-  for (int i = 0; i < c.n_embd; ++i) y[i] = (float)sum[i] + expert_out[i];
+  expert_ffn(layer_weights.shared_gate, layer_weights.shared_up, layer_weights.shared_down,
+             config.swiglu_clamp_shared[layer], false, x, expert_out.data());
+  for (int i = 0; i < config.n_embd; ++i) y[i] = (float)sum[i] + expert_out[i];
 }
 
 }  // namespace
@@ -412,15 +419,15 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path) {
 
 Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
                                           const ForwardOptions& options) {
-  const Config& c = model.config;
-  const Weights& w = model.weights;
+  const Config& config = model.config;
+  const Weights& weights = model.weights;
   const int64_t T = (int64_t)tokens.size();
-  const int n = c.hc_streams;
-  const int64_t D = c.n_embd;
+  const int n = config.hc_streams;
+  const int64_t D = config.n_embd;
   for (int32_t token : tokens) {
-    if (token < 0 || token >= c.n_vocab) {
+    if (token < 0 || token >= config.n_vocab) {
       return Status::error("deepseek4: token id " + std::to_string(token) +
-                           " is outside the vocabulary of " + std::to_string(c.n_vocab));
+                           " is outside the vocabulary of " + std::to_string(config.n_vocab));
     }
   }
 
@@ -428,46 +435,49 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
   Rows streams(T, n * D);
   for (int64_t t = 0; t < T; ++t) {
     const float* embedding = reinterpret_cast<const float*>(
-        w.token_embedding.data + tokens[t] * w.token_embedding.row_bytes);
+        weights.token_embedding.data + tokens[t] * weights.token_embedding.row_bytes);
     for (int i = 0; i < n; ++i) std::copy(embedding, embedding + D, streams.row(t) + i * D);
   }
 
   Rows block_input(T, D), block_output(T, D);
   std::vector<StreamMix> mixes((size_t)T);
   std::vector<float> collapsed((size_t)D);
-  for (int layer = 0; layer < c.n_layers; ++layer) {
-    const LayerWeights& L = w.layers[layer];
+  for (int layer = 0; layer < config.n_layers; ++layer) {
+    const LayerWeights& layer_weights = weights.layers[layer];
     // Attention: every position's input first (the compressors and the indexer read all of
     // them), then the block, then the streams.
     for (int64_t t = 0; t < T; ++t) {
-      mixes[t] = hyper_connection_mix(L.hc_attention, streams.row(t), n, D, c);
+      mixes[t] = hyper_connection_mix(layer_weights.hc_attention, streams.row(t), n, D, config);
       collapse_streams(streams.row(t), mixes[t].pre, n, D, collapsed.data());
-      rms_norm(collapsed.data(), D, L.attn_norm, c.rms_eps, block_input.row(t));
+      rms_norm(collapsed.data(), D, layer_weights.attn_norm, config.rms_eps, block_input.row(t));
     }
-    const Rows attended = attention(L, layer, block_input, T, c);
+    const Rows attended = attention(layer_weights, layer, block_input, T, config);
     for (int64_t t = 0; t < T; ++t) expand_streams(streams.row(t), mixes[t], attended.row(t), n, D);
 
     // MoE, token by token.
     for (int64_t t = 0; t < T; ++t) {
-      const StreamMix mix = hyper_connection_mix(L.hc_ffn, streams.row(t), n, D, c);
+      const StreamMix mix =
+          hyper_connection_mix(layer_weights.hc_ffn, streams.row(t), n, D, config);
       collapse_streams(streams.row(t), mix.pre, n, D, collapsed.data());
-      rms_norm(collapsed.data(), D, L.ffn_norm, c.rms_eps, block_input.row(t));
-      moe(L, layer, tokens[t], block_input.row(t), block_output.row(t), c, options);
+      rms_norm(collapsed.data(), D, layer_weights.ffn_norm, config.rms_eps, block_input.row(t));
+      moe(layer_weights, layer, tokens[t], block_input.row(t), block_output.row(t), config,
+          options);
       expand_streams(streams.row(t), mix, block_output.row(t), n, D);
     }
   }
 
   // The head: the streams collapse with sigmoid weights only, then the final norm.
-  std::vector<float> logits((size_t)(T * c.n_vocab));
+  std::vector<float> logits((size_t)(T * config.n_vocab));
   std::vector<float> flat((size_t)(n * D)), head_mix((size_t)n), pre((size_t)n), hidden((size_t)D);
   for (int64_t t = 0; t < T; ++t) {
-    rms_norm(streams.row(t), n * D, nullptr, c.rms_eps, flat.data());
-    matvec(w.head_hc_fn, flat.data(), head_mix.data());
+    rms_norm(streams.row(t), n * D, nullptr, config.rms_eps, flat.data());
+    matvec(weights.head_hc_fn, flat.data(), head_mix.data());
     for (int i = 0; i < n; ++i)
-      pre[i] = sigmoid(head_mix[i] * w.head_hc_scale[0] + w.head_hc_base[i]) + c.hc_eps;
+      pre[i] =
+          sigmoid(head_mix[i] * weights.head_hc_scale[0] + weights.head_hc_base[i]) + config.hc_eps;
     collapse_streams(streams.row(t), pre, n, D, collapsed.data());
-    rms_norm(collapsed.data(), D, w.output_norm, c.rms_eps, hidden.data());
-    matvec(w.output, hidden.data(), logits.data() + t * c.n_vocab);
+    rms_norm(collapsed.data(), D, weights.output_norm, config.rms_eps, hidden.data());
+    matvec(weights.output, hidden.data(), logits.data() + t * config.n_vocab);
   }
   return logits;
 }

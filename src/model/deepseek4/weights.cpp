@@ -115,107 +115,115 @@ void matvec(const Matrix& m, const float* x, float* y) {
   if (m.type == kTensorTypeMxfp4) row.resize((size_t)m.cols);
   for (int64_t r = 0; r < m.rows; ++r) {
     const uint8_t* bytes = m.data + r * m.row_bytes;
-    const float* w = reinterpret_cast<const float*>(bytes);
+    const float* weight_row = reinterpret_cast<const float*>(bytes);
     if (m.type == kTensorTypeMxfp4) {
       dequantize_mxfp4_row(bytes, row.data(), m.cols);
-      w = row.data();
+      weight_row = row.data();
     }
     double sum = 0;
-    for (int64_t c = 0; c < m.cols; ++c) sum += (double)w[c] * x[c];
+    for (int64_t col = 0; col < m.cols; ++col) sum += (double)weight_row[col] * x[col];
     y[r] = (float)sum;
   }
 }
 
-Result<Weights> bind_weights(const gguf::File& file, Config& c) {
+Result<Weights> bind_weights(const gguf::File& file, Config& config) {
   const gguf::TensorInfo* embedding = file.find_tensor("token_embd.weight");
   if (embedding == nullptr || embedding->dims.size() != 2 ||
-      embedding->dims[0] != (uint64_t)c.n_embd) {
+      embedding->dims[0] != (uint64_t)config.n_embd) {
     return Status::error("deepseek4: token_embd.weight is missing or not {n_embd, n_vocab}");
   }
-  c.n_vocab = (int)embedding->dims[1];
+  config.n_vocab = (int)embedding->dims[1];
 
-  Binder b{file, Status::ok()};
-  Weights w;
-  const int n = c.hc_streams;
-  const int64_t D = c.n_embd;
+  Binder bind{file, Status::ok()};
+  Weights weights;
+  const int n = config.hc_streams;
+  const int64_t D = config.n_embd;
   const int64_t streams_width = (int64_t)n * D;
-  w.token_embedding = b.matrix("token_embd.weight", c.n_vocab, D);
-  w.head_hc_fn = b.matrix("output_hc_fn.weight", n, streams_width);
-  w.head_hc_base = b.vector("output_hc_base.weight", n);
-  w.head_hc_scale = b.vector("output_hc_scale.weight", 1);
-  w.output_norm = b.vector("output_norm.weight", D);
-  w.output = b.matrix("output.weight", c.n_vocab, D);
+  weights.token_embedding = bind.matrix("token_embd.weight", config.n_vocab, D);
+  weights.head_hc_fn = bind.matrix("output_hc_fn.weight", n, streams_width);
+  weights.head_hc_base = bind.vector("output_hc_base.weight", n);
+  weights.head_hc_scale = bind.vector("output_hc_scale.weight", 1);
+  weights.output_norm = bind.vector("output_norm.weight", D);
+  weights.output = bind.matrix("output.weight", config.n_vocab, D);
 
-  const int64_t heads_width = (int64_t)c.n_heads * c.head_dim;
-  for (int il = 0; il < c.n_layers; ++il) {
-    const std::string p = "blk." + std::to_string(il) + ".";
-    LayerWeights L;
-    L.hc_attention = b.hyper_connection(p + "hc_attn", n, streams_width);
-    L.hc_ffn = b.hyper_connection(p + "hc_ffn", n, streams_width);
-    L.attn_norm = b.vector(p + "attn_norm.weight", D);
-    L.q_a = b.matrix(p + "attn_q_a.weight", c.q_lora_rank, D);
-    L.q_a_norm = b.vector(p + "attn_q_a_norm.weight", c.q_lora_rank);
-    L.q_b = b.matrix(p + "attn_q_b.weight", heads_width, c.q_lora_rank);
-    L.kv = b.matrix(p + "attn_kv.weight", c.head_dim, D);
-    L.kv_norm = b.vector(p + "attn_kv_a_norm.weight", c.head_dim);
-    L.sinks = b.vector(p + "attn_sinks.weight", c.n_heads);
-    L.output_a = b.matrix(p + "attn_output_a.weight", (int64_t)c.output_groups * c.output_lora_rank,
-                          heads_width / c.output_groups);
-    L.output_b =
-        b.matrix(p + "attn_output_b.weight", D, (int64_t)c.output_groups * c.output_lora_rank);
+  const int64_t heads_width = (int64_t)config.n_heads * config.head_dim;
+  for (int layer_index = 0; layer_index < config.n_layers; ++layer_index) {
+    const std::string p = "blk." + std::to_string(layer_index) + ".";
+    LayerWeights layer;
+    layer.hc_attention = bind.hyper_connection(p + "hc_attn", n, streams_width);
+    layer.hc_ffn = bind.hyper_connection(p + "hc_ffn", n, streams_width);
+    layer.attn_norm = bind.vector(p + "attn_norm.weight", D);
+    layer.q_a = bind.matrix(p + "attn_q_a.weight", config.q_lora_rank, D);
+    layer.q_a_norm = bind.vector(p + "attn_q_a_norm.weight", config.q_lora_rank);
+    layer.q_b = bind.matrix(p + "attn_q_b.weight", heads_width, config.q_lora_rank);
+    layer.kv = bind.matrix(p + "attn_kv.weight", config.head_dim, D);
+    layer.kv_norm = bind.vector(p + "attn_kv_a_norm.weight", config.head_dim);
+    layer.sinks = bind.vector(p + "attn_sinks.weight", config.n_heads);
+    layer.output_a = bind.matrix(p + "attn_output_a.weight",
+                                 (int64_t)config.output_groups * config.output_lora_rank,
+                                 heads_width / config.output_groups);
+    layer.output_b = bind.matrix(p + "attn_output_b.weight", D,
+                                 (int64_t)config.output_groups * config.output_lora_rank);
 
-    const int ratio = c.compress_ratio[il];
-    if (c.attention[il] != AttentionKind::kSliding) {
-      const bool sparse = c.attention[il] == AttentionKind::kCompressedSparse;
-      const int64_t series = sparse ? 2 * c.head_dim : c.head_dim;
-      L.compressor.kv = b.matrix(p + "attn_compressor_kv.weight", series, D);
-      L.compressor.gate = b.matrix(p + "attn_compressor_gate.weight", series, D);
-      L.compressor.norm = b.vector(p + "attn_compressor_norm.weight", c.head_dim);
-      L.compressor.position_bias = b.table(p + "attn_compressor_ape.weight", ratio, series);
+    const int ratio = config.compress_ratio[layer_index];
+    if (config.attention[layer_index] != AttentionKind::kSliding) {
+      const bool sparse = config.attention[layer_index] == AttentionKind::kCompressedSparse;
+      const int64_t series = sparse ? 2 * config.head_dim : config.head_dim;
+      layer.compressor.kv = bind.matrix(p + "attn_compressor_kv.weight", series, D);
+      layer.compressor.gate = bind.matrix(p + "attn_compressor_gate.weight", series, D);
+      layer.compressor.norm = bind.vector(p + "attn_compressor_norm.weight", config.head_dim);
+      layer.compressor.position_bias = bind.table(p + "attn_compressor_ape.weight", ratio, series);
       if (sparse) {
-        const int64_t index_series = 2 * (int64_t)c.indexer_head_dim;
-        L.indexer_compressor.kv = b.matrix(p + "indexer_compressor_kv.weight", index_series, D);
-        L.indexer_compressor.gate = b.matrix(p + "indexer_compressor_gate.weight", index_series, D);
-        L.indexer_compressor.norm =
-            b.vector(p + "indexer_compressor_norm.weight", c.indexer_head_dim);
-        L.indexer_compressor.position_bias =
-            b.table(p + "indexer_compressor_ape.weight", ratio, index_series);
-        L.indexer_q_b = b.matrix(p + "indexer.attn_q_b.weight",
-                                 (int64_t)c.indexer_heads * c.indexer_head_dim, c.q_lora_rank);
-        L.indexer_head_weights = b.matrix(p + "indexer.proj.weight", c.indexer_heads, D);
+        const int64_t index_series = 2 * (int64_t)config.indexer_head_dim;
+        layer.indexer_compressor.kv =
+            bind.matrix(p + "indexer_compressor_kv.weight", index_series, D);
+        layer.indexer_compressor.gate =
+            bind.matrix(p + "indexer_compressor_gate.weight", index_series, D);
+        layer.indexer_compressor.norm =
+            bind.vector(p + "indexer_compressor_norm.weight", config.indexer_head_dim);
+        layer.indexer_compressor.position_bias =
+            bind.table(p + "indexer_compressor_ape.weight", ratio, index_series);
+        layer.indexer_q_b = bind.matrix(p + "indexer.attn_q_b.weight",
+                                        (int64_t)config.indexer_heads * config.indexer_head_dim,
+                                        config.q_lora_rank);
+        layer.indexer_head_weights =
+            bind.matrix(p + "indexer.proj.weight", config.indexer_heads, D);
       }
     }
 
-    L.ffn_norm = b.vector(p + "ffn_norm.weight", D);
-    L.router = b.matrix(p + "ffn_gate_inp.weight", c.n_experts, D);
-    if (il < c.n_hash_layers) {
-      L.hash_experts = b.int_table(p + "ffn_gate_tid2eid.weight", c.n_vocab, c.n_experts_used);
+    layer.ffn_norm = bind.vector(p + "ffn_norm.weight", D);
+    layer.router = bind.matrix(p + "ffn_gate_inp.weight", config.n_experts, D);
+    if (layer_index < config.n_hash_layers) {
+      layer.hash_experts =
+          bind.int_table(p + "ffn_gate_tid2eid.weight", config.n_vocab, config.n_experts_used);
     } else {
-      L.router_bias = b.vector(p + "exp_probs_b.bias", c.n_experts);
+      layer.router_bias = bind.vector(p + "exp_probs_b.bias", config.n_experts);
     }
-    L.expert_gate = b.experts(p + "ffn_gate_exps.weight", c.expert_ff, D, c.n_experts);
-    L.expert_up = b.experts(p + "ffn_up_exps.weight", c.expert_ff, D, c.n_experts);
-    L.expert_down = b.experts(p + "ffn_down_exps.weight", D, c.expert_ff, c.n_experts);
+    layer.expert_gate =
+        bind.experts(p + "ffn_gate_exps.weight", config.expert_ff, D, config.n_experts);
+    layer.expert_up = bind.experts(p + "ffn_up_exps.weight", config.expert_ff, D, config.n_experts);
+    layer.expert_down =
+        bind.experts(p + "ffn_down_exps.weight", D, config.expert_ff, config.n_experts);
     // The shared expert's width is not in the metadata: take it from the tensor.
     const gguf::TensorInfo* shared = file.find_tensor(p + "ffn_gate_shexp.weight");
     const int64_t shared_ff = (shared && shared->dims.size() == 2) ? (int64_t)shared->dims[1] : 0;
-    L.shared_gate = b.matrix(p + "ffn_gate_shexp.weight", shared_ff, D);
-    L.shared_up = b.matrix(p + "ffn_up_shexp.weight", shared_ff, D);
-    L.shared_down = b.matrix(p + "ffn_down_shexp.weight", D, shared_ff);
-    if (!b.status) return b.status;
-    if (L.hash_experts != nullptr) {
-      for (int64_t i = 0; i < (int64_t)c.n_vocab * c.n_experts_used; ++i) {
-        if (L.hash_experts[i] < 0 || L.hash_experts[i] >= c.n_experts) {
+    layer.shared_gate = bind.matrix(p + "ffn_gate_shexp.weight", shared_ff, D);
+    layer.shared_up = bind.matrix(p + "ffn_up_shexp.weight", shared_ff, D);
+    layer.shared_down = bind.matrix(p + "ffn_down_shexp.weight", D, shared_ff);
+    if (!bind.status) return bind.status;
+    if (layer.hash_experts != nullptr) {
+      for (int64_t i = 0; i < (int64_t)config.n_vocab * config.n_experts_used; ++i) {
+        if (layer.hash_experts[i] < 0 || layer.hash_experts[i] >= config.n_experts) {
           return Status::error("deepseek4: " + p + "ffn_gate_tid2eid.weight names expert " +
-                               std::to_string(L.hash_experts[i]) + " of " +
-                               std::to_string(c.n_experts));
+                               std::to_string(layer.hash_experts[i]) + " of " +
+                               std::to_string(config.n_experts));
         }
       }
     }
-    w.layers.push_back(std::move(L));
+    weights.layers.push_back(std::move(layer));
   }
-  if (!b.status) return b.status;
-  return w;
+  if (!bind.status) return bind.status;
+  return weights;
 }
 
 }  // namespace fm::deepseek4
