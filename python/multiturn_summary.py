@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The multi-turn suite by conversation: for each (length, budget), every policy's score on
 turn 1, on turns 2..K and on all turns, its measured device footprint (a) after the last
-turn, pages recalled and chunks discarded; then lsa's paired differences against full and
-snapkv over conversations (a conversation's turns are averaged first, so the interval
+turn, pages recalled and chunks discarded; then lsa's paired differences against the other
+policies over conversations (a conversation's turns are averaged first, so the interval
 counts conversations, not the turns inside one, which are not independent).
 
     python python/multiturn_summary.py results/multiturn.jsonl [--policy lsa]
@@ -28,7 +28,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("files", nargs="+")
     p.add_argument("--policy", default="lsa")
-    p.add_argument("--against", default="full,snapkv,lsa-indexer,quest")
+    p.add_argument("--against", default="full,snapkv,oracle,lsa-indexer,quest,streaming")
     a = p.parse_args()
     # (length, budget) -> policy -> index -> turn -> row
     rows = collections.defaultdict(lambda: collections.defaultdict(lambda: collections.defaultdict(dict)))
