@@ -238,45 +238,67 @@ TEST(DeepSeek4Parity, Q8_0ExpertInputsMatchLlamaCpp) {
 }
 
 // The greedy continuation in the reference (24 tokens after a 17-token prompt, decoded one
-// token per call by the reference): one forward over prompt + continuation gives every
-// step's logits at once (the forward is causal), and each step's argmax must be the token
-// the reference chose, so our own greedy decode would write the same 24 tokens.
+// token per call by the reference). Teacher-forced: one forward over prompt + continuation
+// gives every step's logits at once (the forward is causal), and each step's argmax must be
+// the token the reference chose. Decoded: the prompt in one call, then one token per call
+// through the SequenceCache, each the argmax of the step before: the 24 tokens must be the
+// reference's.
 void check_greedy(const std::string& config, const std::string& stem, const std::string& section,
-                  const deepseek4::ForwardOptions& options) {
-  SCOPED_TRACE(config + " greedy vs " + stem);
+                  const deepseek4::ForwardOptions& options, bool decode_through_cache) {
+  SCOPED_TRACE(config + " greedy vs " + stem + (decode_through_cache ? ", decoded" : ", forced"));
   const std::string dir = config_dir(config);
   auto model = deepseek4::load_model(dir + "/model.gguf");
   ASSERT_TRUE(model) << model.status().message();
   auto header = json::parse(test::read_file(dir + "/" + stem + ".json"));
   ASSERT_TRUE(header) << header.status().message();
   const json::Value& greedy = header->at("greedy");
-  std::vector<int32_t> tokens, chosen;
-  for (const json::Value& t : greedy.at("prompt").array) tokens.push_back((int32_t)t.number);
+  std::vector<int32_t> prompt, chosen;
+  for (const json::Value& t : greedy.at("prompt").array) prompt.push_back((int32_t)t.number);
   for (const json::Value& t : greedy.at("tokens").array) chosen.push_back((int32_t)t.number);
   ASSERT_EQ(chosen.size(), 24u);
-  const int64_t prompt_length = (int64_t)tokens.size(), n_vocab = (*model)->config.n_vocab;
-  tokens.insert(tokens.end(), chosen.begin(), chosen.end() - 1);
+  const int64_t n_vocab = (*model)->config.n_vocab;
   const std::string blob = test::read_file(dir + "/" + stem + ".bin");
   const uint64_t offset_bytes = (uint64_t)greedy.at("offset_floats").number * 4;
   std::vector<float> reference(chosen.size() * (size_t)n_vocab);
   ASSERT_LE(offset_bytes + reference.size() * 4, blob.size());
   std::memcpy(reference.data(), blob.data() + offset_bytes, reference.size() * 4);
 
-  auto logits = deepseek4::forward_logits(**model, tokens, options);
-  ASSERT_TRUE(logits) << logits.status().message();
-  const std::vector<float> steps(logits->begin() + (prompt_length - 1) * n_vocab, logits->end());
-  const Measured m = compare_logits(steps, reference, (int64_t)chosen.size(), n_vocab);
-  int64_t steps_choosing_the_reference_token = 0;
-  for (size_t i = 0; i < chosen.size(); ++i) {
-    const float* row = steps.data() + i * n_vocab;
-    steps_choosing_the_reference_token += std::max_element(row, row + n_vocab) - row == chosen[i];
+  std::vector<float> steps;  // [24, n_vocab]
+  std::vector<int32_t> ours;
+  if (decode_through_cache) {
+    deepseek4::SequenceCache cache;
+    auto logits = deepseek4::forward_logits(**model, prompt, cache, options);
+    ASSERT_TRUE(logits) << logits.status().message();
+    std::vector<float> last(logits->end() - n_vocab, logits->end());
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      steps.insert(steps.end(), last.begin(), last.end());
+      const int32_t next = (int32_t)(std::max_element(last.begin(), last.end()) - last.begin());
+      ours.push_back(next);
+      const int32_t one[] = {next};
+      auto step = deepseek4::forward_logits(**model, one, cache, options);
+      ASSERT_TRUE(step) << step.status().message();
+      last = *step;
+    }
+  } else {
+    std::vector<int32_t> tokens = prompt;
+    tokens.insert(tokens.end(), chosen.begin(), chosen.end() - 1);
+    auto logits = deepseek4::forward_logits(**model, tokens, options);
+    ASSERT_TRUE(logits) << logits.status().message();
+    steps.assign(logits->begin() + ((int64_t)prompt.size() - 1) * n_vocab, logits->end());
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      const float* row = steps.data() + i * n_vocab;
+      ours.push_back((int32_t)(std::max_element(row, row + n_vocab) - row));
+    }
   }
+  const Measured m = compare_logits(steps, reference, (int64_t)chosen.size(), n_vocab);
+  int64_t same = 0;
+  for (size_t i = 0; i < chosen.size(); ++i) same += ours[i] == chosen[i];
   std::printf(
-      "deepseek4 %s %s greedy: max |diff| %.3g, mean %.3g over %zu steps, "
+      "deepseek4 %s %s greedy (%s): max |diff| %.3g, mean %.3g over %zu steps, "
       "same token at %lld steps\n",
-      config.c_str(), section.c_str(), m.max_abs, m.mean_abs, chosen.size(),
-      (long long)steps_choosing_the_reference_token);
-  EXPECT_EQ(steps_choosing_the_reference_token, (int64_t)chosen.size());
+      config.c_str(), section.c_str(), decode_through_cache ? "decoded" : "forced", m.max_abs,
+      m.mean_abs, chosen.size(), (long long)same);
+  EXPECT_EQ(ours, chosen);
   auto bounds = json::parse(test::read_file(dir + "/cpp_parity.json"));
   ASSERT_TRUE(bounds) << bounds.status().message();
   const json::Value& bound = bounds->at(section).at("greedy");
@@ -287,15 +309,65 @@ void check_greedy(const std::string& config, const std::string& stem, const std:
 }
 
 TEST(DeepSeek4Parity, GreedyContinuationIsTransformers) {
-  for (const char* config : kConfigs)
-    check_greedy(config, "reference_logits", "vs_transformers", {});
+  for (const char* config : kConfigs) {
+    check_greedy(config, "reference_logits", "vs_transformers", {}, false);
+  }
 }
 
-TEST(DeepSeek4Parity, GreedyContinuationWithQ8_0ExpertInputsIsLlamaCpp) {
+TEST(DeepSeek4Parity, GreedyDecodeThroughTheCacheIsTransformers) {
+  for (const char* config : kConfigs) {
+    check_greedy(config, "reference_logits", "vs_transformers", {}, true);
+  }
+}
+
+TEST(DeepSeek4Parity, GreedyContinuationWithQ8_0ExpertInputsIsLlamaCppForcedAndDecoded) {
   deepseek4::ForwardOptions options;
   options.expert_activations = deepseek4::ExpertActivations::kQ8_0;
   for (const char* config : {"hca-csa", "hash-swa-4l", "csa-wide"}) {
-    check_greedy(config, "reference_logits_llamacpp", "vs_llamacpp_q8_0_experts", options);
+    check_greedy(config, "reference_logits_llamacpp", "vs_llamacpp_q8_0_experts", options, false);
+    check_greedy(config, "reference_logits_llamacpp", "vs_llamacpp_q8_0_experts", options, true);
+  }
+}
+
+// The SequenceCache: a sequence fed in parts (the splits transformers' own drift test uses,
+// and one token per call for the first 40) gives exactly the logits of one call, bit for bit.
+TEST(DeepSeek4Cache, SequencesFedInPartsGiveTheOneCallLogitsBitForBit) {
+  struct Split {
+    int64_t length;
+    std::vector<int64_t> cuts;
+  };
+  std::vector<int64_t> every_token;
+  for (int64_t i = 1; i < 40; ++i) every_token.push_back(i);
+  const Split splits[] = {{40, {1, 2, 3, 9}}, {40, every_token}, {100, {37}}, {300, {130, 256}}};
+  for (const char* config : kConfigs) {
+    SCOPED_TRACE(config);
+    auto model = deepseek4::load_model(config_dir(config) + "/model.gguf");
+    ASSERT_TRUE(model) << model.status().message();
+    int64_t n_vocab = 0;
+    const auto sequences = load_reference(config_dir(config) + "/reference_logits", n_vocab);
+    for (const Split& split : splits) {
+      const auto seq =
+          std::find_if(sequences.begin(), sequences.end(),
+                       [&](const ReferenceSequence& s) { return s.length == split.length; });
+      ASSERT_NE(seq, sequences.end());
+      auto one_call = deepseek4::forward_logits(**model, seq->tokens);
+      ASSERT_TRUE(one_call);
+      deepseek4::SequenceCache cache;
+      std::vector<float> in_parts;
+      int64_t begin = 0;
+      std::vector<int64_t> ends = split.cuts;
+      ends.push_back(split.length);
+      for (int64_t end : ends) {
+        auto part = deepseek4::forward_logits(
+            **model, std::span<const int32_t>(seq->tokens).subspan(begin, end - begin), cache);
+        ASSERT_TRUE(part) << part.status().message();
+        in_parts.insert(in_parts.end(), part->begin(), part->end());
+        begin = end;
+      }
+      EXPECT_EQ(cache.positions, split.length);
+      EXPECT_TRUE(in_parts == *one_call)
+          << "length " << split.length << ", " << split.cuts.size() + 1 << " parts";
+    }
   }
 }
 

@@ -145,37 +145,44 @@ void expand_streams(float* streams, const StreamMix& m, const float* block_outpu
 // gate + position bias. With overlap the projections hold two series per token: Ca (the
 // first `width` channels) feeds the next window's entry, Cb (the rest) its own window's.
 // Entries are RMS-normed and roped at their window's first position e * ratio.
-// Returns [T / ratio, width]: a partial last window is not an entry yet.
-Rows compress(const CompressorWeights& compressor, const Rows& x, int64_t T, int ratio, int width,
-              bool overlapping, const Config& config) {
+// Appends the projections of the new tokens x [T, D] (positions first_position..) to the
+// cache, then every entry whose window they complete: a partial last window waits.
+void extend_compressor(const CompressorWeights& compressor, const Rows& x, int64_t T,
+                       int64_t first_position, int ratio, int width, bool overlapping,
+                       CompressorCache& cache, const Config& config) {
   const int64_t series_width = overlapping ? 2 * width : width;
-  Rows kv(T, series_width), score(T, series_width);
-  const int64_t n_entries = T / ratio;
-  for (int64_t t = 0; t < n_entries * ratio; ++t) {
-    matvec(compressor.kv, x.row(t), kv.row(t));
-    matvec(compressor.gate, x.row(t), score.row(t));
-    const float* bias = compressor.position_bias + (t % ratio) * series_width;
-    for (int64_t ch = 0; ch < series_width; ++ch) score.row(t)[ch] += bias[ch];
+  cache.width = width;
+  cache.series_width = series_width;
+  std::vector<float> projected((size_t)series_width);
+  for (int64_t i = 0; i < T; ++i) {
+    matvec(compressor.kv, x.row(i), projected.data());
+    cache.kv.insert(cache.kv.end(), projected.begin(), projected.end());
+    matvec(compressor.gate, x.row(i), projected.data());
+    const float* bias = compressor.position_bias + ((first_position + i) % ratio) * series_width;
+    for (int64_t ch = 0; ch < series_width; ++ch) projected[ch] += bias[ch];
+    cache.score.insert(cache.score.end(), projected.begin(), projected.end());
   }
-  Rows entries(n_entries, width);
-  std::vector<float> pooled(width);
+  auto kv_at = [&](int64_t position) { return cache.kv.data() + position * series_width; };
+  auto score_at = [&](int64_t position) { return cache.score.data() + position * series_width; };
+  const int64_t n_ready = (first_position + T) / ratio;
+  std::vector<float> pooled(width), entry(width);
   std::vector<float> slot_values, slot_scores;
-  for (int64_t e = 0; e < n_entries; ++e) {
+  for (int64_t e = cache.n_entries(); e < n_ready; ++e) {
     for (int ch = 0; ch < width; ++ch) {
       slot_values.clear();
       slot_scores.clear();
       if (overlapping && e > 0) {
         for (int j = 0; j < ratio; ++j) {
           const int64_t t = (e - 1) * ratio + j;
-          slot_values.push_back(kv.row(t)[ch]);
-          slot_scores.push_back(score.row(t)[ch]);
+          slot_values.push_back(kv_at(t)[ch]);
+          slot_scores.push_back(score_at(t)[ch]);
         }
       }
       const int offset = overlapping ? width : 0;
       for (int j = 0; j < ratio; ++j) {
         const int64_t t = e * ratio + j;
-        slot_values.push_back(kv.row(t)[offset + ch]);
-        slot_scores.push_back(score.row(t)[offset + ch]);
+        slot_values.push_back(kv_at(t)[offset + ch]);
+        slot_scores.push_back(score_at(t)[offset + ch]);
       }
       const float max_score = *std::max_element(slot_scores.begin(), slot_scores.end());
       double denominator = 0, numerator = 0;
@@ -186,38 +193,44 @@ Rows compress(const CompressorWeights& compressor, const Rows& x, int64_t T, int
       }
       pooled[ch] = (float)(numerator / denominator);
     }
-    rms_norm(pooled.data(), width, compressor.norm, config.rms_eps, entries.row(e));
-    rope(entries.row(e), width, config.rope_dims, e * ratio, config.compress_rope_base, false);
+    rms_norm(pooled.data(), width, compressor.norm, config.rms_eps, entry.data());
+    rope(entry.data(), width, config.rope_dims, e * ratio, config.compress_rope_base, false);
+    cache.entries.insert(cache.entries.end(), entry.begin(), entry.end());
   }
-  return entries;
 }
 
 // The lightning indexer (section 2.3.1): for each query, the compressed entries it attends
 // to besides its window. score(t, s) = sum_h w_h relu(q_h . k_s) / sqrt(index dim), over
 // the entries visible to t (s < (t + 1) / ratio); the top `indexer_top_k` of them (all
 // when fewer are visible).
+// Keys: the cache's index keys (extended by the caller for these tokens). Returns, per new
+// token, the entry indices it attends to.
 std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& layer_weights,
                                                     const Rows& x, const Rows& q_lora, int64_t T,
-                                                    int ratio, const Config& config) {
+                                                    int64_t first_position, int ratio,
+                                                    const CompressorCache& index_keys,
+                                                    const Config& config) {
   const int heads = config.indexer_heads, dim = config.indexer_head_dim;
-  const Rows keys = compress(layer_weights.indexer_compressor, x, T, ratio, dim, true, config);
   std::vector<float> queries((size_t)heads * dim), head_weights(heads);
   std::vector<std::vector<int64_t>> selected(T);
   const double score_scale = 1.0 / std::sqrt((double)dim);
   const float weight_scale = 1.0f / std::sqrt((float)heads);
-  for (int64_t t = 0; t < T; ++t) {
+  for (int64_t i = 0; i < T; ++i) {
+    const int64_t t = first_position + i;
     const int64_t visible = (t + 1) / ratio;
     if (visible == 0) continue;
-    matvec(layer_weights.indexer_q_b, q_lora.row(t), queries.data());
+    FM_ASSERT(visible <= index_keys.n_entries());
+    matvec(layer_weights.indexer_q_b, q_lora.row(i), queries.data());
     for (int h = 0; h < heads; ++h)
       rope(queries.data() + h * dim, dim, config.rope_dims, t, config.compress_rope_base, false);
-    matvec(layer_weights.indexer_head_weights, x.row(t), head_weights.data());
+    matvec(layer_weights.indexer_head_weights, x.row(i), head_weights.data());
     std::vector<double> scores(visible);
     for (int64_t s = 0; s < visible; ++s) {
       double total = 0;
       for (int h = 0; h < heads; ++h) {
         double dot = 0;
-        for (int i = 0; i < dim; ++i) dot += (double)queries[h * dim + i] * keys.row(s)[i];
+        const float* key = index_keys.entries.data() + s * dim;
+        for (int ch = 0; ch < dim; ++ch) dot += (double)queries[h * dim + ch] * key[ch];
         total += std::max(dot, 0.0) * score_scale * (head_weights[h] * weight_scale);
       }
       scores[s] = total;
@@ -228,14 +241,15 @@ std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& layer_we
     std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t a, int64_t b) {
       return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
     });
-    selected[t].assign(order.begin(), order.begin() + keep);
+    selected[i].assign(order.begin(), order.begin() + keep);
   }
   return selected;
 }
 
-// Attention of one layer for every position: x [T, D] (the normed block input) -> [T, D].
+// Attention of one layer for the new tokens: x [T, D] (the normed block input, positions
+// first_position..) -> [T, D]; their keys, entries and index keys join the cache.
 Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int64_t T,
-               const Config& config) {
+               int64_t first_position, LayerCache& cache, const Config& config) {
   const int H = config.n_heads, d = config.head_dim;
   const AttentionKind kind = config.attention[layer];
   const float base = kind == AttentionKind::kSliding ? config.rope_base : config.compress_rope_base;
@@ -243,32 +257,39 @@ Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int6
 
   // Queries through the q LoRA (q_lora is also the indexer's input), each head RMS-normed
   // without weight; one key/value head, K = V.
-  Rows q_lora(T, config.q_lora_rank), queries(T, (int64_t)H * d), kv(T, d);
-  std::vector<float> projected(std::max<int64_t>(config.q_lora_rank, d));
-  for (int64_t t = 0; t < T; ++t) {
-    matvec(layer_weights.q_a, x.row(t), projected.data());
+  Rows q_lora(T, config.q_lora_rank), queries(T, (int64_t)H * d);
+  std::vector<float> projected(std::max<int64_t>(config.q_lora_rank, d)), kv((size_t)d);
+  for (int64_t i = 0; i < T; ++i) {
+    const int64_t t = first_position + i;
+    matvec(layer_weights.q_a, x.row(i), projected.data());
     rms_norm(projected.data(), config.q_lora_rank, layer_weights.q_a_norm, config.rms_eps,
-             q_lora.row(t));
-    matvec(layer_weights.q_b, q_lora.row(t), queries.row(t));
+             q_lora.row(i));
+    matvec(layer_weights.q_b, q_lora.row(i), queries.row(i));
     for (int h = 0; h < H; ++h) {
-      float* head = queries.row(t) + h * d;
+      float* head = queries.row(i) + h * d;
       rms_norm(head, d, nullptr, config.rms_eps, head);
       rope(head, d, config.rope_dims, t, base, false);
     }
-    matvec(layer_weights.kv, x.row(t), projected.data());
-    rms_norm(projected.data(), d, layer_weights.kv_norm, config.rms_eps, kv.row(t));
-    rope(kv.row(t), d, config.rope_dims, t, base, false);
+    matvec(layer_weights.kv, x.row(i), projected.data());
+    rms_norm(projected.data(), d, layer_weights.kv_norm, config.rms_eps, kv.data());
+    rope(kv.data(), d, config.rope_dims, t, base, false);
+    cache.kv.insert(cache.kv.end(), kv.begin(), kv.end());
   }
+  auto key_at = [&](int64_t position) { return cache.kv.data() + position * d; };
 
-  Rows entries(0, d);
   std::vector<std::vector<int64_t>> sparse_selection;
   if (kind != AttentionKind::kSliding) {
-    entries = compress(layer_weights.compressor, x, T, ratio, d,
-                       kind == AttentionKind::kCompressedSparse, config);
-    if (kind == AttentionKind::kCompressedSparse) {
-      sparse_selection = indexer_selection(layer_weights, x, q_lora, T, ratio, config);
+    const bool sparse = kind == AttentionKind::kCompressedSparse;
+    extend_compressor(layer_weights.compressor, x, T, first_position, ratio, d, sparse,
+                      cache.compressor, config);
+    if (sparse) {
+      extend_compressor(layer_weights.indexer_compressor, x, T, first_position, ratio,
+                        config.indexer_head_dim, true, cache.indexer, config);
+      sparse_selection = indexer_selection(layer_weights, x, q_lora, T, first_position, ratio,
+                                           cache.indexer, config);
     }
   }
+  auto entry_at = [&](int64_t e) { return cache.compressor.entries.data() + e * d; };
 
   Rows out(T, config.n_embd);
   const double scale = 1.0 / std::sqrt((double)d);
@@ -277,24 +298,25 @@ Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int6
   std::vector<float> heads_out((size_t)H * d);
   const int64_t group_width = (int64_t)H * d / config.output_groups;
   std::vector<float> grouped((size_t)config.output_groups * config.output_lora_rank);
-  for (int64_t t = 0; t < T; ++t) {
+  for (int64_t i = 0; i < T; ++i) {
+    const int64_t t = first_position + i;
     // The keys of query t: its window (s > t - window), then compressed entries.
     keys.clear();
     for (int64_t s = std::max<int64_t>(0, t - config.sliding_window + 1); s <= t; ++s)
-      keys.push_back(kv.row(s));
+      keys.push_back(key_at(s));
     if (kind == AttentionKind::kHeavilyCompressed) {
-      for (int64_t e = 0; e < (t + 1) / ratio; ++e) keys.push_back(entries.row(e));
+      for (int64_t e = 0; e < (t + 1) / ratio; ++e) keys.push_back(entry_at(e));
     } else if (kind == AttentionKind::kCompressedSparse) {
-      for (int64_t e : sparse_selection[t]) keys.push_back(entries.row(e));
+      for (int64_t e : sparse_selection[i]) keys.push_back(entry_at(e));
     }
     logits.resize(keys.size());
     for (int h = 0; h < H; ++h) {
-      const float* q = queries.row(t) + h * d;
+      const float* q = queries.row(i) + h * d;
       // A learned sink logit per head joins the softmax; its probability goes nowhere.
       double max_logit = layer_weights.sinks[h];
       for (size_t k = 0; k < keys.size(); ++k) {
         double dot = 0;
-        for (int i = 0; i < d; ++i) dot += (double)q[i] * keys[k][i];
+        for (int ch = 0; ch < d; ++ch) dot += (double)q[ch] * keys[k][ch];
         logits[k] = dot * scale;
         max_logit = std::max(max_logit, logits[k]);
       }
@@ -302,10 +324,10 @@ Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int6
       for (size_t k = 0; k < keys.size(); ++k)
         denominator += (logits[k] = std::exp(logits[k] - max_logit));
       float* o = heads_out.data() + h * d;
-      for (int i = 0; i < d; ++i) {
+      for (int ch = 0; ch < d; ++ch) {
         double sum = 0;
-        for (size_t k = 0; k < keys.size(); ++k) sum += logits[k] * keys[k][i];
-        o[i] = (float)(sum / denominator);
+        for (size_t k = 0; k < keys.size(); ++k) sum += logits[k] * keys[k][ch];
+        o[ch] = (float)(sum / denominator);
       }
       rope(o, d, config.rope_dims, t, base, true);
     }
@@ -316,7 +338,7 @@ Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int6
                        config.output_lora_rank),
              heads_out.data() + g * group_width, grouped.data() + g * config.output_lora_rank);
     }
-    matvec(layer_weights.output_b, grouped.data(), out.row(t));
+    matvec(layer_weights.output_b, grouped.data(), out.row(i));
   }
   return out;
 }
@@ -419,6 +441,12 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path) {
 
 Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
                                           const ForwardOptions& options) {
+  SequenceCache cache;
+  return forward_logits(model, tokens, cache, options);
+}
+
+Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
+                                          SequenceCache& cache, const ForwardOptions& options) {
   const Config& config = model.config;
   const Weights& weights = model.weights;
   const int64_t T = (int64_t)tokens.size();
@@ -430,6 +458,9 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
                            " is outside the vocabulary of " + std::to_string(config.n_vocab));
     }
   }
+  if (cache.layers.empty()) cache.layers.resize((size_t)config.n_layers);
+  FM_ASSERT((int)cache.layers.size() == config.n_layers);
+  const int64_t first_position = cache.positions;
 
   // The residual: n streams per token, each starting as the token's embedding. [T, n D]
   Rows streams(T, n * D);
@@ -451,7 +482,8 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
       collapse_streams(streams.row(t), mixes[t].pre, n, D, collapsed.data());
       rms_norm(collapsed.data(), D, layer_weights.attn_norm, config.rms_eps, block_input.row(t));
     }
-    const Rows attended = attention(layer_weights, layer, block_input, T, config);
+    const Rows attended = attention(layer_weights, layer, block_input, T, first_position,
+                                    cache.layers[layer], config);
     for (int64_t t = 0; t < T; ++t) expand_streams(streams.row(t), mixes[t], attended.row(t), n, D);
 
     // MoE, token by token.
@@ -479,6 +511,7 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
     rms_norm(collapsed.data(), D, weights.output_norm, config.rms_eps, hidden.data());
     matvec(weights.output, hidden.data(), logits.data() + t * config.n_vocab);
   }
+  cache.positions += T;
   return logits;
 }
 

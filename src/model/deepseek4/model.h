@@ -5,8 +5,9 @@
 // sliding window, CSA (compressor, lightning indexer, top-k) and HCA compressed attention,
 // attention sinks, the grouped output projection, hash and learned MoE routing with MXFP4
 // or F32 experts and the shared expert, the hyper-connection head. Everything in fp32
-// activations (sums in double), no KV cache: a later call cannot continue a sequence, and
-// the cost is quadratic. Not the engine's Model: no sessions, policies or tiered KV yet.
+// activations (sums in double), with a plain per-sequence cache (SequenceCache) so a sequence
+// can be fed in parts or decoded a token at a time. Not the engine's Model: no sessions,
+// policies or tiered KV yet.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +47,37 @@ struct ForwardOptions {
   ExpertActivations expert_activations = ExpertActivations::kFloat;
 };
 
-// Logits for every position of `tokens` (one sequence starting at position 0):
+// What one sequence keeps between forward calls, so that it can be fed in parts or decoded
+// a token at a time. Everything from position 0 is kept (this is the reference: memory grows
+// with the sequence; the engine's version keeps only the window, the entries and the open
+// compressor windows).
+struct CompressorCache {
+  int64_t width = 0;           // an entry's width
+  int64_t series_width = 0;    // width (HCA), or 2 width (CSA: the Ca and Cb series)
+  std::vector<float> kv;       // [positions, series_width]
+  std::vector<float> score;    // [positions, series_width]: gate + position bias
+  std::vector<float> entries;  // [positions / ratio, width]: pooled, normed, roped
+  int64_t n_entries() const { return width ? (int64_t)entries.size() / width : 0; }
+};
+
+struct LayerCache {
+  std::vector<float> kv;       // [positions, head_dim]: K = V, roped
+  CompressorCache compressor;  // CSA and HCA layers: the compressed entries
+  CompressorCache indexer;     // CSA layers: the lightning indexer's keys
+};
+
+struct SequenceCache {
+  int64_t positions = 0;  // tokens consumed so far
+  std::vector<LayerCache> layers;
+};
+
+// Feeds `tokens` at positions cache.positions, cache.positions + 1, ... and returns their
+// logits, [tokens.size(), n_vocab] row-major; the cache grows by them. Feeding a sequence
+// in any split gives the logits of one call (up to rounding order: none here).
+Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
+                                          SequenceCache& cache, const ForwardOptions& options = {});
+
+// Logits for every position of `tokens` (one sequence starting at position 0, a fresh cache):
 // [tokens.size(), n_vocab], row-major.
 Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
                                           const ForwardOptions& options = {});
