@@ -1,11 +1,11 @@
 // The scalar reference forward pass of DeepSeek-V4: a call feeds a block of tokens of one
 // sequence, every layer at once for the block, with what earlier calls left in the
-// SequenceCache (model.h). Section numbers
-// are the V4 paper's, as transformers' modeling_deepseek_v4.py cites them; docs/deepseek-v4.md
-// describes each step. Written to be read and checked, not to be fast: every token is its
-// own matrix-vector product and attention re-reads the whole window per query.
-// Notation as in docs/deepseek-v4.md: T tokens, D hidden, n residual streams, H query heads
-// of dim d, r rope dims (config.rope_dims).
+// SequenceCache (model.h). Section numbers are the V4 paper's, as transformers'
+// modeling_deepseek_v4.py cites them; docs/deepseek-v4.md describes each step. Written to be
+// read and checked, not to be fast: every token is its own matrix-vector product and
+// attention re-reads the whole window per query.
+// Notation as in docs/deepseek-v4.md: T tokens (of this call), D hidden, n residual streams,
+// H query heads of dim d, r rope dims (config.rope_dims).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
