@@ -330,7 +330,8 @@ TEST(DeepSeek4Parity, GreedyContinuationWithQ8_0ExpertInputsIsLlamaCppForcedAndD
 }
 
 // The SequenceCache: a sequence fed in parts (the splits transformers' own drift test uses,
-// and one token per call for the first 40) gives exactly the logits of one call, bit for bit.
+// and one token per call for the first 40) gives exactly the logits of one call, bit for bit,
+// and the cache holds no more than the window, two compressor windows and the entries.
 TEST(DeepSeek4Cache, SequencesFedInPartsGiveTheOneCallLogitsBitForBit) {
   struct Split {
     int64_t length;
@@ -365,6 +366,23 @@ TEST(DeepSeek4Cache, SequencesFedInPartsGiveTheOneCallLogitsBitForBit) {
         begin = end;
       }
       EXPECT_EQ(cache.positions, split.length);
+      // Bounded but for the entries: the window's keys, at most two windows of projections.
+      const deepseek4::Config& model_config = (*model)->config;
+      for (int layer = 0; layer < model_config.n_layers; ++layer) {
+        const deepseek4::LayerCache& layer_cache = cache.layers[layer];
+        EXPECT_EQ(layer_cache.window_kv.size(),
+                  (size_t)model_config.sliding_window * model_config.head_dim);
+        const int ratio = model_config.compress_ratio[layer];
+        if (ratio == 0) continue;
+        EXPECT_EQ(layer_cache.compressor.n_entries(), split.length / ratio);
+        EXPECT_LE(layer_cache.compressor.kv.size(),
+                  (size_t)(2 * ratio * layer_cache.compressor.series_width));
+        if (ratio == 4) {
+          EXPECT_EQ(layer_cache.indexer.n_entries(), split.length / ratio);
+          EXPECT_LE(layer_cache.indexer.kv.size(),
+                    (size_t)(2 * ratio * layer_cache.indexer.series_width));
+        }
+      }
       EXPECT_TRUE(in_parts == *one_call)
           << "length " << split.length << ", " << split.cuts.size() + 1 << " parts";
     }

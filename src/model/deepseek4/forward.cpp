@@ -148,7 +148,8 @@ void expand_streams(float* streams, const StreamMix& m, const float* block_outpu
 // first `width` channels) feeds the next window's entry, Cb (the rest) its own window's.
 // Entries are RMS-normed and roped at their window's first position e * ratio.
 // Appends the projections of the new tokens x [T, D] (positions first_position..) to the
-// cache, then every entry whose window they complete: a partial last window waits.
+// cache, then every entry whose window they complete (a partial last window waits), then
+// drops the projections no future entry reads.
 void extend_compressor(const CompressorWeights& compressor, const Rows& x, int64_t T,
                        int64_t first_position, int ratio, int width, bool overlapping,
                        CompressorCache& cache, const Config& config) {
@@ -164,8 +165,13 @@ void extend_compressor(const CompressorWeights& compressor, const Rows& x, int64
     for (int64_t ch = 0; ch < series_width; ++ch) projected[ch] += bias[ch];
     cache.score.insert(cache.score.end(), projected.begin(), projected.end());
   }
-  auto kv_at = [&](int64_t position) { return cache.kv.data() + position * series_width; };
-  auto score_at = [&](int64_t position) { return cache.score.data() + position * series_width; };
+  auto kv_at = [&](int64_t position) {
+    FM_ASSERT(position >= cache.first_kept_position);
+    return cache.kv.data() + (position - cache.first_kept_position) * series_width;
+  };
+  auto score_at = [&](int64_t position) {
+    return cache.score.data() + (position - cache.first_kept_position) * series_width;
+  };
   const int64_t n_ready = (first_position + T) / ratio;
   std::vector<float> pooled(width), entry(width);
   std::vector<float> slot_values, slot_scores;
@@ -198,6 +204,14 @@ void extend_compressor(const CompressorWeights& compressor, const Rows& x, int64
     rms_norm(pooled.data(), width, compressor.norm, config.rms_eps, entry.data());
     rope(entry.data(), width, config.rope_dims, e * ratio, config.compress_rope_base, false);
     cache.entries.insert(cache.entries.end(), entry.begin(), entry.end());
+  }
+  // The next entry reads its own window and, with overlap, the one before it.
+  const int64_t keep_from = std::max<int64_t>(0, (n_ready - (overlapping ? 1 : 0)) * ratio);
+  if (keep_from > cache.first_kept_position) {
+    const int64_t dropped = (keep_from - cache.first_kept_position) * series_width;
+    cache.kv.erase(cache.kv.begin(), cache.kv.begin() + dropped);
+    cache.score.erase(cache.score.begin(), cache.score.begin() + dropped);
+    cache.first_kept_position = keep_from;
   }
 }
 
@@ -260,7 +274,17 @@ Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int6
   // Queries through the q LoRA (q_lora is also the indexer's input), each head RMS-normed
   // without weight; one key/value head, K = V.
   Rows q_lora(T, config.q_lora_rank), queries(T, (int64_t)H * d);
-  std::vector<float> projected(std::max<int64_t>(config.q_lora_rank, d)), kv((size_t)d);
+  // This call's keys: the window's last rows from earlier calls, then the new tokens'.
+  // [first_position - earlier, first_position + T) -> rows of `keys_in_reach`.
+  const int64_t window = config.sliding_window;
+  const int64_t earlier = std::min<int64_t>(first_position, window - 1);
+  if (cache.window_kv.empty()) cache.window_kv.resize((size_t)(window * d));
+  Rows keys_in_reach(earlier + T, d);
+  for (int64_t p = first_position - earlier; p < first_position; ++p) {
+    const float* row = cache.window_kv.data() + (p % window) * d;
+    std::copy(row, row + d, keys_in_reach.row(p - (first_position - earlier)));
+  }
+  std::vector<float> projected(std::max<int64_t>(config.q_lora_rank, d));
   for (int64_t i = 0; i < T; ++i) {
     const int64_t t = first_position + i;
     matvec(layer_weights.q_a, x.row(i), projected.data());
@@ -273,11 +297,16 @@ Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int6
       rope(head, d, config.rope_dims, t, base, false);
     }
     matvec(layer_weights.kv, x.row(i), projected.data());
-    rms_norm(projected.data(), d, layer_weights.kv_norm, config.rms_eps, kv.data());
-    rope(kv.data(), d, config.rope_dims, t, base, false);
-    cache.kv.insert(cache.kv.end(), kv.begin(), kv.end());
+    float* kv = keys_in_reach.row(earlier + i);
+    rms_norm(projected.data(), d, layer_weights.kv_norm, config.rms_eps, kv);
+    rope(kv, d, config.rope_dims, t, base, false);
   }
-  auto key_at = [&](int64_t position) { return cache.kv.data() + position * d; };
+  auto key_at = [&](int64_t position) {
+    return keys_in_reach.row(position - (first_position - earlier));
+  };
+  for (int64_t p = std::max<int64_t>(0, first_position + T - window); p < first_position + T; ++p) {
+    std::copy(key_at(p), key_at(p) + d, cache.window_kv.data() + (p % window) * d);
+  }
 
   std::vector<std::vector<int64_t>> sparse_selection;
   if (kind != AttentionKind::kSliding) {

@@ -48,22 +48,26 @@ struct ForwardOptions {
 };
 
 // What one sequence keeps between forward calls, so that it can be fed in parts or decoded
-// a token at a time. Everything from position 0 is kept (this is the reference: memory grows
-// with the sequence; the engine's version keeps only the window, the entries and the open
-// compressor windows).
+// a token at a time: per layer the last `sliding_window` keys, the compressors' projections
+// that a future entry still needs, and every compressed entry and index key (what grows with
+// the sequence, and what the tiered store will hold).
 struct CompressorCache {
-  int64_t width = 0;           // an entry's width
-  int64_t series_width = 0;    // width (HCA), or 2 width (CSA: the Ca and Cb series)
-  std::vector<float> kv;       // [positions, series_width]
-  std::vector<float> score;    // [positions, series_width]: gate + position bias
+  int64_t width = 0;                // an entry's width
+  int64_t series_width = 0;         // width (HCA), or 2 width (CSA: the Ca and Cb series)
+  int64_t first_kept_position = 0;  // kv and score start at this position
+  // From first_kept_position: the open window's tokens, and for CSA also the last closed
+  // window's (its Ca series feeds the next entry).
+  std::vector<float> kv;       // [positions kept, series_width]
+  std::vector<float> score;    // [positions kept, series_width]: gate + position bias
   std::vector<float> entries;  // [positions / ratio, width]: pooled, normed, roped
   int64_t n_entries() const { return width ? (int64_t)entries.size() / width : 0; }
 };
 
 struct LayerCache {
-  std::vector<float> kv;       // [positions, head_dim]: K = V, roped
-  CompressorCache compressor;  // CSA and HCA layers: the compressed entries
-  CompressorCache indexer;     // CSA layers: the lightning indexer's keys
+  // The sliding window's keys (K = V, roped), position p in row p % sliding_window.
+  std::vector<float> window_kv;  // [sliding_window, head_dim]
+  CompressorCache compressor;    // CSA and HCA layers: the compressed entries
+  CompressorCache indexer;       // CSA layers: the lightning indexer's keys
 };
 
 struct SequenceCache {
