@@ -1,7 +1,8 @@
 // DeepSeek-V4 (src/model/deepseek4): the MXFP4 dequantizer against the fp32 checkpoint the
-// GGUF was converted from, and the scalar forward pass against transformers' logits on the
-// tiny checkpoints in tests/data/deepseek4 (docs/deepseek-v4.md). The references are
-// committed, so nothing here can skip.
+// GGUF was converted from; the scalar forward pass against transformers' logits and (with
+// Q8_0 expert inputs) llama.cpp's on the tiny checkpoints in tests/data/deepseek4, every
+// position and the greedy continuations (docs/deepseek-v4.md); its cache against one call.
+// The references are committed, so nothing here can skip.
 //
 // reference_logits{,_llamacpp}.{json,bin} come from python/deepseek4/export_reference.py
 // (the same numbers as the .npz files). cpp_parity.json beside them holds, per reference and
