@@ -100,7 +100,8 @@ TEST(ResultsFile, TeacherForcedSpanScoresRoundTripAndGetTheirOwnTable) {
   auto back = read_result_rows(path);
   ASSERT_TRUE(back);
   EXPECT_DOUBLE_EQ((*back)[3].score_forced, 0.25);
-  const SummaryCell& c = summarize(*back).at({"longanswer", "niah_single_1", 4096, 0.1, "lsa"});
+  const auto cells = summarize(*back);
+  const SummaryCell& c = cells.at({"longanswer", "niah_single_1", 4096, 0.1, "lsa"});
   EXPECT_EQ(c.forced_spans.n, 4);
   EXPECT_NEAR(c.forced_spans.mean, 0.625, 1e-12);
   EXPECT_NE(summary_markdown(*back).find("Teacher-forced"), std::string::npos);
