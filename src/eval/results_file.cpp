@@ -278,25 +278,23 @@ std::string summary_markdown(const std::vector<ResultRow>& rows) {
                       c.answer_logprob_diff.half_width_95, (long long)c.answer_logprob_diff.n);
         return std::string(buf);
       });
-  const std::string first = markdown_table(
-      cells, [](const SummaryCell& c) { return c.first_answer.n > 0; },
-      [&](const SummaryCell& c) {
-        std::snprintf(buf, sizeof buf, "%.1f ± %.1f (n=%lld)", 100 * c.first_answer.mean,
-                      100 * c.first_answer.half_width_95, (long long)c.first_answer.n);
-        return std::string(buf);
-      });
+  // A score table over the samples that measured it: mean ± 95% half-width in %.
+  const auto score_table = [&](MeanInterval SummaryCell::*score) {
+    return markdown_table(
+        cells, [score](const SummaryCell& c) { return (c.*score).n > 0; },
+        [&buf, score](const SummaryCell& c) {
+          const MeanInterval& m = c.*score;
+          std::snprintf(buf, sizeof buf, "%.1f ± %.1f (n=%lld)", 100 * m.mean, 100 * m.half_width_95, (long long)m.n);
+          return std::string(buf);
+        });
+  };
+  const std::string first = score_table(&SummaryCell::first_answer);
   if (!first.empty()) {
     md += "\nFirst answer only: the same metric on the text up to the first line break (or the model's own "
           "next \"Question:\"), and 0 when that answer names the other option or a superseded value.\n\n" +
           first;
   }
-  const std::string forced = markdown_table(
-      cells, [](const SummaryCell& c) { return c.forced_spans.n > 0; },
-      [&](const SummaryCell& c) {
-        std::snprintf(buf, sizeof buf, "%.1f ± %.1f (n=%lld)", 100 * c.forced_spans.mean,
-                      100 * c.forced_spans.half_width_95, (long long)c.forced_spans.n);
-        return std::string(buf);
-      });
+  const std::string forced = score_table(&SummaryCell::forced_spans);
   if (!forced.empty()) {
     md += "\nTeacher-forced reference answer: the share of its scored spans (a long answer's codes) whose every "
           "token is the policy's top-1 given the reference so far.\n\n" +
