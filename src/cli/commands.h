@@ -16,5 +16,6 @@ int cmd_gpu_check(int argc, char** argv);
 int cmd_gpu_bench(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 int cmd_route(int argc, char** argv);
+int cmd_deepseek4_lsa(int argc, char** argv);
 
 }  // namespace fm::cli

@@ -34,6 +34,10 @@ void usage(FILE* out) {
                "  score-dump --indexer W --dump DIR -o OUT [--split val]   C++ indexer scores\n"
                "            of a dump's samples, for checking against the trainer\n"
                "  logits    -m MODEL --ids \"ID ...\" -o FILE   raw next-token logits\n"
+               "  deepseek4-lsa -m MODEL --ids \"ID ...\" [-n 256] [--page-entries 64] [--kmax 4]\n"
+               "            [--threshold 0.5] [--cycle 64] [--sink-entries 1] [--recency-entries 16]\n"
+               "            [--evict host|disk] [--disk DIR] [--no-lsa] [--fp32-index-keys] [--compare-full]\n"
+               "            greedy DeepSeek-V4 decoding with LSA over the tiered store; prints the footprint\n"
                "  serve     -m MODEL [--host 127.0.0.1] [--port 8080] [--policy lsa --budget 10%]\n"
                "            [--device-budget MIB] [--host-budget MIB] [--disk DIR] [--parallel N]\n"
                "            [--api-key KEY] [--queue N] [--queue-timeout S] [--max-tokens N] [--ctx N]\n"
@@ -59,7 +63,7 @@ int main(int argc, char** argv) {
   // would take --help for an option needing a value); an unknown COMMAND is an error even
   // with --help.
   static const char* const kCommands[] = {"generate", "bench", "info", "tokenize", "logits", "recall", "dump",
-                                          "eval", "score-dump", "gpu-check", "serve", "route", "gpu-bench", "-h", "--help"};
+                                          "eval", "score-dump", "gpu-check", "serve", "route", "gpu-bench", "deepseek4-lsa", "-h", "--help"};
   const bool known = std::any_of(std::begin(kCommands), std::end(kCommands),
                                  [&](const char* c) { return !std::strcmp(argv[1], c); });
   for (int i = 1; i < argc && known; ++i) {
@@ -82,6 +86,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return fm::cli::cmd_serve(argc - 2, argv + 2);
   if (command == "route") return fm::cli::cmd_route(argc - 2, argv + 2);
   if (command == "gpu-bench") return fm::cli::cmd_gpu_bench(argc - 2, argv + 2);
+  if (command == "deepseek4-lsa") return fm::cli::cmd_deepseek4_lsa(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
   usage(stderr);
   return 2;

@@ -60,4 +60,9 @@ std::string format_bytes(int64_t bytes) {
   return buf;
 }
 
+int report_failure(const char* command, const Status& status) {
+  std::fprintf(stderr, "flashmem %s: %s\n", command, status.message().c_str());
+  return 1;
+}
+
 }  // namespace fm::cli

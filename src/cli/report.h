@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/status.h"
+
 namespace fm::cli {
 
 // Draws "prefill [#####     ] 12345/32768 tokens  512 tok/s  ETA 36 s" on stderr.
@@ -24,5 +26,7 @@ double now_seconds();
 // Peak resident set size of this process (VmHWM), in bytes; 0 when unknown.
 int64_t peak_rss_bytes();
 std::string format_bytes(int64_t bytes);
+// Prints "flashmem COMMAND: MESSAGE" on stderr and returns the exit code 1.
+int report_failure(const char* command, const Status& status);
 
 }  // namespace fm::cli

@@ -18,7 +18,8 @@ class Chunk {
       : first_pos_(first_pos), bytes_(layout.chunk_bytes()) {}
 
   int32_t first_pos() const { return first_pos_; }
-  // Layout: [global_layer][k|v][chunk_tokens][n_kv_heads * head_dim] fp16.
+  // Layout: [global_layer][k|v][chunk_tokens][n_kv_heads * head_dim] fp16 (no v plane when
+  // the layout's keys_are_values: v() is then k()).
   // Where the chunk lives now: device memory (in the device's address space) or host
   // memory; nullptr while its page is on disk (read it through KvStore::global_runs).
   const uint16_t* k(const KvLayout& L, int layer) const { return at(L, layer, 0); }
@@ -28,7 +29,8 @@ class Chunk {
 
   // Byte offset of a layer's K (kv = 0) or V (kv = 1) inside the chunk.
   static int64_t offset_bytes(const KvLayout& L, int layer, int kv) {
-    return ((int64_t)layer * 2 + kv) * L.chunk_tokens * L.row_bytes();
+    if (L.keys_are_values) kv = 0;
+    return ((int64_t)layer * L.planes() + kv) * L.chunk_tokens * L.row_bytes();
   }
 
  private:

@@ -11,7 +11,7 @@ namespace fm {
 bool same_kv_shape(const KvLayout& a, const KvLayout& b) {
   return a.n_global_layers == b.n_global_layers && a.n_local_layers == b.n_local_layers &&
          a.n_kv_heads == b.n_kv_heads && a.head_dim == b.head_dim && a.chunk_tokens == b.chunk_tokens &&
-         a.window_tokens == b.window_tokens;
+         a.window_tokens == b.window_tokens && a.keys_are_values == b.keys_are_values;
 }
 
 Status read_kv_contents(const KvStore& store, KvContents& out) {

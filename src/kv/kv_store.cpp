@@ -190,7 +190,8 @@ void KvStore::global_runs(int layer, std::vector<kernels::KvRun>& out, int64_t f
   for (int64_t c = first_chunk; c < n_committed; ++c) n_staged += needs_staging(pages_[c / cpp].tier);
   if ((int64_t)staging_.size() < n_staged * segment_bytes_) staging_.resize((size_t)(n_staged * segment_bytes_));
   int64_t staged = 0;
-  const int64_t half = segment_bytes_ / 2;  // K, then V, of one layer
+  // K, then V, of one layer (one plane, both, when keys are values).
+  const int64_t half = layout_.keys_are_values ? 0 : segment_bytes_ / 2;
   for (int64_t c = first_chunk; c < n_committed; ++c) {
     const Chunk& chunk = *chunks_[c];
     const int32_t n = std::min(T, n_tokens_ - chunk.first_pos());
@@ -284,12 +285,14 @@ void KvStore::write_global(int layer, const uint16_t* k, const uint16_t* v) {
     const int64_t bytes = n * row_bytes;
     if (page.tier == Tier::kDevice) {
       device_->upload(page.slot, at + k_offset, k + i * row, bytes);
-      device_->upload(page.slot, at + v_offset, v + i * row, bytes);
+      if (!layout_.keys_are_values) device_->upload(page.slot, at + v_offset, v + i * row, bytes);
     } else {
       // Only when the device had no room for a new page (status() says so).
       FM_ASSERT(page.tier == Tier::kHost);
       device_->copy_to_host(host_->slot_data(page.slot) + at + k_offset, k + i * row, bytes);
-      device_->copy_to_host(host_->slot_data(page.slot) + at + v_offset, v + i * row, bytes);
+      if (!layout_.keys_are_values) {
+        device_->copy_to_host(host_->slot_data(page.slot) + at + v_offset, v + i * row, bytes);
+      }
     }
     i += n;
   }

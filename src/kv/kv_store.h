@@ -106,7 +106,8 @@ class KvStore {
   void device_runs(int global_layer, const std::vector<int64_t>* chunk_subset,
                    std::vector<kernels::KvRun>& out) const;
   // k, v: [n_new_tokens, n_kv_heads * head_dim] fp16 for the current block, in host
-  // memory or, with a GPU device, in the device's address space.
+  // memory or, with a GPU device, in the device's address space. v is not read when the
+  // layout's keys_are_values.
   void write_global(int global_layer, const uint16_t* k, const uint16_t* v);
   void write_local(int local_layer, const uint16_t* k, const uint16_t* v);
   void end_block();

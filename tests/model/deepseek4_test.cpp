@@ -21,14 +21,11 @@
 #include "format/safetensors.h"
 #include "model/deepseek4/model.h"
 #include "model/deepseek4/mxfp4.h"
+#include "model/deepseek4_reference.h"
 #include "support/test_paths.h"
 
 namespace fm {
 namespace {
-
-std::string config_dir(const std::string& config) {
-  return test::source_dir() + "/tests/data/deepseek4/" + config;
-}
 
 // The four tiny configs, all with a model.gguf (test-hc2's has no llama.cpp reference, as
 // llama.cpp cannot run 2 streams, but our forward can).
@@ -60,9 +57,9 @@ TEST(DeepSeek4Mxfp4, BlockLayoutIsScaleThenLowNibblesThenHighNibbles) {
 TEST(DeepSeek4Mxfp4, GgufExpertsEqualTheFp32Checkpoint) {
   for (const char* config : {"hca-csa", "hash-swa-4l"}) {
     SCOPED_TRACE(config);
-    auto gguf_file = gguf::File::open(config_dir(config) + "/model.gguf");
+    auto gguf_file = gguf::File::open(test::deepseek4_config_dir(config) + "/model.gguf");
     ASSERT_TRUE(gguf_file) << gguf_file.status().message();
-    auto st = safetensors::File::open(config_dir(config) + "/model.safetensors");
+    auto st = safetensors::File::open(test::deepseek4_config_dir(config) + "/model.safetensors");
     ASSERT_TRUE(st) << st.status().message();
     int checked_values = 0;
     for (const char* kind : {"gate", "up", "down"}) {
@@ -100,46 +97,17 @@ TEST(DeepSeek4Mxfp4, GgufExpertsEqualTheFp32Checkpoint) {
 
 TEST(DeepSeek4Model, LoadsEveryTinyConfigAndRejectsOtherArchitectures) {
   for (const char* config : kConfigs) {
-    auto model = deepseek4::load_model(config_dir(config) + "/model.gguf");
+    auto model = deepseek4::load_model(test::deepseek4_config_dir(config) + "/model.gguf");
     ASSERT_TRUE(model) << config << ": " << model.status().message();
     EXPECT_EQ((*model)->config.n_vocab, 272);
     EXPECT_EQ((*model)->weights.layers.size(), (size_t)(*model)->config.n_layers);
   }
-  auto model = deepseek4::load_model(config_dir("hca-csa") + "/model.safetensors");
+  auto model = deepseek4::load_model(test::deepseek4_config_dir("hca-csa") + "/model.safetensors");
   EXPECT_FALSE(model);
-  auto hca_csa = deepseek4::load_model(config_dir("hca-csa") + "/model.gguf");
+  auto hca_csa = deepseek4::load_model(test::deepseek4_config_dir("hca-csa") + "/model.gguf");
   ASSERT_TRUE(hca_csa);
   const int32_t bad_tokens[] = {1, 272};
   EXPECT_FALSE(deepseek4::forward_logits(**hca_csa, bad_tokens));
-}
-
-struct ReferenceSequence {
-  int64_t length = 0;
-  std::vector<int32_t> tokens;
-  std::vector<float> logits;  // [length, n_vocab]
-};
-
-// `stem`.json (lengths, tokens, offsets) and `stem`.bin (float32 logits).
-std::vector<ReferenceSequence> load_reference(const std::string& stem, int64_t& n_vocab) {
-  std::vector<ReferenceSequence> out;
-  auto header = json::parse(test::read_file(stem + ".json"));
-  EXPECT_TRUE(header) << stem << ": " << header.status().message();
-  if (!header) return out;
-  const std::string blob = test::read_file(stem + ".bin");
-  n_vocab = (int64_t)header->at("n_vocab").number;
-  for (const json::Value& s : header->at("sequences").array) {
-    ReferenceSequence seq;
-    seq.length = (int64_t)s.at("length").number;
-    for (const json::Value& t : s.at("tokens").array) seq.tokens.push_back((int32_t)t.number);
-    const uint64_t offset_bytes = (uint64_t)s.at("offset_floats").number * 4;
-    seq.logits.resize((size_t)(seq.length * n_vocab));
-    const size_t bytes = seq.logits.size() * 4;
-    EXPECT_LE(offset_bytes + bytes, blob.size()) << stem;
-    if (offset_bytes + bytes > blob.size()) return {};
-    std::memcpy(seq.logits.data(), blob.data() + offset_bytes, bytes);  // little-endian host
-    out.push_back(std::move(seq));
-  }
-  return out;
 }
 
 struct Measured {
@@ -179,11 +147,11 @@ Measured compare_logits(const std::vector<float>& ours, const std::vector<float>
 void check_config(const std::string& config, const std::string& stem, const std::string& section,
                   const deepseek4::ForwardOptions& options) {
   SCOPED_TRACE(config + " vs " + stem);
-  const std::string dir = config_dir(config);
+  const std::string dir = test::deepseek4_config_dir(config);
   auto model = deepseek4::load_model(dir + "/model.gguf");
   ASSERT_TRUE(model) << model.status().message();
   int64_t n_vocab = 0;
-  const auto sequences = load_reference(dir + "/" + stem, n_vocab);
+  const auto sequences = test::load_reference(dir + "/" + stem, n_vocab);
   ASSERT_EQ(sequences.size(), 5u);
   ASSERT_EQ(n_vocab, (*model)->config.n_vocab);
   // A missing bound file fails the test after the measurements are printed.
@@ -247,7 +215,7 @@ TEST(DeepSeek4Parity, Q8_0ExpertInputsMatchLlamaCpp) {
 void check_greedy(const std::string& config, const std::string& stem, const std::string& section,
                   const deepseek4::ForwardOptions& options, bool decode_through_cache) {
   SCOPED_TRACE(config + " greedy vs " + stem + (decode_through_cache ? ", decoded" : ", forced"));
-  const std::string dir = config_dir(config);
+  const std::string dir = test::deepseek4_config_dir(config);
   auto model = deepseek4::load_model(dir + "/model.gguf");
   ASSERT_TRUE(model) << model.status().message();
   auto header = json::parse(test::read_file(dir + "/" + stem + ".json"));
@@ -343,14 +311,14 @@ TEST(DeepSeek4Cache, SequencesFedInPartsGiveTheOneCallLogitsBitForBit) {
   const Split splits[] = {{40, {1, 2, 3, 9}}, {40, every_token}, {100, {37}}, {300, {130, 256}}};
   for (const char* config : kConfigs) {
     SCOPED_TRACE(config);
-    auto model = deepseek4::load_model(config_dir(config) + "/model.gguf");
+    auto model = deepseek4::load_model(test::deepseek4_config_dir(config) + "/model.gguf");
     ASSERT_TRUE(model) << model.status().message();
     int64_t n_vocab = 0;
-    const auto sequences = load_reference(config_dir(config) + "/reference_logits", n_vocab);
+    const auto sequences = test::load_reference(test::deepseek4_config_dir(config) + "/reference_logits", n_vocab);
     for (const Split& split : splits) {
       const auto seq =
           std::find_if(sequences.begin(), sequences.end(),
-                       [&](const ReferenceSequence& s) { return s.length == split.length; });
+                       [&](const test::ReferenceSequence& s) { return s.length == split.length; });
       ASSERT_NE(seq, sequences.end());
       auto one_call = deepseek4::forward_logits(**model, seq->tokens);
       ASSERT_TRUE(one_call);

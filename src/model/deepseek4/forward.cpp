@@ -11,24 +11,14 @@
 #include <numeric>
 
 #include "core/fp16.h"
+#include "model/deepseek4/index_key.h"
 #include "model/deepseek4/model.h"
+#include "model/deepseek4/ops.h"
+#include "model/deepseek4/tiered_entries.h"
 
 namespace fm::deepseek4 {
-namespace {
-
-// Per-token rows of a [T, width] activation.
-struct Rows {
-  int64_t width = 0;
-  std::vector<float> data;
-  Rows(int64_t n_rows, int64_t row_width) : width(row_width), data((size_t)(n_rows * row_width)) {}
-  float* row(int64_t t) { return data.data() + t * width; }
-  const float* row(int64_t t) const { return data.data() + t * width; }
-};
 
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
-// torch.nn.functional.softplus (beta 1, threshold 20).
-float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 
 // RMSNorm over n values; weight may be null (the unweighted norms of the per-head queries
 // and of the hyper-connection inputs).
@@ -55,6 +45,21 @@ void rope(float* head, int head_dim, int rope_dims, int64_t pos, float base, boo
     x[2 * i + 1] = x1 * cosine + x0 * sine;
   }
 }
+
+namespace {
+
+// Per-token rows of a [T, width] activation.
+struct Rows {
+  int64_t width = 0;
+  std::vector<float> data;
+  Rows(int64_t n_rows, int64_t row_width) : width(row_width), data((size_t)(n_rows * row_width)) {}
+  float* row(int64_t t) { return data.data() + t * width; }
+  const float* row(int64_t t) const { return data.data() + t * width; }
+};
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+// torch.nn.functional.softplus (beta 1, threshold 20).
+float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 
 // A view of rows [first, first + count) of a matrix.
 Matrix row_block(const Matrix& m, int64_t first, int64_t count) {
@@ -146,13 +151,14 @@ void expand_streams(float* streams, const StreamMix& m, const float* block_outpu
 // `overlapping` as in CSA, also window e - 1) with a softmax per channel over the slots of
 // gate + position bias. With overlap the projections hold two series per token: Ca (the
 // first `width` channels) feeds the next window's entry, Cb (the rest) its own window's.
-// Entries are RMS-normed and roped at their window's first position e * ratio.
+// Entries are RMS-normed and roped at their window's first position e * ratio (and, the
+// indexer's keys with round_fp8, rounded as the release stores them: index_key.h).
 // Appends the projections of the new tokens x [T, D] (positions first_position..) to the
 // cache, then every entry whose window they complete (a partial last window waits), then
 // drops the projections no future entry reads.
 void extend_compressor(const CompressorWeights& compressor, const Rows& x, int64_t T,
                        int64_t first_position, int ratio, int width, bool overlapping,
-                       CompressorCache& cache, const Config& config) {
+                       bool round_fp8, CompressorCache& cache, const Config& config) {
   const int64_t series_width = overlapping ? 2 * width : width;
   cache.width = width;
   cache.series_width = series_width;
@@ -174,6 +180,7 @@ void extend_compressor(const CompressorWeights& compressor, const Rows& x, int64
   };
   const int64_t n_ready = (first_position + T) / ratio;
   std::vector<float> pooled(width), entry(width);
+  std::vector<uint8_t> fp8_record((size_t)fp8_index_key_bytes(width));
   std::vector<float> slot_values, slot_scores;
   for (int64_t e = cache.n_entries(); e < n_ready; ++e) {
     for (int ch = 0; ch < width; ++ch) {
@@ -203,6 +210,7 @@ void extend_compressor(const CompressorWeights& compressor, const Rows& x, int64
     }
     rms_norm(pooled.data(), width, compressor.norm, config.rms_eps, entry.data());
     rope(entry.data(), width, config.rope_dims, e * ratio, config.compress_rope_base, false);
+    if (round_fp8) round_index_key_fp8(entry.data(), width, fp8_record.data());
     cache.entries.insert(cache.entries.end(), entry.begin(), entry.end());
   }
   // The next entry reads its own window and, with overlap, the one before it.
@@ -215,16 +223,49 @@ void extend_compressor(const CompressorWeights& compressor, const Rows& x, int64
   }
 }
 
+// What attention may read of a compressor's entries in this call: entry e at at[e], from
+// the cache's vector or decoded from the tiered store into `decoded`; null when its page
+// is not on the device tier (only then: without a store every entry is readable).
+struct EntryTable {
+  std::vector<const float*> at;  // [n_entries]
+  std::vector<float> decoded;    // [stored entries, width]
+};
+
+EntryTable readable_entries(const CompressorCache& cache, const TieredEntries* stored, int layer,
+                            bool index_keys) {
+  EntryTable table;
+  const int64_t n = cache.n_entries(), width = cache.width;
+  table.at.assign((size_t)n, nullptr);
+  if (cache.first_entry > 0) {
+    FM_ASSERT(stored != nullptr);
+    table.decoded.resize((size_t)(cache.first_entry * width));
+    for (int64_t e = 0; e < cache.first_entry; ++e) {
+      float* out = table.decoded.data() + e * width;
+      if (index_keys) {
+        stored->read_index_key(layer, e, out);  // the keys stay on the device
+      } else if (stored->entry_on_device(layer, e)) {
+        stored->read_entry(layer, e, out);
+      } else {
+        continue;
+      }
+      table.at[e] = out;
+    }
+  }
+  for (int64_t e = cache.first_entry; e < n; ++e)
+    table.at[e] = cache.entries.data() + (e - cache.first_entry) * width;
+  return table;
+}
+
 // The lightning indexer (section 2.3.1): for each query, the compressed entries it attends
 // to besides its window. score(t, s) = sum_h w_h relu(q_h . k_s) / sqrt(index dim), over
-// the entries visible to t (s < (t + 1) / ratio); the top `indexer_top_k` of them (all
-// when fewer are visible).
-// Keys: the cache's index keys (extended by the caller for these tokens). Returns, per new
-// token, the entry indices it attends to.
+// the entries visible to t (s < (t + 1) / ratio) that attention can read (`entries`: with
+// a tiered store, those on the device: LSA's Level 2); the top `indexer_top_k` of them
+// (all when fewer). Returns, per new token, the entry indices it attends to.
 std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& layer_weights,
                                                     const Rows& x, const Rows& q_lora, int64_t T,
                                                     int64_t first_position, int ratio,
-                                                    const CompressorCache& index_keys,
+                                                    const EntryTable& index_keys,
+                                                    const EntryTable& entries,
                                                     const Config& config) {
   const int heads = config.indexer_heads, dim = config.indexer_head_dim;
   std::vector<float> queries((size_t)heads * dim), head_weights(heads);
@@ -235,25 +276,26 @@ std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& layer_we
     const int64_t t = first_position + i;
     const int64_t visible = (t + 1) / ratio;
     if (visible == 0) continue;
-    FM_ASSERT(visible <= index_keys.n_entries());
+    FM_ASSERT(visible <= (int64_t)index_keys.at.size() && visible <= (int64_t)entries.at.size());
     matvec(layer_weights.indexer_q_b, q_lora.row(i), queries.data());
     for (int h = 0; h < heads; ++h)
       rope(queries.data() + h * dim, dim, config.rope_dims, t, config.compress_rope_base, false);
     matvec(layer_weights.indexer_head_weights, x.row(i), head_weights.data());
+    std::vector<int64_t> order;
     std::vector<double> scores(visible);
     for (int64_t s = 0; s < visible; ++s) {
+      if (entries.at[s] == nullptr) continue;
+      order.push_back(s);
       double total = 0;
       for (int h = 0; h < heads; ++h) {
         double dot = 0;
-        const float* key = index_keys.entries.data() + s * dim;
+        const float* key = index_keys.at[s];
         for (int ch = 0; ch < dim; ++ch) dot += (double)queries[h * dim + ch] * key[ch];
         total += std::max(dot, 0.0) * score_scale * (head_weights[h] * weight_scale);
       }
       scores[s] = total;
     }
-    std::vector<int64_t> order(visible);
-    std::iota(order.begin(), order.end(), 0);
-    const int64_t keep = std::min<int64_t>(config.indexer_top_k, visible);
+    const int64_t keep = std::min<int64_t>(config.indexer_top_k, (int64_t)order.size());
     std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t a, int64_t b) {
       return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
     });
@@ -265,7 +307,8 @@ std::vector<std::vector<int64_t>> indexer_selection(const LayerWeights& layer_we
 // Attention of one layer for the new tokens: x [T, D] (the normed block input, positions
 // first_position..) -> [T, D]; their keys, entries and index keys join the cache.
 Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int64_t T,
-               int64_t first_position, LayerCache& cache, const Config& config) {
+               int64_t first_position, LayerCache& cache, const TieredEntries* stored,
+               const Config& config, const ForwardOptions& options) {
   const int H = config.n_heads, d = config.head_dim;
   const AttentionKind kind = config.attention[layer];
   const float base = kind == AttentionKind::kSliding ? config.rope_base : config.compress_rope_base;
@@ -308,19 +351,28 @@ Rows attention(const LayerWeights& layer_weights, int layer, const Rows& x, int6
     std::copy(key_at(p), key_at(p) + d, cache.window_kv.data() + (p % window) * d);
   }
 
+  cache.newest_attention_input.assign(x.row(T - 1), x.row(T - 1) + x.width);
   std::vector<std::vector<int64_t>> sparse_selection;
+  EntryTable entries;
   if (kind != AttentionKind::kSliding) {
     const bool sparse = kind == AttentionKind::kCompressedSparse;
-    extend_compressor(layer_weights.compressor, x, T, first_position, ratio, d, sparse,
+    extend_compressor(layer_weights.compressor, x, T, first_position, ratio, d, sparse, false,
                       cache.compressor, config);
+    entries = readable_entries(cache.compressor, stored, layer, false);
     if (sparse) {
       extend_compressor(layer_weights.indexer_compressor, x, T, first_position, ratio,
-                        config.indexer_head_dim, true, cache.indexer, config);
+                        config.indexer_head_dim, true,
+                        options.index_keys == IndexKeyFormat::kFp8E4M3, cache.indexer, config);
+      const EntryTable index_keys = readable_entries(cache.indexer, stored, layer, true);
       sparse_selection = indexer_selection(layer_weights, x, q_lora, T, first_position, ratio,
-                                           cache.indexer, config);
+                                           index_keys, entries, config);
+      cache.newest_selection = sparse_selection[T - 1];
     }
   }
-  auto entry_at = [&](int64_t e) { return cache.compressor.entries.data() + e * d; };
+  auto entry_at = [&](int64_t e) {
+    FM_ASSERT(entries.at[e] != nullptr);  // HCA's are always on the device
+    return entries.at[e];
+  };
 
   Rows out(T, config.n_embd);
   const double scale = 1.0 / std::sqrt((double)d);
@@ -478,6 +530,12 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
 
 Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
                                           SequenceCache& cache, const ForwardOptions& options) {
+  return forward_logits(model, tokens, cache, nullptr, options);
+}
+
+Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
+                                          SequenceCache& cache, const TieredEntries* stored,
+                                          const ForwardOptions& options) {
   const Config& config = model.config;
   const Weights& weights = model.weights;
   const int64_t T = (int64_t)tokens.size();
@@ -489,6 +547,7 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
                            " is outside the vocabulary of " + std::to_string(config.n_vocab));
     }
   }
+  if (T == 0) return std::vector<float>{};
   if (cache.layers.empty()) cache.layers.resize((size_t)config.n_layers);
   FM_ASSERT((int)cache.layers.size() == config.n_layers);
   const int64_t first_position = cache.positions;
@@ -514,7 +573,7 @@ Result<std::vector<float>> forward_logits(const Model& model, std::span<const in
       rms_norm(collapsed.data(), D, layer_weights.attn_norm, config.rms_eps, block_input.row(t));
     }
     const Rows attended = attention(layer_weights, layer, block_input, T, first_position,
-                                    cache.layers[layer], config);
+                                    cache.layers[layer], stored, config, options);
     for (int64_t t = 0; t < T; ++t) expand_streams(streams.row(t), mixes[t], attended.row(t), n, D);
 
     // MoE, token by token.

@@ -43,9 +43,18 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path);
 // reference_logits_llamacpp.npz is compared with. The shared expert (F32) is never rounded.
 enum class ExpertActivations { kFloat, kQ8_0 };
 
+// How the lightning indexer's keys are kept. kFloat: fp32, as transformers keeps them.
+// kFp8E4M3: each key rounded to fp8 e4m3 with one power-of-two fp32 scale (index_key.h), as
+// the release stores them; the tiered store then holds the codes and the scale, and the
+// forward scores the same values either way.
+enum class IndexKeyFormat { kFloat, kFp8E4M3 };
+
 struct ForwardOptions {
   ExpertActivations expert_activations = ExpertActivations::kFloat;
+  IndexKeyFormat index_keys = IndexKeyFormat::kFloat;
 };
+
+class TieredEntries;
 
 // What one sequence keeps between forward calls, so that it can be fed in parts or decoded
 // a token at a time: per layer the last `sliding_window` keys, the compressors' projections
@@ -59,8 +68,12 @@ struct CompressorCache {
   // window's (its Ca series feeds the next entry).
   std::vector<float> kv;       // [positions kept, series_width]
   std::vector<float> score;    // [positions kept, series_width]: gate + position bias
-  std::vector<float> entries;  // [positions / ratio, width]: pooled, normed, roped
-  int64_t n_entries() const { return width ? (int64_t)entries.size() / width : 0; }
+  // Entries [first_entry, positions / ratio): pooled, normed, roped (index keys rounded as
+  // ForwardOptions::index_keys says). Those before first_entry have moved to a TieredEntries
+  // (tiered_entries.h); without one, first_entry stays 0 and the vector holds them all.
+  std::vector<float> entries;  // [positions / ratio - first_entry, width]
+  int64_t first_entry = 0;
+  int64_t n_entries() const { return first_entry + (width ? (int64_t)entries.size() / width : 0); }
 };
 
 struct LayerCache {
@@ -68,6 +81,10 @@ struct LayerCache {
   std::vector<float> window_kv;  // [sliding_window, head_dim]
   CompressorCache compressor;    // CSA and HCA layers: the compressed entries
   CompressorCache indexer;       // CSA layers: the lightning indexer's keys
+  // The newest token's attention input (after attn_norm), [D]: what LSA's Memory Indexer
+  // reads (lsa.h); and, CSA layers, the entries its indexer top-k chose.
+  std::vector<float> newest_attention_input;
+  std::vector<int64_t> newest_selection;
 };
 
 struct SequenceCache {
@@ -80,6 +97,14 @@ struct SequenceCache {
 // in any split gives the logits of one call (up to rounding order: none here).
 Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
                                           SequenceCache& cache, const ForwardOptions& options = {});
+
+// The same, with the entries before each CompressorCache's first_entry in `stored`.
+// Attention reads only the entries whose page is on the device tier: the indexer's top-k
+// (LSA's Level 2) chooses among those and the ones still in the cache's vectors; with every
+// page on the device the logits are those of the plain cache, bit for bit.
+Result<std::vector<float>> forward_logits(const Model& model, std::span<const int32_t> tokens,
+                                          SequenceCache& cache, const TieredEntries* stored,
+                                          const ForwardOptions& options = {});
 
 // Logits for every position of `tokens` (one sequence starting at position 0, a fresh cache):
 // [tokens.size(), n_vocab], row-major.
