@@ -50,6 +50,18 @@ inline Result<PolicySpec> policy_spec_from_args(const Args& args, const std::str
   if (!recency) return recency.status();
   if (args.has("--recency-tokens") && *recency < 0) return Status::error("--recency-tokens must be >= 0");
   spec.recency_tokens = (int)*recency;
+  // --indexer-queries N [--indexer-combine max|mean]: the indexer reads the last N tokens'
+  // states (the whole end of a question), not only the latest.
+  auto queries = args.get_int("--indexer-queries", -1);
+  if (!queries) return queries.status();
+  if (args.has("--indexer-queries") && (*queries < 1 || *queries > 256)) {
+    return Status::error("--indexer-queries must be in 1..256");
+  }
+  spec.indexer_queries = (int)*queries;
+  spec.indexer_combine = args.get("--indexer-combine", "");
+  if (!spec.indexer_combine.empty() && spec.indexer_combine != "max" && spec.indexer_combine != "mean") {
+    return Status::error("--indexer-combine is max or mean");
+  }
   return spec;
 }
 

@@ -57,27 +57,47 @@ SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
   const size_t n_embd = (size_t)indexer_->config().d_model;
   // [targets, n_embd]: the decode thread overwrites the captured states at the next step.
   std::vector<float> hidden;
-  if (context.hidden.size() >= slots_.size() * n_embd) {
+  int rows = 1;
+  const size_t window = (size_t)hidden_window();
+  if (query_rows_ > 1 && context.recent_rows > 1 &&
+      context.recent_hidden.size() >= slots_.size() * window * n_embd) {
+    // [targets, rows, n_embd], oldest first: the newest rows of each target's window.
+    rows = std::min(query_rows_, context.recent_rows);
+    for (size_t t = 0; t < slots_.size(); ++t) {
+      const float* first = context.recent_hidden.data() + (t * window + window - (size_t)rows) * n_embd;
+      hidden.insert(hidden.end(), first, first + (size_t)rows * n_embd);
+    }
+  } else if (context.hidden.size() >= slots_.size() * n_embd) {
     hidden.assign(context.hidden.begin(), context.hidden.begin() + slots_.size() * n_embd);
   }
   const int64_t position = context.position;
   // The chunks opened until this set is replaced count against the budget.
-  const int32_t window = (int32_t)std::min<int64_t>(1 << 30, context.lead_steps + context.horizon_steps);
-  return [this, hidden = std::move(hidden), scored, sealed, chunk_tokens, n_tokens, position, window,
+  const int32_t cycle = (int32_t)std::min<int64_t>(1 << 30, context.lead_steps + context.horizon_steps);
+  return [this, hidden = std::move(hidden), rows, scored, sealed, chunk_tokens, n_tokens, position, cycle,
           n_embd](std::vector<int64_t>& chunks) {
     scores_.assign(sealed, 0.0f);
     if (scored > 0 && scored == sealed && !hidden.empty()) {
-      std::vector<const float*> hidden_rows;
       std::vector<const ChunkKeyStore*> keys;
-      for (size_t t = 0; t < slots_.size(); ++t) {
-        hidden_rows.push_back(hidden.data() + t * n_embd);
-        keys.push_back(&keys_[t]);
+      for (size_t t = 0; t < slots_.size(); ++t) keys.push_back(&keys_[t]);
+      std::vector<const float*> hidden_rows(slots_.size());
+      std::vector<float> row_scores(rows > 1 ? (size_t)sealed : 0);
+      for (int r = 0; r < rows; ++r) {
+        for (size_t t = 0; t < slots_.size(); ++t) {
+          hidden_rows[t] = hidden.data() + (t * (size_t)rows + (size_t)r) * n_embd;
+        }
+        // Row r is the state of the token rows - 1 - r before the latest.
+        const int64_t row_position = position - (rows - 1 - r);
+        Status st = indexer_->score(hidden_rows, row_position, keys, rows > 1 ? row_scores : scores_);
+        FM_ASSERT(st.is_ok());  // shapes were checked when the policy was built
+        if (rows == 1) break;
+        for (int64_t c = 0; c < sealed; ++c) {
+          scores_[c] = query_combine_ == QueryCombine::kMax ? std::max(scores_[c], row_scores[c])
+                                                            : scores_[c] + row_scores[c] / (float)rows;
+        }
       }
-      Status st = indexer_->score(hidden_rows, position, keys, scores_);
-      FM_ASSERT(st.is_ok());  // shapes were checked when the policy was built
     }
     LsaSelectionParams params = params_;
-    params.cycle_steps = window;
+    params.cycle_steps = cycle;
     lsa_select(scores_, chunk_tokens, n_tokens, params, chunks, &last_stats_, votes_.votes());
     low_confidence_cycles_ += last_stats_.low_confidence;
     // The chunk being written (not scored) is always attended through the recency tail.
@@ -162,7 +182,8 @@ AlignedBuffer<float> random_buffer(size_t n, float scale, std::mt19937& rng) {
 Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const KvLayout& layout,
                                                 const std::string& indexer_path,
                                                 const PolicyBudget& budget, uint64_t seed,
-                                                int level2_top_k, double prompt_share) {
+                                                int level2_top_k, double prompt_share, int query_rows,
+                                                LsaPolicy::QueryCombine combine) {
   std::shared_ptr<const MemoryIndexer> indexer;
   if (!indexer_path.empty()) {
     auto loaded = MemoryIndexer::load(indexer_path);
@@ -213,6 +234,7 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
   if (prompt_share >= 0) params.prompt_share = prompt_share;
   auto policy = std::make_unique<LsaPolicy>(indexer, slots, layout, params);
   policy->set_level2_top_k(level2_top_k);
+  policy->set_query_rows(query_rows, combine);
   return std::unique_ptr<Policy>(std::move(policy));
 }
 

@@ -16,6 +16,7 @@
 // that Level 1 already keeps serve as the per-step summary.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 
 #include "memory/attention_mass_policies.h"
@@ -52,11 +53,22 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
                         const int32_t* q_pos, int n_q,
                         std::vector<kernels::KvRun>& history_runs) override;
   void set_level2_top_k(int k) { level2_top_k_ = k; }
+  // Score with the hidden states of the last `rows` tokens (the question at the end of a
+  // prompt, the last generated tokens in decode), each at its own position, and combine
+  // each chunk's scores over them by max (or mean); 1: the latest token only (published).
+  enum class QueryCombine { kMax, kMean };
+  void set_query_rows(int rows, QueryCombine combine) {
+    query_rows_ = std::max(1, rows);
+    query_combine_ = combine;
+  }
+  int hidden_window() const override { return query_rows_ > 1 ? query_rows_ : 0; }
   // Queries at the end of a prompt that vote for prompt pins (SnapKV's window size).
   static constexpr int32_t kPromptWindow = 32;
   void end_prefill(const KvStore& kv) override { update_keys(kv); }
 
   const LsaSelectionStats& last_stats() const { return last_stats_; }
+  // The last selection's scores, one per sealed chunk (after combining query rows).
+  const std::vector<float>& last_scores() const { return scores_; }
   int64_t low_confidence_cycles() const { return low_confidence_cycles_; }
   // Chunk keys held, all target layers (they live in the device tier).
   size_t chunk_key_bytes() const;
@@ -75,6 +87,8 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
   LsaSelectionStats last_stats_;
   int64_t low_confidence_cycles_ = 0;
   int level2_top_k_ = 0;
+  int query_rows_ = 1;
+  QueryCombine query_combine_ = QueryCombine::kMax;
   int32_t chunk_tokens_ = 0;
   std::vector<float> key_scratch_;
   std::vector<std::pair<float, size_t>> ranked_;
@@ -88,6 +102,8 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
 Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const KvLayout& layout,
                                                 const std::string& indexer_path,
                                                 const PolicyBudget& budget, uint64_t seed,
-                                                int level2_top_k = 0, double prompt_share = -1);
+                                                int level2_top_k = 0, double prompt_share = -1,
+                                                int query_rows = 1,
+                                                LsaPolicy::QueryCombine combine = LsaPolicy::QueryCombine::kMax);
 
 }  // namespace fm

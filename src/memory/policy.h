@@ -37,6 +37,11 @@ struct SelectionContext {
   // Per chunk, 1 when a policy that discards what it evicts (discards_evicted) already
   // evicted it: choosing it again would only waste the budget. Null or short: none.
   const std::vector<uint8_t>* discarded = nullptr;
+  // hidden_window() > 0: the same states for the last recent_rows tokens processed, oldest
+  // first, [hidden_layers().size(), hidden_window(), n_embd] with the last recent_rows rows
+  // of each layer filled (the newest is `hidden`). Empty when none were captured.
+  std::span<const float> recent_hidden{};
+  int recent_rows = 0;
   // When the set is used. Selections fall on positions that are multiples of the policy's
   // cycle_steps() (and on the first step after a prompt): horizon_steps is how many decode
   // steps the set is attended from its boundary, lead_steps how many steps before that
@@ -71,6 +76,9 @@ class Policy {
   virtual GlobalAttentionHook* attention_hook() { return nullptr; }
   // Model layers whose input hidden state select() wants (the Memory Indexer's targets).
   virtual std::vector<int> hidden_layers() const { return {}; }
+  // > 1: select() also wants those states for the last hidden_window() tokens (a question
+  // read whole, not only its last token); SelectionContext::recent_hidden.
+  virtual int hidden_window() const { return 0; }
   // Share of the resident history that attention actually reads, for policies that
   // narrow it further per step (Quest); negative when it is all of it.
   virtual double attended_fraction() const { return -1.0; }

@@ -9,6 +9,9 @@
 
 namespace fm {
 
+// Tokens whose states the indexer reads at a selection (--indexer-queries).
+constexpr int kDefaultIndexerQueries = 1;
+
 Result<std::unique_ptr<Policy>> make_policy_from_spec(const PolicySpec& spec, const ModelConfig& model,
                                                       int chunk_tokens) {
   if (spec.none()) return std::unique_ptr<Policy>();
@@ -31,8 +34,11 @@ Result<std::unique_ptr<Policy>> make_policy_from_spec(const PolicySpec& spec, co
     }
     if (spec.level2_top_k < 0) return Status::error("--level2-top-k must be >= 0");
     if (spec.lsa_prompt_share > 1) return Status::error("--lsa-prompt-share must be between 0 and 1");
+    const int queries = spec.indexer_queries > 0 ? spec.indexer_queries : kDefaultIndexerQueries;
+    const auto combine = spec.indexer_combine == "mean" ? LsaPolicy::QueryCombine::kMean : LsaPolicy::QueryCombine::kMax;
     return make_lsa_policy(model, kv_layout_for(model, chunk_tokens), indexer, budget, spec.seed,
-                           spec.level2_top_k, spec.name == "lsa-indexer" ? 0.0 : spec.lsa_prompt_share);
+                           spec.level2_top_k, spec.name == "lsa-indexer" ? 0.0 : spec.lsa_prompt_share, queries,
+                           combine);
   }
   return make_policy(spec.name, budget, spec.seed);
 }

@@ -19,6 +19,8 @@ struct PolicySpec {
   int level2_top_k = 0;           // lsa: per-step top-k inside the resident set (0: off)
   double lsa_prompt_share = -1;   // lsa: budget share pinned to prompt votes (-1: default)
   int recency_tokens = -1;        // lsa: newest tokens its tail keeps; -1: default (128)
+  int indexer_queries = -1;       // lsa: tokens whose states the indexer reads; -1: default
+  std::string indexer_combine;    // lsa: "max" or "mean" over those tokens; "": default
   uint64_t seed = 0;
 
   bool none() const { return name.empty() || name == "none"; }

@@ -58,6 +58,24 @@ ForwardScratch::ForwardScratch(const ModelConfig& c, int n_rows) : rows(n_rows) 
 ForwardState::ForwardState(const ModelConfig& c, int chunk_tokens, int max_block)
     : ForwardScratch(c, max_block), kv(kv_layout_for(c, chunk_tokens)), max_block_tokens(max_block) {}
 
+void ForwardState::capture_rows(size_t k, const float* x, int n, int n_embd) {
+  if (capture_window <= 0 || n <= 0) return;
+  const size_t d = (size_t)n_embd, W = (size_t)capture_window;
+  const size_t need = capture_layers.size() * W * d;
+  if (captured_window.size() < need) {
+    captured_window.resize(need);
+    captured_rows = 0;
+  }
+  float* slot = captured_window.data() + k * W * d;
+  if ((size_t)n >= W) {
+    std::memcpy(slot, x + ((size_t)n - W) * d, W * d * sizeof(float));
+    return;
+  }
+  // Oldest first with the newest in the last row: shift out the n oldest, append.
+  std::memmove(slot, slot + (size_t)n * d, (W - (size_t)n) * d * sizeof(float));
+  std::memcpy(slot + (W - (size_t)n) * d, x, (size_t)n * d * sizeof(float));
+}
+
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
   auto file = gguf::File::open(path);
   if (!file) return file.status();
@@ -142,6 +160,7 @@ void Model::forward_block(ForwardState& s, const int32_t* tokens, int n, float* 
     for (size_t k = 0; k < s.capture_layers.size(); ++k) {
       if (s.capture_layers[k] == l) {
         std::memcpy(s.captured_hidden.data() + k * d, s.x.data() + (size_t)(n - 1) * d, d * sizeof(float));
+        s.capture_rows(k, s.x.data(), n, d);
       }
     }
     project_qkv(s, l, n, pool);
@@ -150,6 +169,7 @@ void Model::forward_block(ForwardState& s, const int32_t* tokens, int n, float* 
     ffn_sublayer(s, l, n, pool);
   }
   s.kv.end_block();
+  s.commit_captured_rows(n);
   if (!logits) return;
   // Only the rows whose logits are wanted go through the final norm and the head.
   const int first = all_logits ? 0 : n - 1;
@@ -185,6 +205,7 @@ Status Model::forward_batch(std::span<ForwardState* const> states, std::span<con
       for (size_t k = 0; k < s.capture_layers.size(); ++k) {
         if (s.capture_layers[k] == l) {
           std::memcpy(s.captured_hidden.data() + k * d, b.x.data() + (size_t)i * d, d * sizeof(float));
+          s.capture_rows(k, b.x.data() + (size_t)i * d, 1, d);
         }
       }
     }
@@ -196,7 +217,10 @@ Status Model::forward_batch(std::span<ForwardState* const> states, std::span<con
     output_projection(b, l, n, pool);
     ffn_sublayer(b, l, n, pool);
   }
-  for (int i = 0; i < n; ++i) states[i]->kv.end_block();
+  for (int i = 0; i < n; ++i) {
+    states[i]->kv.end_block();
+    states[i]->commit_captured_rows(1);
+  }
   // The head for all rows at once, then each row to its sequence.
   b.batch_logits.resize((size_t)n * n_vocab());
   final_logits(b, 0, n, b.batch_logits.data(), pool);

@@ -3,6 +3,7 @@
 // state (KV cache, scratch) lives in ForwardState.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -83,6 +84,17 @@ struct ForwardState : ForwardScratch {
   // capture_layers, the residual stream entering that layer for the block's last token.
   std::vector<int> capture_layers;
   AlignedBuffer<float> captured_hidden;  // [capture_layers.size(), n_embd]
+  // capture_window > 0: also the same states of the last capture_window tokens processed
+  // (e.g. a question's, for a predictor that reads all of it), oldest first:
+  // [capture_layers.size(), capture_window, n_embd], of which the last captured_rows rows
+  // of each layer are filled. The CPU forward fills it; a backend leaves it empty.
+  int capture_window = 0;
+  int captured_rows = 0;
+  AlignedBuffer<float> captured_window;
+  // Appends rows [first, first + n) of x (n_embd wide) for capture slot k; the caller calls
+  // it for every slot with the same n, then commit_captured_rows(n).
+  void capture_rows(size_t k, const float* x, int n, int n_embd);
+  void commit_captured_rows(int n) { captured_rows = std::min(capture_window, captured_rows + n); }
 
   // A backend's own state of this sequence (null on the CPU).
   std::unique_ptr<BackendSequence> backend;

@@ -29,6 +29,16 @@ struct Choices {
   std::vector<int64_t> n_tokens;  // committed at each boundary
 };
 
+// Decode steps at which selections happen, as in a session (runtime/session_recall.cpp):
+// the first step after the prompt, then every position that is a multiple of the cycle.
+std::vector<int64_t> boundary_steps(int64_t prompt_tokens, int decode_steps) {
+  std::vector<int64_t> steps;
+  for (int64_t step = 0; step < decode_steps; ++step) {
+    if (step == 0 || (prompt_tokens + step) % kCycleSteps == 0) steps.push_back(step);
+  }
+  return steps;
+}
+
 }  // namespace
 
 Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, ThreadPool& pool,
@@ -57,8 +67,18 @@ Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, T
 
   std::vector<Choices> choices(policies.size());
   std::vector<float> hidden;
+  const std::vector<int64_t> boundaries = boundary_steps((int64_t)prompt.size(), decode_steps);
+  // cycle_of[t]: the selection decode step t attends with.
+  std::vector<size_t> cycle_of((size_t)std::max(0, decode_steps), 0);
+  for (size_t b = 0; b < boundaries.size(); ++b) {
+    for (int64_t t = boundaries[b]; t < decode_steps; ++t) cycle_of[(size_t)t] = b;
+  }
+  size_t next_boundary = 0;
   for (int step = 0; step < decode_steps; ++step) {
-    if (step % kCycleSteps == 0) {
+    if (next_boundary < boundaries.size() && boundaries[next_boundary] == step) {
+      ++next_boundary;
+      const int64_t horizon = next_boundary < boundaries.size() ? boundaries[next_boundary] - step
+                                                                : decode_steps - step;
       const KvStore& kv = session.kv();
       const int64_t always_from = kv.n_tokens() / kv.layout().chunk_tokens;
       for (size_t i = 0; i < policies.size(); ++i) {
@@ -70,7 +90,9 @@ Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, T
           hidden.insert(hidden.end(), row, row + model.config().n_embd);
         }
         std::vector<int64_t> chosen;
-        policies[i]->select({kv, step, session.n_past(), hidden}, chosen);
+        SelectionContext context{kv, step, session.n_past(), hidden};
+        context.horizon_steps = horizon;
+        policies[i]->select(context, chosen);
         choices[i].chunks.push_back(std::move(chosen));
         choices[i].always_from.push_back(always_from);
         choices[i].n_tokens.push_back(kv.n_tokens());
@@ -85,7 +107,7 @@ Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, T
   auto evaluate = [&](const std::string& name, const Choices& c) {
     double kept = 0, total = 0, resident = 0, history_kept = 0, history_total = 0;
     for (size_t t = 0; t < trace.size(); ++t) {
-      const size_t cycle = t / kCycleSteps;
+      const size_t cycle = t < cycle_of.size() ? cycle_of[t] : 0;
       std::vector<char> in(trace[t].size(), 0);
       for (int64_t i : c.chunks[cycle]) {
         if (i < (int64_t)in.size()) in[i] = 1;
@@ -115,16 +137,17 @@ Result<std::vector<PolicyRecall>> measure_attention_recall(const Model& model, T
     oc.n_tokens = choices[0].n_tokens;
   }
   for (size_t b = 0; b < oc.always_from.size(); ++b) {
-    const int64_t step = (int64_t)b * kCycleSteps;
+    const int64_t step = boundaries[b];
+    const int64_t end = b + 1 < boundaries.size() ? boundaries[b + 1] : (int64_t)trace.size();
     // The history at that boundary, as the policies saw it: every chunk holding a token.
     const int64_t T = std::max(1, options.chunk_tokens);
     const int64_t n = (oc.n_tokens[b] + T - 1) / T;
     std::vector<double> future(n, 0.0);
-    for (int64_t t = step; t < std::min<int64_t>(step + kCycleSteps, trace.size()); ++t) {
+    for (int64_t t = step; t < std::min<int64_t>(end, trace.size()); ++t) {
       for (int64_t i = 0; i < n && i < (int64_t)trace[t].size(); ++i) future[i] += trace[t][i];
     }
     std::vector<int64_t> chosen;
-    top_chunks_plus_newest(future, n, selection_cap(oracle_budget, oc.n_tokens[b], options.chunk_tokens, kCycleSteps),
+    top_chunks_plus_newest(future, n, selection_cap(oracle_budget, oc.n_tokens[b], options.chunk_tokens, end - step),
                            chosen);
     oc.chunks.push_back(std::move(chosen));
   }

@@ -126,6 +126,7 @@ void Session::reset() {
   if (backend_) backend_->reset_sequence(state_);
   logits_.clear();
   state_.greedy_token = -1;
+  state_.captured_rows = 0;
   state_.resident.clear();
   discarded_.clear();
   decode_step_ = 0;

@@ -102,6 +102,8 @@ class Session {
     policy_ = policy;
     state_.hook = policy ? policy->attention_hook() : nullptr;
     state_.capture_layers = policy ? policy->hidden_layers() : std::vector<int>();
+    state_.capture_window = policy ? policy->hidden_window() : 0;
+    state_.captured_rows = 0;
   }
   const FootprintStats& footprint() const { return footprint_; }
   // What the global layers attend to now (kv/resident_set.h).
@@ -123,6 +125,20 @@ class Session {
   std::span<const float> captured_hidden() const {
     return {state_.captured_hidden.data(),
             state_.capture_layers.size() * (size_t)model_.config().n_embd};
+  }
+  // The same states for the last tokens processed (Policy::hidden_window()), oldest first:
+  // [layers, window, n_embd] with the last captured_rows() rows of each layer filled.
+  std::span<const float> captured_window() const {
+    return {state_.captured_window.data(),
+            state_.captured_rows ? state_.capture_layers.size() * (size_t)state_.capture_window *
+                                       (size_t)model_.config().n_embd
+                                 : 0};
+  }
+  int captured_rows() const { return state_.captured_rows; }
+  // Without a policy (tests, tools): keep the states of the last `tokens` tokens too.
+  void set_capture_window(int tokens) {
+    state_.capture_window = tokens;
+    state_.captured_rows = 0;
   }
 
   // Empty after a step when host logits are off (set_host_logits(false)) on a backend.

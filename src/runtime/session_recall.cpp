@@ -46,6 +46,8 @@ Status Session::select_now() {
   const KvStore& kv = state_.kv;
   const auto t0 = Clock::now();
   SelectionContext context{kv, decode_step_, n_past(), captured_hidden(), discarded_.empty() ? nullptr : &discarded_};
+  context.recent_hidden = captured_window();
+  context.recent_rows = captured_rows();
   context.horizon_steps = steps_to_next_boundary(n_past(), policy_->cycle_steps());
   policy_->select(context, state_.resident.chosen);
   // The chunk being filled, and any later one, is always attended.
@@ -67,6 +69,8 @@ void Session::launch_selection(int64_t boundary_step) {
   // discarded_ is read here, on the decode thread: prepare_select runs now, and only the
   // policies that never discard select in the background job.
   SelectionContext context{kv, boundary_step, n_past(), captured_hidden(), discarded_.empty() ? nullptr : &discarded_};
+  context.recent_hidden = captured_window();
+  context.recent_rows = captured_rows();
   context.lead_steps = boundary_step - decode_step_;
   context.horizon_steps = std::max(1, policy_->cycle_steps());  // the boundary is on a multiple
   SelectionJob job = policy_->prepare_select(context);
