@@ -10,8 +10,8 @@ struct KvLayout {
   int n_local_layers = 0;   // sliding-window layers, cached in rings
   int n_kv_heads = 0;
   int head_dim = 0;
-  int chunk_tokens = 64;    // tokens per chunk (the unit LSA scores and moves)
-  int window_tokens = 0;    // ring capacity of a local layer
+  int chunk_tokens = 64;  // tokens per chunk (the unit LSA scores and moves)
+  int window_tokens = 0;  // ring capacity of a local layer
   // K = V (DeepSeek-V4's compressed entries, whose one row is both key and value): a chunk
   // holds one plane per global layer instead of two, Chunk::v() is Chunk::k(), and a row is
   // an opaque record of row_bytes() (head_dim counts its 2-byte units). Local layers and
@@ -24,7 +24,9 @@ struct KvLayout {
   // K and V, or the one plane when keys_are_values.
   int planes() const { return keys_are_values ? 1 : 2; }
   // One chunk holds K and V of every global layer for chunk_tokens positions.
-  int64_t chunk_bytes() const { return planes() * (int64_t)n_global_layers * chunk_tokens * row_bytes(); }
+  int64_t chunk_bytes() const {
+    return planes() * (int64_t)n_global_layers * chunk_tokens * row_bytes();
+  }
 };
 
 }  // namespace fm

@@ -49,7 +49,8 @@ std::unique_ptr<deepseek4::Model> load(const std::string& config) {
 // The committed sequence of `length` tokens.
 std::vector<int32_t> reference_tokens(const std::string& config, int64_t length) {
   int64_t n_vocab = 0;
-  for (auto& seq : test::load_reference(test::deepseek4_config_dir(config) + "/reference_logits", n_vocab)) {
+  for (auto& seq :
+       test::load_reference(test::deepseek4_config_dir(config) + "/reference_logits", n_vocab)) {
     if (seq.length == length) return seq.tokens;
   }
   ADD_FAILURE() << config << ": no reference of " << length << " tokens";
@@ -60,7 +61,8 @@ std::vector<int32_t> reference_tokens(const std::string& config, int64_t length)
 std::vector<float> plain_logits(const deepseek4::Model& model, const std::vector<int32_t>& tokens,
                                 const deepseek4::ForwardOptions& options) {
   deepseek4::SequenceCache cache;
-  auto all = deepseek4::forward_logits(model, std::span(tokens).first(kPromptTokens), cache, options);
+  auto all =
+      deepseek4::forward_logits(model, std::span(tokens).first(kPromptTokens), cache, options);
   EXPECT_TRUE(all);
   for (size_t i = kPromptTokens; i < tokens.size(); ++i) {
     auto step = deepseek4::forward_logits(model, std::span(tokens).subspan(i, 1), cache, options);
@@ -89,7 +91,7 @@ std::vector<float> tiered_logits(LsaSequence& sequence, const std::vector<int32_
 LsaOptions keep_everything() {
   LsaOptions lsa;
   lsa.cycle_steps = 16;
-  lsa.threshold = -1.0f;  // every score passes...
+  lsa.threshold = -1.0f;     // every score passes...
   lsa.kmax_pages = 1 << 20;  // ...and every page is recalled
   return lsa;
 }
@@ -125,7 +127,8 @@ TEST(DeepSeek4IndexKey, Fp8KeysRoundOnceAndStayWithinTheE4M3Step) {
     for (int i = 0; i < 64; ++i) {
       EXPECT_NE(record[i] & 0x7f, 0x7f) << "no NaN code";
       // 3 mantissa bits: within 1/16 relative, or half the subnormal step 2^-10 * scale.
-      EXPECT_LE(std::fabs(rounded[i] - key[i]), std::max(std::fabs(key[i]) / 16, std::ldexp(scale, -10)));
+      EXPECT_LE(std::fabs(rounded[i] - key[i]),
+                std::max(std::fabs(key[i]) / 16, std::ldexp(scale, -10)));
     }
     again = rounded;
     deepseek4::round_index_key_fp8(again.data(), 64, record.data());
@@ -141,7 +144,8 @@ TEST(DeepSeek4TieredStore, GateThatKeepsEverythingGivesThePlainLogitsBitForBit) 
     ASSERT_EQ(tokens.size(), 300u);
     std::vector<float> plain_fp32;
     for (IndexKeyFormat format : {IndexKeyFormat::kFloat, IndexKeyFormat::kFp8E4M3}) {
-      SCOPED_TRACE(std::string(config) + (format == IndexKeyFormat::kFloat ? " fp32 keys" : " fp8 keys"));
+      SCOPED_TRACE(std::string(config) +
+                   (format == IndexKeyFormat::kFloat ? " fp32 keys" : " fp8 keys"));
       deepseek4::ForwardOptions options;
       options.index_keys = format;
       const std::vector<float> plain = plain_logits(*model, tokens, options);
@@ -165,7 +169,8 @@ TEST(DeepSeek4TieredStore, GateThatKeepsEverythingGivesThePlainLogitsBitForBit) 
         double max_diff = 0;
         for (size_t i = 0; i < plain.size(); ++i)
           max_diff = std::max(max_diff, (double)std::fabs(plain_fp32[i] - plain[i]));
-        std::printf("%s: fp8 index keys move the logits by at most %.3g against fp32 keys\n", config, max_diff);
+        std::printf("%s: fp8 index keys move the logits by at most %.3g against fp32 keys\n",
+                    config, max_diff);
       }
     }
   }
@@ -192,11 +197,15 @@ void expect_exact_accounting(const LsaSequence& sequence, const deepseek4::Confi
   // The index keys and HCA entries stay on the device, whole pages too.
   const KvStore& keys = *sequence.entries().index_keys();
   EXPECT_EQ(keys.tier_bytes(Tier::kDevice), keys.n_pages() * keys.page_bytes());
-  EXPECT_EQ(keys.page_bytes(), page_entries * n_csa * deepseek4::fp8_index_key_bytes(config.indexer_head_dim));
+  EXPECT_EQ(keys.page_bytes(),
+            page_entries * n_csa * deepseek4::fp8_index_key_bytes(config.indexer_head_dim));
   const KvStore* heavy = sequence.entries().heavy_entries();
   const int64_t heavy_bytes = heavy ? heavy->n_pages() * heavy->page_bytes() : 0;
-  if (heavy) EXPECT_EQ(heavy->tier_bytes(Tier::kDevice), heavy_bytes);
-  EXPECT_EQ(sequence.entries().device_bytes(), sparse.tier_bytes(Tier::kDevice) + keys.tier_bytes(Tier::kDevice) + heavy_bytes);
+  if (heavy) {
+    EXPECT_EQ(heavy->tier_bytes(Tier::kDevice), heavy_bytes);
+  }
+  EXPECT_EQ(sequence.entries().device_bytes(),
+            sparse.tier_bytes(Tier::kDevice) + keys.tier_bytes(Tier::kDevice) + heavy_bytes);
 }
 
 TEST(DeepSeek4TieredStore, AccountingIsWholePagesInEveryTierWhileLsaMovesThem) {
@@ -254,7 +263,8 @@ TEST(DeepSeek4TieredStore, EvictedPagesLeaveTheDeviceAndComeBackFromDiskChecked)
       EXPECT_FALSE(sparse.chunk(first).is_addressable());
       EXPECT_FALSE(s.entries().entry_on_device(1, first));
     }
-    EXPECT_EQ(sparse.tier_bytes(Tier::kDevice), sparse.tier_pages(Tier::kDevice) * sparse.page_bytes());
+    EXPECT_EQ(sparse.tier_bytes(Tier::kDevice),
+              sparse.tier_pages(Tier::kDevice) * sparse.page_bytes());
     EXPECT_LE(sparse.tier_pages(Tier::kDevice), 1);  // the open page only
     for (int64_t page = 0; page < sparse.n_pages(); ++page) {
       ASSERT_TRUE(sparse.move_page(page, Tier::kDevice));
@@ -353,14 +363,16 @@ TEST(DeepSeek4Lsa, MemoryIndexerFromTheModelRanksAsTheNativeIndexer) {
       ASSERT_EQ((int64_t)logits.size(), length / 4);
       std::vector<int64_t> order(logits.size());
       std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return logits[a] > logits[b]; });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t b) { return logits[a] > logits[b]; });
       order.resize(std::min<size_t>(order.size(), (size_t)c.indexer_top_k));
       EXPECT_EQ(order, (*s)->cache().layers[layer].newest_selection) << "length " << length;
       // The probabilities Level 1 reads: the logits through a sigmoid (one layer: no max).
       std::vector<float> scores;
       indexer.score((*s)->cache(), (*s)->entries(), scores);
       ASSERT_EQ(scores.size(), logits.size());
-      for (size_t e = 0; e < scores.size(); ++e) EXPECT_EQ(scores[e], deepseek4::sigmoid((float)logits[e]));
+      for (size_t e = 0; e < scores.size(); ++e)
+        EXPECT_EQ(scores[e], deepseek4::sigmoid((float)logits[e]));
       ++compared;
     }
     EXPECT_EQ(compared, 4);

@@ -1,6 +1,7 @@
 // A lightning-indexer key in fp8, as DeepSeek's release keeps its index keys: `dim` fp8 e4m3
 // codes and one fp32 scale per key. The scale is a power of two (like the "ue8m0" scales of
-// DeepSeek's fp8 kernels) at least amax / 448, so every code is in range. Record layout, dim + 4 bytes:
+// DeepSeek's fp8 kernels) at least amax / 448, so every code is in range. Record layout, dim + 4
+// bytes:
 //   [dim] e4m3 codes, then the scale (fp32, little-endian, unaligned).
 // Because the scale is a power of two, dividing by it and multiplying back are exact, and
 // rounding an already rounded key gives the same values again (its amax is at least half

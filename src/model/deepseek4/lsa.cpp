@@ -63,11 +63,13 @@ void MemoryIndexer::layer_logits(const MemoryIndexerLayer& target, const Sequenc
   }
 }
 
-Result<std::unique_ptr<LsaSequence>> LsaSequence::create(const Model& model, const TieredEntriesOptions& store,
+Result<std::unique_ptr<LsaSequence>> LsaSequence::create(const Model& model,
+                                                         const TieredEntriesOptions& store,
                                                          std::optional<LsaOptions> lsa,
                                                          const ForwardOptions& forward) {
   if (forward.index_keys != store.index_keys) {
-    return Status::error("deepseek4 LSA: the forward and the store must keep index keys in one format");
+    return Status::error(
+        "deepseek4 LSA: the forward and the store must keep index keys in one format");
   }
   if (lsa && (lsa->cycle_steps < 1 || lsa->kmax_pages < 0 || lsa->evict_to == Tier::kDevice)) {
     return Status::error("deepseek4 LSA: cycle_steps >= 1, kmax_pages >= 0, evict to host or disk");
@@ -91,7 +93,9 @@ Result<std::vector<float>> LsaSequence::feed(std::span<const int32_t> tokens) {
   return logits;
 }
 
-Result<std::vector<float>> LsaSequence::prefill(std::span<const int32_t> tokens) { return feed(tokens); }
+Result<std::vector<float>> LsaSequence::prefill(std::span<const int32_t> tokens) {
+  return feed(tokens);
+}
 
 Result<std::vector<float>> LsaSequence::decode(int32_t token) {
   if (lsa_ && (decode_steps_ == 0 || cache_.positions % lsa_->cycle_steps == 0)) {
@@ -118,7 +122,8 @@ Status LsaSequence::run_level1() {
   // The published rule, as memory/lsa_selection.h implements it for Gemma: threshold, sink,
   // tail, the kmax densest pages; none of its additions (budget cap, low-confidence
   // fallback, prompt pins). A chunk there is an entry here (`ratio` tokens).
-  const int ratio = model_.config.compress_ratio[indexer_.layers().front().layer];  // every CSA layer's: 4
+  const int ratio =
+      model_.config.compress_ratio[indexer_.layers().front().layer];  // every CSA layer's: 4
   LsaSelectionParams params;
   params.threshold = lsa_->threshold;
   params.sink_tokens = lsa_->sink_entries * ratio;

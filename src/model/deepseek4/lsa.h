@@ -34,11 +34,11 @@ namespace fm::deepseek4 {
 
 // One target layer's Memory Indexer, views into the model's weights.
 struct MemoryIndexerLayer {
-  int layer = -1;                  // the CSA layer whose attention input it reads
-  Matrix wq_a;                     // [q_lora, D]
-  const float* q_norm = nullptr;   // [q_lora]
-  Matrix wq_b;                     // [heads * index dim, q_lora]
-  Matrix weights_proj;             // [heads, D]
+  int layer = -1;                 // the CSA layer whose attention input it reads
+  Matrix wq_a;                    // [q_lora, D]
+  const float* q_norm = nullptr;  // [q_lora]
+  Matrix wq_b;                    // [heads * index dim, q_lora]
+  Matrix weights_proj;            // [heads, D]
 };
 
 class MemoryIndexer {
@@ -47,13 +47,14 @@ class MemoryIndexer {
 
   // Per stored CSA entry, max over target layers of sigmoid(logit): out
   // [entries.n_stored_entries()], the probability Level 1 compares with its threshold.
-  void score(const SequenceCache& cache, const TieredEntries& entries, std::vector<float>& out) const;
+  void score(const SequenceCache& cache, const TieredEntries& entries,
+             std::vector<float>& out) const;
   // One target layer's logits before the sigmoid: sum_h w_h relu(q_h . k) / sqrt(dim) with
   // w = weights_proj h / sqrt(heads), the query roped at the newest token's position (the
   // one whose input it reads). Initialised from the model these are the native indexer's
   // scores, uncalibrated: on the tiny models they are often far beyond the sigmoid's range.
-  void layer_logits(const MemoryIndexerLayer& target, const SequenceCache& cache, const TieredEntries& entries,
-                    std::vector<double>& out) const;
+  void layer_logits(const MemoryIndexerLayer& target, const SequenceCache& cache,
+                    const TieredEntries& entries, std::vector<double>& out) const;
 
   const std::vector<MemoryIndexerLayer>& layers() const { return layers_; }
 
@@ -64,15 +65,15 @@ class MemoryIndexer {
 
 struct LsaOptions {
   int cycle_steps = 64;
-  float threshold = 0.5f;     // an entry passes when its score is above it
-  int sink_entries = 1;       // the first entries, always kept
-  int recency_entries = 16;   // the newest entries, always kept (64 tokens)
-  int kmax_pages = 4;         // pages recalled per cycle, densest first
+  float threshold = 0.5f;    // an entry passes when its score is above it
+  int sink_entries = 1;      // the first entries, always kept
+  int recency_entries = 16;  // the newest entries, always kept (64 tokens)
+  int kmax_pages = 4;        // pages recalled per cycle, densest first
   Tier evict_to = Tier::kHost;
 };
 
 struct LsaCycleStats {
-  int64_t position = 0;         // where the cycle began
+  int64_t position = 0;  // where the cycle began
   int64_t stored_entries = 0;
   int64_t passing_entries = 0;  // over the threshold
   int64_t pages_on_device = 0;  // after the cycle, the open page included
@@ -84,7 +85,8 @@ struct LsaCycleStats {
 // Without LsaOptions every page stays on the device (the store, no policy).
 class LsaSequence {
  public:
-  static Result<std::unique_ptr<LsaSequence>> create(const Model& model, const TieredEntriesOptions& store,
+  static Result<std::unique_ptr<LsaSequence>> create(const Model& model,
+                                                     const TieredEntriesOptions& store,
                                                      std::optional<LsaOptions> lsa,
                                                      const ForwardOptions& forward = {});
 
@@ -105,7 +107,8 @@ class LsaSequence {
   const std::vector<int64_t>& full_bytes_per_step() const { return full_bytes_; }
 
  private:
-  LsaSequence(const Model& model, const ForwardOptions& forward) : model_(model), forward_(forward) {}
+  LsaSequence(const Model& model, const ForwardOptions& forward)
+      : model_(model), forward_(forward) {}
   Result<std::vector<float>> feed(std::span<const int32_t> tokens);
 
   const Model& model_;

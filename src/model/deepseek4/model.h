@@ -66,8 +66,8 @@ struct CompressorCache {
   int64_t first_kept_position = 0;  // kv and score start at this position
   // From first_kept_position: the open window's tokens, and for CSA also the last closed
   // window's (its Ca series feeds the next entry).
-  std::vector<float> kv;       // [positions kept, series_width]
-  std::vector<float> score;    // [positions kept, series_width]: gate + position bias
+  std::vector<float> kv;     // [positions kept, series_width]
+  std::vector<float> score;  // [positions kept, series_width]: gate + position bias
   // Entries [first_entry, positions / ratio): pooled, normed, roped (index keys rounded as
   // ForwardOptions::index_keys says). Those before first_entry have moved to a TieredEntries
   // (tiered_entries.h); without one, first_entry stays 0 and the vector holds them all.

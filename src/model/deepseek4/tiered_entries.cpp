@@ -40,15 +40,18 @@ const uint8_t* record_of(const KvStore& store, int store_layer, int64_t e) {
 
 Result<std::unique_ptr<TieredEntries>> TieredEntries::create(const Config& config,
                                                              const TieredEntriesOptions& options) {
-  if (options.page_entries < 1) return Status::error("deepseek4 tiered entries: page_entries must be >= 1");
+  if (options.page_entries < 1)
+    return Status::error("deepseek4 tiered entries: page_entries must be >= 1");
   std::unique_ptr<TieredEntries> tiered(new TieredEntries());
   tiered->config_ = config;
   tiered->options_ = options;
   tiered->store_layer_.assign((size_t)config.n_layers, -1);
   int n_sparse = 0, n_heavy = 0;
   for (int layer = 0; layer < config.n_layers; ++layer) {
-    if (config.attention[layer] == AttentionKind::kCompressedSparse) tiered->store_layer_[layer] = n_sparse++;
-    if (config.attention[layer] == AttentionKind::kHeavilyCompressed) tiered->store_layer_[layer] = n_heavy++;
+    if (config.attention[layer] == AttentionKind::kCompressedSparse)
+      tiered->store_layer_[layer] = n_sparse++;
+    if (config.attention[layer] == AttentionKind::kHeavilyCompressed)
+      tiered->store_layer_[layer] = n_heavy++;
   }
   const int64_t entry_bytes = (int64_t)config.head_dim * 4;
   tiered->key_record_bytes_ = options.index_keys == IndexKeyFormat::kFp8E4M3
@@ -56,7 +59,8 @@ Result<std::unique_ptr<TieredEntries>> TieredEntries::create(const Config& confi
                                   : (int64_t)config.indexer_head_dim * 4;
   if (tiered->key_record_bytes_ % 2 != 0) {
     return Status::error("deepseek4 tiered entries: an fp8 index key of " +
-                         std::to_string(config.indexer_head_dim) + " values is an odd number of bytes");
+                         std::to_string(config.indexer_head_dim) +
+                         " values is an odd number of bytes");
   }
   auto sparse = make_store(n_sparse, entry_bytes, options.page_entries, options, true);
   if (!sparse) return sparse.status();
@@ -78,7 +82,8 @@ Status TieredEntries::absorb(SequenceCache& cache) {
     int64_t n_new = -1;
     for (int layer = 0; layer < config_.n_layers; ++layer) {
       if (config_.attention[layer] != kind) continue;
-      const CompressorCache& c = index_keys ? cache.layers[layer].indexer : cache.layers[layer].compressor;
+      const CompressorCache& c =
+          index_keys ? cache.layers[layer].indexer : cache.layers[layer].compressor;
       FM_ASSERT(c.first_entry == store->n_tokens());
       const int64_t layer_new = c.n_entries() - c.first_entry;
       FM_ASSERT(n_new < 0 || n_new == layer_new);  // one ratio per kind: the same count
@@ -89,13 +94,15 @@ Status TieredEntries::absorb(SequenceCache& cache) {
     const int64_t record_bytes = store->layout().row_bytes();
     for (int layer = 0; layer < config_.n_layers; ++layer) {
       if (config_.attention[layer] != kind) continue;
-      const CompressorCache& c = index_keys ? cache.layers[layer].indexer : cache.layers[layer].compressor;
+      const CompressorCache& c =
+          index_keys ? cache.layers[layer].indexer : cache.layers[layer].compressor;
       const uint8_t* rows = reinterpret_cast<const uint8_t*>(c.entries.data());
       if (index_keys && options_.index_keys == IndexKeyFormat::kFp8E4M3) {
         // The cache holds the rounded keys; encoding them again gives the same values.
         records_.resize((size_t)(n_new * record_bytes));
         for (int64_t i = 0; i < n_new; ++i)
-          encode_index_key_fp8(c.entries.data() + i * c.width, (int)c.width, records_.data() + i * record_bytes);
+          encode_index_key_fp8(c.entries.data() + i * c.width, (int)c.width,
+                               records_.data() + i * record_bytes);
         rows = records_.data();
       }
       const auto* rows16 = reinterpret_cast<const uint16_t*>(rows);
@@ -104,7 +111,8 @@ Status TieredEntries::absorb(SequenceCache& cache) {
     store->end_block();
     for (int layer = 0; layer < config_.n_layers; ++layer) {
       if (config_.attention[layer] != kind) continue;
-      CompressorCache& c = index_keys ? cache.layers[layer].indexer : cache.layers[layer].compressor;
+      CompressorCache& c =
+          index_keys ? cache.layers[layer].indexer : cache.layers[layer].compressor;
       c.entries.clear();
       c.first_entry += n_new;
     }
@@ -116,14 +124,16 @@ Status TieredEntries::absorb(SequenceCache& cache) {
 }
 
 bool TieredEntries::entry_on_device(int layer, int64_t e) const {
-  const KvStore* store = config_.attention[layer] == AttentionKind::kCompressedSparse ? sparse_.get() : heavy_.get();
+  const KvStore* store =
+      config_.attention[layer] == AttentionKind::kCompressedSparse ? sparse_.get() : heavy_.get();
   FM_ASSERT(store != nullptr && e >= 0 && e < store->n_tokens());
   return store->residency(store->page_of_chunk(e)).tier == Tier::kDevice;
 }
 
 void TieredEntries::read_entry(int layer, int64_t e, float* out) const {
   FM_ASSERT(entry_on_device(layer, e));
-  const KvStore& store = config_.attention[layer] == AttentionKind::kCompressedSparse ? *sparse_ : *heavy_;
+  const KvStore& store =
+      config_.attention[layer] == AttentionKind::kCompressedSparse ? *sparse_ : *heavy_;
   std::memcpy(out, record_of(store, store_layer_[layer], e), (size_t)config_.head_dim * 4);
 }
 

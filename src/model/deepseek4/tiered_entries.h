@@ -32,10 +32,10 @@
 namespace fm::deepseek4 {
 
 struct TieredEntriesOptions {
-  int page_entries = 64;            // entries per page (64 x ratio 4 = 256 tokens)
+  int page_entries = 64;  // entries per page (64 x ratio 4 = 256 tokens)
   IndexKeyFormat index_keys = IndexKeyFormat::kFp8E4M3;
-  int64_t host_budget_bytes = 0;    // 0: unbounded; beyond it host pages go to disk
-  std::string disk_directory;       // "": no disk tier
+  int64_t host_budget_bytes = 0;  // 0: unbounded; beyond it host pages go to disk
+  std::string disk_directory;     // "": no disk tier
 };
 
 class TieredEntries {
