@@ -8,7 +8,7 @@
 //   their checksums verified (and a corrupted one is refused), and a sequence whose pages
 //   all went to disk and back decodes as if they had never moved;
 // - with a tight KMAX, the native top-k picks only entries on the device, and the
-//   constraint does bite;
+//   constraint does bite; Level 1 recalls a page it keeps from the disk, checked;
 // - the Memory Indexer initialised from the model ranks entries as the native indexer.
 // The sequences are the committed 300-token references' tokens, teacher-forced.
 #include <gtest/gtest.h>
@@ -294,6 +294,60 @@ TEST(DeepSeek4TieredStore, EvictedPagesLeaveTheDeviceAndComeBackFromDiskChecked)
   EXPECT_FALSE(recall);
   EXPECT_NE(recall.message().find("checksum"), std::string::npos) << recall.message();
   EXPECT_EQ(sparse.residency(2).tier, Tier::kDisk);
+}
+
+// Level 1 brings back a page it keeps (here the sink's, sent to disk by hand between two
+// cycles) from the disk, its checksums verified; a corrupted copy fails the decode step.
+TEST(DeepSeek4Lsa, Level1RecallsAKeptPageFromDiskAndRefusesACorruptOne) {
+  const std::string dir = testing::TempDir() + "/deepseek4_lsa_recall";
+  std::filesystem::create_directories(dir);
+  auto model = load("hca-csa");
+  ASSERT_TRUE(model);
+  const std::vector<int32_t> tokens = reference_tokens("hca-csa", 300);
+  TieredEntriesOptions store;
+  store.page_entries = 4;
+  store.disk_directory = dir;
+  deepseek4::ForwardOptions options;
+  options.index_keys = store.index_keys;
+  LsaOptions lsa = tight(1);
+  lsa.evict_to = Tier::kDisk;
+  auto created = LsaSequence::create(*model, store, lsa, options);
+  ASSERT_TRUE(created);
+  LsaSequence& sequence = **created;
+  ASSERT_TRUE(sequence.prefill(std::span(tokens).first(kPromptTokens)));
+  size_t next = kPromptTokens;
+  auto decode_to = [&](int64_t position) -> Status {
+    while (sequence.cache().positions < position) {
+      auto step = sequence.decode(tokens[next++]);
+      if (!step) return step.status();
+    }
+    return Status::ok();
+  };
+  ASSERT_TRUE(decode_to(100));  // cycles at 40, 48, ..., 96 evicted pages to disk
+  KvStore& sparse = *sequence.entries().sparse_entries();
+  EXPECT_GT(sparse.tier_pages(Tier::kDisk), 0);
+  ASSERT_EQ(sparse.residency(0).tier, Tier::kDevice);  // the sink's page is kept
+  ASSERT_TRUE(sparse.move_page(0, Tier::kDisk));
+  ASSERT_TRUE(decode_to(113));  // the cycle at 112 wants it back
+  EXPECT_EQ(sparse.residency(0).tier, Tier::kDevice);
+  EXPECT_GE(sequence.cycles().back().pages_recalled, 1);
+  EXPECT_EQ(sequence.cycles().back().position, 112);
+
+  ASSERT_TRUE(sparse.move_page(0, Tier::kDisk));
+  {
+    std::fstream file(sparse.disk_path(), std::ios::in | std::ios::out | std::ios::binary);
+    const std::streamoff at = (std::streamoff)sparse.residency(0).slot * sparse.page_bytes() + 7;
+    file.seekg(at);
+    char byte = 0;
+    file.read(&byte, 1);
+    byte = (char)(byte ^ 0x01);
+    file.seekp(at);
+    file.write(&byte, 1);
+  }
+  const Status failed = decode_to(129);  // the cycle at 128 fails to read it
+  EXPECT_FALSE(failed);
+  EXPECT_NE(failed.message().find("checksum"), std::string::npos) << failed.message();
+  EXPECT_EQ(sparse.residency(0).tier, Tier::kDisk);
 }
 
 TEST(DeepSeek4Lsa, TightKmaxConfinesTheNativeTopKToEntriesOnTheDevice) {
