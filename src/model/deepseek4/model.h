@@ -1,4 +1,4 @@
-// A loaded DeepSeek-V4 GGUF and its scalar reference forward pass (issue 17, phase 2).
+// A loaded DeepSeek-V4 GGUF and its scalar reference forward pass (issue 17, phases 2-3).
 //
 // Scope: the whole architecture as transformers' DeepseekV4ForCausalLM computes it for one
 // sequence fed in one call (docs/deepseek-v4.md): hyper-connections with Sinkhorn, the
@@ -6,8 +6,9 @@
 // attention sinks, the grouped output projection, hash and learned MoE routing with MXFP4
 // or F32 experts and the shared expert, the hyper-connection head. Everything in fp32
 // activations (sums in double), with a plain per-sequence cache (SequenceCache) so a sequence
-// can be fed in parts or decoded a token at a time. Not the engine's Model: no sessions,
-// policies or tiered KV yet.
+// can be fed in parts or decoded a token at a time; the compressed entries and index keys
+// can live in the tiered KV store instead (tiered_entries.h), with LSA on top (lsa.h). Not
+// the engine's Model: no sessions or engine policies.
 #pragma once
 
 #include <cstdint>
