@@ -59,6 +59,11 @@ inline Result<PolicySpec> policy_spec_from_args(const Args& args, const std::str
   }
   spec.indexer_queries = (int)*queries;
   spec.indexer_combine = args.get("--indexer-combine", "");
+  // --indexer-entry-tokens N: the indexer scores N-token entries (N divides the chunk).
+  auto entry = args.get_int("--indexer-entry-tokens", 0);
+  if (!entry) return entry.status();
+  if (*entry < 0) return Status::error("--indexer-entry-tokens must be >= 1");
+  spec.indexer_entry_tokens = (int)*entry;
   if (!spec.indexer_combine.empty() && spec.indexer_combine != "max" && spec.indexer_combine != "mean") {
     return Status::error("--indexer-combine is max or mean");
   }

@@ -9,7 +9,8 @@ namespace fm {
 LsaPolicy::LsaPolicy(std::shared_ptr<const MemoryIndexer> indexer,
                      std::vector<int> target_global_slots, const KvLayout& layout,
                      LsaSelectionParams params)
-    : indexer_(std::move(indexer)), slots_(std::move(target_global_slots)), params_(params) {
+    : indexer_(std::move(indexer)), slots_(std::move(target_global_slots)), params_(params),
+      chunk_tokens_(layout.chunk_tokens) {
   for (size_t i = 0; i < slots_.size(); ++i) {
     keys_.emplace_back(ChunkKeyShape{layout.n_kv_heads, layout.head_dim});
   }
@@ -23,19 +24,25 @@ size_t LsaPolicy::chunk_key_bytes() const {
 
 void LsaPolicy::update_keys(const KvStore& kv) {
   const KvLayout& L = kv.layout();
-  chunk_tokens_ = L.chunk_tokens;
+  FM_ASSERT(L.chunk_tokens == chunk_tokens_);
   const int64_t sealed = kv.n_tokens() / L.chunk_tokens;
+  const int per_chunk = entries_per_chunk();
+  const int entry_tokens = L.chunk_tokens / per_chunk;
+  const size_t token_stride = (size_t)L.n_kv_heads * L.head_dim;
   std::vector<kernels::KvRun> runs;
   for (size_t t = 0; t < slots_.size(); ++t) {
-    if ((int64_t)keys_[t].n_chunks() >= sealed) continue;
+    auto keyed = [&] { return (int64_t)(keys_[t].n_chunks() / (size_t)per_chunk); };
+    if (keyed() >= sealed) continue;
     // Every committed chunk from the first without a key, wherever it lives (disk chunks
     // are read back and checked), one run per chunk in order, so run i is chunk first + i.
-    const size_t first = keys_[t].n_chunks();
-    kv.global_runs(slots_[t], runs, (int64_t)first);
-    while ((int64_t)keys_[t].n_chunks() < sealed && keys_[t].n_chunks() - first < runs.size()) {
-      const kernels::KvRun& run = runs[keys_[t].n_chunks() - first];
-      if (run.first_pos != (int64_t)keys_[t].n_chunks() * L.chunk_tokens) break;  // unreadable
-      keys_[t].append_from_token_keys(run.k, L.chunk_tokens);
+    const int64_t first = keyed();
+    kv.global_runs(slots_[t], runs, first);
+    while (keyed() < sealed && keyed() - first < (int64_t)runs.size()) {
+      const kernels::KvRun& run = runs[(size_t)(keyed() - first)];
+      if (run.first_pos != keyed() * L.chunk_tokens) break;  // unreadable
+      for (int e = 0; e < per_chunk; ++e) {
+        keys_[t].append_from_token_keys(run.k + (size_t)e * entry_tokens * token_stride, entry_tokens);
+      }
     }
   }
 }
@@ -53,7 +60,8 @@ SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
   // Chunks whose keys could not be read (a disk error, kept in kv.status()) are not
   // scored; they stay out unless the sink or tail holds them.
   int64_t scored = sealed;
-  for (const auto& k : keys_) scored = std::min<int64_t>(scored, (int64_t)k.n_chunks());
+  const int per_chunk = entries_per_chunk();
+  for (const auto& k : keys_) scored = std::min<int64_t>(scored, (int64_t)(k.n_chunks() / (size_t)per_chunk));
   const size_t n_embd = (size_t)indexer_->config().d_model;
   // [targets, n_embd]: the decode thread overwrites the captured states at the next step.
   std::vector<float> hidden;
@@ -74,13 +82,15 @@ SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
   // The chunks opened until this set is replaced count against the budget.
   const int32_t cycle = (int32_t)std::min<int64_t>(1 << 30, context.lead_steps + context.horizon_steps);
   return [this, hidden = std::move(hidden), rows, scored, sealed, chunk_tokens, n_tokens, position, cycle,
-          n_embd](std::vector<int64_t>& chunks) {
-    scores_.assign(sealed, 0.0f);
+          n_embd, per_chunk](std::vector<int64_t>& chunks) {
+    // Per entry; with several entries per chunk, folded to the chunk's best below.
+    const int64_t n_entries = sealed * per_chunk;
+    scores_.assign(n_entries, 0.0f);
     if (scored > 0 && scored == sealed && !hidden.empty()) {
       std::vector<const ChunkKeyStore*> keys;
       for (size_t t = 0; t < slots_.size(); ++t) keys.push_back(&keys_[t]);
       std::vector<const float*> hidden_rows(slots_.size());
-      std::vector<float> row_scores(rows > 1 ? (size_t)sealed : 0);
+      std::vector<float> row_scores(rows > 1 ? (size_t)n_entries : 0);
       for (int r = 0; r < rows; ++r) {
         for (size_t t = 0; t < slots_.size(); ++t) {
           hidden_rows[t] = hidden.data() + (t * (size_t)rows + (size_t)r) * n_embd;
@@ -90,11 +100,18 @@ SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
         Status st = indexer_->score(hidden_rows, row_position, keys, rows > 1 ? row_scores : scores_);
         FM_ASSERT(st.is_ok());  // shapes were checked when the policy was built
         if (rows == 1) break;
-        for (int64_t c = 0; c < sealed; ++c) {
+        for (int64_t c = 0; c < n_entries; ++c) {
           scores_[c] = query_combine_ == QueryCombine::kMax ? std::max(scores_[c], row_scores[c])
                                                             : scores_[c] + row_scores[c] / (float)rows;
         }
       }
+    }
+    if (per_chunk > 1) {
+      for (int64_t c = 0; c < sealed; ++c) {
+        const float* e = scores_.data() + c * per_chunk;
+        scores_[c] = *std::max_element(e, e + per_chunk);  // c <= c * per_chunk: in place
+      }
+      scores_.resize(sealed);
     }
     LsaSelectionParams params = params_;
     params.cycle_steps = cycle;
@@ -125,16 +142,19 @@ void LsaPolicy::before_attention(int global_layer, const kernels::AttentionParam
   // The newest run (the chunk being written, unsealed, without a key) is always kept.
   for (size_t r = 0; r + 1 < runs.size(); ++r) {
     const size_t chunk = (size_t)(runs[r].first_pos / chunk_tokens_);
+    const size_t per_chunk = (size_t)entries_per_chunk();
     float best = std::numeric_limits<float>::infinity();  // keep when no key yet
-    if (chunk < keys.n_chunks()) {
-      keys.decode(chunk, key_scratch_.data());
+    if ((chunk + 1) * per_chunk <= keys.n_chunks()) {
       best = -std::numeric_limits<float>::infinity();
-      for (int h = 0; h < params.n_heads; ++h) {
-        const float* qh = q + (size_t)h * hd;
-        const float* kh = key_scratch_.data() + (size_t)(h / group) * hd;
-        float dot = 0;
-        for (int d = 0; d < hd; ++d) dot += qh[d] * kh[d];
-        best = std::max(best, dot);
+      for (size_t e = chunk * per_chunk; e < (chunk + 1) * per_chunk; ++e) {
+        keys.decode(e, key_scratch_.data());
+        for (int h = 0; h < params.n_heads; ++h) {
+          const float* qh = q + (size_t)h * hd;
+          const float* kh = key_scratch_.data() + (size_t)(h / group) * hd;
+          float dot = 0;
+          for (int d = 0; d < hd; ++d) dot += qh[d] * kh[d];
+          best = std::max(best, dot);
+        }
       }
     }
     ranked_.push_back({best, r});
@@ -183,7 +203,11 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
                                                 const std::string& indexer_path,
                                                 const PolicyBudget& budget, uint64_t seed,
                                                 int level2_top_k, double prompt_share, int query_rows,
-                                                LsaPolicy::QueryCombine combine) {
+                                                LsaPolicy::QueryCombine combine, int entry_tokens) {
+  if (entry_tokens < 0 || (entry_tokens > 0 && layout.chunk_tokens % entry_tokens != 0)) {
+    return Status::error("indexer entry tokens (" + std::to_string(entry_tokens) + ") must divide the chunk size (" +
+                         std::to_string(layout.chunk_tokens) + ")");
+  }
   std::shared_ptr<const MemoryIndexer> indexer;
   if (!indexer_path.empty()) {
     auto loaded = MemoryIndexer::load(indexer_path);
@@ -235,6 +259,7 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
   auto policy = std::make_unique<LsaPolicy>(indexer, slots, layout, params);
   policy->set_level2_top_k(level2_top_k);
   policy->set_query_rows(query_rows, combine);
+  policy->set_entry_tokens(entry_tokens);
   return std::unique_ptr<Policy>(std::move(policy));
 }
 

@@ -62,6 +62,11 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
     query_combine_ = combine;
   }
   int hidden_window() const override { return query_rows_ > 1 ? query_rows_ : 0; }
+  // Keys of `tokens`-token entries instead of whole chunks (tokens divides the chunk size):
+  // each chunk gets chunk/tokens keys, each pooled over its own tokens, and scores as its
+  // best entry. Finer entries keep a needle's key from being averaged away by the rest of
+  // its chunk; the key bytes grow by chunk/tokens. 0 or the chunk size: one key per chunk.
+  void set_entry_tokens(int tokens) { entry_tokens_ = tokens; }
   // Queries at the end of a prompt that vote for prompt pins (SnapKV's window size).
   static constexpr int32_t kPromptWindow = 32;
   void end_prefill(const KvStore& kv) override { update_keys(kv); }
@@ -88,6 +93,8 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
   int64_t low_confidence_cycles_ = 0;
   int level2_top_k_ = 0;
   int query_rows_ = 1;
+  int entry_tokens_ = 0;
+  int entries_per_chunk() const { return entry_tokens_ > 0 && chunk_tokens_ > 0 ? chunk_tokens_ / entry_tokens_ : 1; }
   QueryCombine query_combine_ = QueryCombine::kMax;
   int32_t chunk_tokens_ = 0;
   std::vector<float> key_scratch_;
@@ -104,6 +111,7 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
                                                 const PolicyBudget& budget, uint64_t seed,
                                                 int level2_top_k = 0, double prompt_share = -1,
                                                 int query_rows = 1,
-                                                LsaPolicy::QueryCombine combine = LsaPolicy::QueryCombine::kMax);
+                                                LsaPolicy::QueryCombine combine = LsaPolicy::QueryCombine::kMax,
+                                                int entry_tokens = 0);
 
 }  // namespace fm

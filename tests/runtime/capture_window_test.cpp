@@ -137,3 +137,51 @@ TEST(LsaQueryRows, ScoresAreTheCombinationOfEachRowsOwnScores) {
 
 }  // namespace
 }  // namespace fm
+
+namespace fm {
+namespace {
+
+// Entries finer than a chunk: a chunk scores as its best entry. A session with 4-token
+// chunks and 2-token entries must score each chunk as the max of the two 2-token chunks
+// that a session with 2-token chunks scores (same tokens, same random indexer).
+TEST(LsaEntries, AChunkScoresAsItsBestEntry) {
+  auto tiny = test::load_tiny_model({});
+  const Model& m = *tiny.model;
+  ThreadPool pool(1);
+  const auto prompt = test::random_tokens(96, m.n_vocab(), 14);
+  PolicyBudget budget;
+  budget.fraction = 0.5;
+  auto scores = [&](int chunk, int entry) {
+    SessionOptions opt;
+    opt.chunk_tokens = chunk;
+    opt.max_block_tokens = 32;
+    auto policy = make_lsa_policy(m.config(), kv_layout_for(m.config(), chunk), "", budget, 5, 0, 0.0, 1,
+                                  LsaPolicy::QueryCombine::kMax, entry);
+    EXPECT_TRUE(policy) << policy.status().message();
+    auto* lsa = static_cast<LsaPolicy*>(policy->get());
+    Session s(m, pool, opt);
+    s.set_policy(lsa);
+    EXPECT_TRUE(s.prefill(prompt));
+    std::vector<int64_t> chosen;
+    lsa->select({s.kv(), 0, s.n_past(), s.captured_hidden()}, chosen);
+    return lsa->last_scores();
+  };
+  const std::vector<float> coarse = scores(4, 2), fine = scores(2, 0), whole = scores(4, 0);
+  ASSERT_EQ(coarse.size(), 24u);
+  ASSERT_EQ(fine.size(), 48u);
+  double worst = 0;
+  bool differs_from_whole = false;
+  for (size_t c = 0; c < coarse.size(); ++c) {
+    worst = std::max(worst, (double)std::fabs(coarse[c] - std::max(fine[2 * c], fine[2 * c + 1])));
+    differs_from_whole = differs_from_whole || std::fabs(coarse[c] - whole[c]) > 1e-3;
+  }
+  // The two sessions' keys differ only by the summation order of other chunk sizes.
+  EXPECT_LT(worst, 1e-3);
+  EXPECT_TRUE(differs_from_whole);
+  // An entry size that does not divide the chunk is refused.
+  EXPECT_FALSE(make_lsa_policy(m.config(), kv_layout_for(m.config(), 4), "", budget, 5, 0, 0.0, 1,
+                               LsaPolicy::QueryCombine::kMax, 3));
+}
+
+}  // namespace
+}  // namespace fm
