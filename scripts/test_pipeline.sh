@@ -65,6 +65,26 @@ print("test_pipeline: eval rows consistent")
 PY
 build/flashmem eval --report "$TMP/ruler.jsonl,$TMP/memqa.jsonl"
 
+echo "test_pipeline: two budgets from one prefill"
+build/flashmem eval -m "$MODEL" --suite ruler --tasks niah_single_1 --lengths 2k --samples 1 \
+  --policies full,lsa,streaming,oracle --budget 10%,20% --out "$TMP/two_budgets.jsonl" -t 2 > /dev/null
+.venv/bin/python - "$TMP/ruler.jsonl" "$TMP/two_budgets.jsonl" <<'PY'
+import json, sys
+one = {r["policy"]: r for r in map(json.loads, open(sys.argv[1])) if r["task"] == "niah_single_1"}
+two = [json.loads(l) for l in open(sys.argv[2])]
+assert sorted((r["policy"], r["budget"]) for r in two) == sorted(
+    (p, b) for p in ("full", "lsa", "streaming", "oracle") for b in (0.1, 0.2)), two
+for r in two:
+    if r["policy"] != "full":
+        # The cap holds at each budget.
+        assert r["kv_a_peak_percent"] <= 100 * r["budget"] + 1e-9, r
+    if r["budget"] == 0.1:
+        # The same answer as the single-budget run at 10% (a different batch beside it).
+        assert r["prediction"] == one[r["policy"]]["prediction"], (r, one[r["policy"]])
+        assert r["kv_a_peak_percent"] == one[r["policy"]]["kv_a_peak_percent"], (r, one[r["policy"]])
+print("test_pipeline: two-budget rows consistent")
+PY
+
 echo "test_pipeline: the multi-turn suite (one conversation, 4 questions, no data folder)"
 build/flashmem eval -m "$MODEL" --suite multiturn --lengths 2k --samples 1 --turns 4 \
   --policies full,lsa,streaming --budget 10% --out "$TMP/multiturn.jsonl" -t 2 > /dev/null

@@ -125,7 +125,7 @@ int cmd_eval(int argc, char** argv) {
                           &max_new.status()}) {
     if (!s->is_ok()) return fail(*s);
   }
-  // --budget 10%,5%: the multiturn suite runs every budget on one prefill of each sample.
+  // --budget 10%,5%: every budget of a sample runs on one prefill of it (full once for all).
   std::vector<double> budgets;
   for (const std::string& item : split_list(args.get("--budget", "10%"))) {
     auto b = parse_budget_fraction(item);
@@ -133,8 +133,8 @@ int cmd_eval(int argc, char** argv) {
     budgets.push_back(*b);
   }
   if (budgets.empty()) return fail(Status::error("--budget is empty"));
-  if (budgets.size() > 1 && suite != "multiturn") {
-    return fail(Status::error("several --budget values are for the multiturn suite; run the others once per budget"));
+  if (budgets.size() > 1 && suite == "fidelity") {
+    return fail(Status::error("the fidelity suite takes one --budget; run it once per budget"));
   }
   const Result<double> budget = budgets[0];
   std::vector<int64_t> lengths;
@@ -191,16 +191,23 @@ int cmd_eval(int argc, char** argv) {
   }
   // Policies are built per sample; --budget and the rest come from the same arguments as
   // generate and bench.
+  // With several budgets a single-answer suite names each run "policy@i", i indexing
+  // `budgets` (eval/policy_decode.h); a plain name is at the first budget.
+  const auto budget_of = [&](const std::string& name) -> double {
+    const size_t at = name.find('@');
+    return at == std::string::npos ? budgets[0] : budgets[std::stoul(name.substr(at + 1))];
+  };
   const Args& policy_args = args;
   eval::PolicyFactory factory = [&](const std::string& name,
                                     const AttentionMassTrace* trace) -> Result<std::unique_ptr<Policy>> {
-    if (name == "oracle") {
+    const std::string kind(eval::policy_kind(name));
+    if (kind == "oracle") {
       if (!trace) return Status::error("oracle without a recording");
       PolicyBudget b;
-      b.fraction = *budget;
+      b.fraction = budget_of(name);
       return std::unique_ptr<Policy>(new OraclePolicy(b, *trace));
     }
-    return make_policy_from_args(policy_args, m.config(), (int)*chunk, name, *budget);
+    return make_policy_from_args(policy_args, m.config(), (int)*chunk, kind, budget_of(name));
   };
 
   auto done_rows = eval::read_result_rows(out_path);
@@ -219,8 +226,8 @@ int cmd_eval(int argc, char** argv) {
   int64_t budget_tokens = 0;  // the current sample's prompt plus answer
   options.device_budget_bytes = [&](const std::string& name) -> int64_t {
     PolicySpec spec;
-    spec.name = name;
-    spec.budget_fraction = *budget;
+    spec.name = std::string(eval::policy_kind(name));
+    spec.budget_fraction = budget_of(name);
     return device_budget_for(spec, layout, budget_tokens, 1);
   };
   const int64_t total = (int64_t)(tasks.size() * lengths.size()) * *samples;
@@ -241,10 +248,21 @@ int cmd_eval(int argc, char** argv) {
         std::vector<std::string> todo;
         std::vector<PolicySpec> specs;  // multiturn: a policy at each budget
         std::vector<std::vector<double>> spec_budgets;  // the budgets each spec's rows stand for
+        std::vector<double> full_budgets;  // single-answer suites: budgets whose full row is missing
         for (const std::string& p : policies) {
           key_row.policy = p;
           if (suite != "multiturn") {
-            if (!done.count(key_row.key())) todo.push_back(p);
+            for (size_t i = 0; i < budgets.size(); ++i) {
+              key_row.budget = budgets[i];
+              if (done.count(key_row.key())) continue;
+              // Full attention does not depend on the budget: one run stands for every budget.
+              if (p == "full") {
+                if (full_budgets.empty()) todo.push_back(p);
+                full_budgets.push_back(budgets[i]);
+                continue;
+              }
+              todo.push_back(budgets.size() > 1 ? p + "@" + std::to_string(i) : p);
+            }
             continue;
           }
           // A multi-turn sample is done when its last turn's row is there.
@@ -405,7 +423,8 @@ int cmd_eval(int argc, char** argv) {
         for (const eval::PolicyOutcome& o : result->outcomes) {
           if (o.policy == "full" && rerun_full) continue;
           eval::ResultRow row = key_row;
-          row.policy = o.policy;
+          row.policy = std::string(eval::policy_kind(o.policy));
+          row.budget = budget_of(o.policy);
           // RULER keeps its own metric (over the whole prediction) with the first-answer
           // score beside it; every other suite is scored on the first answer only.
           row.score_first = eval::score_first_answer(*sample, o.text);
@@ -430,7 +449,14 @@ int cmd_eval(int argc, char** argv) {
             for (size_t i = 0; i < std::min(o.tokens.size(), full->tokens.size()); ++i) same += o.tokens[i] == full->tokens[i];
             row.agreement_with_full = n ? (double)same / n : 1.0;
           }
-          out << row.to_json() << "\n";
+          if (o.policy == "full") {
+            for (double b : full_budgets) {
+              row.budget = b;
+              out << row.to_json() << "\n";
+            }
+          } else {
+            out << row.to_json() << "\n";
+          }
           out.flush();
           if (!out) return fail(Status::error("writing " + out_path + " failed (disk full?)"));
         }

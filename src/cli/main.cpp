@@ -8,7 +8,8 @@
 
 namespace {
 void usage(FILE* out) {
-  std::fprintf(out,
+  // fputs, not printf: the text has '%' signs ("--budget 10%").
+  std::fputs(
                "usage: flashmem <command> [options]\n"
                "commands:\n"
                "  generate  -m MODEL (-p TEXT | -f FILE) [-n N] [--chat] [-t THREADS]\n"
@@ -30,7 +31,7 @@ void usage(FILE* out) {
                "  dump      -m MODEL --corpus DIR -o DUMP_DIR [--max-tokens 8192] [--tail 128]\n"
                "            [--generate 128] [--sample-every 8]   indexer training shards\n"
                "  eval      -m MODEL [--suite ruler|memqa|fidelity|multiturn|longanswer] [--tasks T,...] [--lengths 4k,8k]\n"
-               "            [--policies full,lsa,...] [--budget 10%] [--samples N] [--out F.jsonl]\n"
+               "            [--policies full,lsa,...] [--budget 10%[,5%...]] [--samples N] [--out F.jsonl]\n"
                "            [--turns 4] [--keys 8] every policy on generated tasks from one shared prefill; resumes\n"
                "  eval      --report F.jsonl[,F2...]   the summary table from result files\n"
                "  score-dump --indexer W --dump DIR -o OUT [--split val]   C++ indexer scores\n"
@@ -52,7 +53,8 @@ void usage(FILE* out) {
                "  gpu-check -m MODEL [--context N] [--steps N]   the CUDA backend against the CPU\n"
                "  gpu-bench -m MODEL [--context 32k,128k] [--batch 1,16] [--policy full,lsa-indexer]\n"
                "            [--budget 10%] [--device-kv-percent 15] [--decode 128]   GPU decode speed\n"
-               "            (both need a build with -DFLASHMEM_CUDA=ON)\n");
+               "            (both need a build with -DFLASHMEM_CUDA=ON)\n",
+             out);
 }
 }  // namespace
 

@@ -26,6 +26,8 @@ double log_softmax_at(std::span<const float> logits, int32_t token) {
 
 }  // namespace
 
+std::string_view policy_kind(std::string_view name) { return name.substr(0, name.find('@')); }
+
 Result<SharedPrefillResult> decode_under_policies(engine::Engine& engine,
                                                   const Tokenizer& tokenizer,
                                                   const std::vector<int32_t>& prompt,
@@ -33,7 +35,8 @@ Result<SharedPrefillResult> decode_under_policies(engine::Engine& engine,
                                                   const PolicyFactory& make_policy,
                                                   const SharedPrefillOptions& options) {
   using Clock = std::chrono::steady_clock;
-  const bool wants_oracle = std::find(policies.begin(), policies.end(), "oracle") != policies.end();
+  const bool wants_oracle = std::any_of(policies.begin(), policies.end(),
+                                        [](const std::string& p) { return policy_kind(p) == "oracle"; });
   const bool has_full = std::find(policies.begin(), policies.end(), "full") != policies.end();
   if (wants_oracle && !has_full) return Status::error("the oracle replays what `full` records: list full too");
   // Two or more suffix tokens: a one-token prefill would look like a decode step to the
@@ -67,7 +70,7 @@ Result<SharedPrefillResult> decode_under_policies(engine::Engine& engine,
   // Every policy but the oracle decodes in one batch (the weights are read once per step
   // for all of them); the oracle then replays the attention full recorded in that batch.
   std::vector<std::string> batch_names, oracle_names;
-  for (const std::string& name : order) (name == "oracle" ? oracle_names : batch_names).push_back(name);
+  for (const std::string& name : order) (policy_kind(name) == "oracle" ? oracle_names : batch_names).push_back(name);
   const bool forced = !options.forced_tokens.empty();
   const int steps = forced ? (int)options.forced_tokens.size() : options.max_new_tokens;
 

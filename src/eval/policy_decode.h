@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -75,6 +76,10 @@ struct SharedPrefillResult {
   double shared_prefill_seconds = 0;
   std::vector<PolicyOutcome> outcomes;  // in the order of `policies`
 };
+
+// A policy name may carry a variant after '@' ("lsa@1": lsa at the caller's second budget);
+// the part before it is the policy's kind, and only the make_policy callback reads the rest.
+std::string_view policy_kind(std::string_view name);
 
 // `policies` may name "oracle" only together with "full" (which then runs first).
 // Runs on the engine's model and pool (engine/engine.h); the tokenizer is the caller's.
