@@ -43,6 +43,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("files", nargs="+")
     p.add_argument("--policy", default="lsa")
+    # score_forced: the long-answer suite's teacher-forced score; rows without it are left out.
+    p.add_argument("--field", default="score", choices=["score", "score_first", "score_forced"])
     a = p.parse_args()
     # (suite, length, budget) -> policy -> (task, index) -> score in points; a later row
     # for the same sample replaces an earlier one.
@@ -52,8 +54,10 @@ def main():
             if not line.strip():
                 continue
             r = json.loads(line)
+            if r.get(a.field, -1) < 0:
+                continue
             group = (r["suite"], r["length"], r["budget"])
-            scores[group][r["policy"]][(r["task"], r["index"])] = 100.0 * r["score"]
+            scores[group][r["policy"]][(r["task"], r["index"])] = 100.0 * r[a.field]
     others = sorted({q for g in scores.values() for q in g if q != a.policy})
     print(f"| suite | length | budget | " + " | ".join(f"{a.policy} - {q}" for q in others) + " |")
     print("|---|---|---|" + "---|" * len(others))

@@ -49,6 +49,13 @@ rm -f docs/results-fidelity-budget.png  # made again below only when several bud
   echo
   .venv/bin/python python/paired_differences.py results/*.jsonl --policy lsa
   echo
+  if grep -qs '"score_forced"' results/*.jsonl; then
+    echo "The same on the teacher-forced score (long answers: the reference forced back, a code"
+    echo "counts when its every token is the policy's top-1):"
+    echo
+    .venv/bin/python python/paired_differences.py results/*.jsonl --policy lsa --field score_forced
+    echo
+  fi
   if ls results/fidelity*.jsonl > /dev/null 2>&1; then
     echo "Long-text fidelity, mean over texts: NLL of the true continuation (nats/token) and"
     echo "KL(full || policy) (nats/token)."
