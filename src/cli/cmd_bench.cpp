@@ -75,7 +75,7 @@ int cmd_bench(int argc, char** argv) {
   if (!parsed) return fail(parsed.status());
   const Args& args = *parsed;
   for (const auto& u : args.unknown({"-m", "--context", "--decode", "-t", "--json", "--chunk",
-                                     "--block", "--ids", "--policy", "--budget", "--seed", "--indexer", "--level2-top-k", "--lsa-prompt-share", "--recency-tokens", "--indexer-queries", "--indexer-combine", "--indexer-entry-tokens",
+                                     "--block", "--ids", "--policy", "--budget", "--seed", "--indexer", "--level2-top-k", "--lsa-prompt-share", "--recency-tokens", "--indexer-queries", "--indexer-combine", "--indexer-entry-tokens", "--lsa-cycle",
                                      "--device-budget", "--host-budget", "--disk", "--recall-lead",
                                      "--chunks-per-page", "--rounds"})) {
     return fail(Status::error("unknown option " + u));

@@ -100,7 +100,7 @@ int cmd_eval(int argc, char** argv) {
   if (args.has("--report")) return report(split_list(args.get("--report")));
   for (const auto& u : args.unknown({"-m", "-t", "--suite", "--tasks", "--lengths", "--policies", "--budget",
                                      "--samples", "--seed", "--data", "--out", "--indexer", "--chunk",
-                                     "--suffix", "--max-new-tokens", "--report", "--level2-top-k", "--lsa-prompt-share", "--recency-tokens", "--indexer-queries", "--indexer-combine", "--indexer-entry-tokens",
+                                     "--suffix", "--max-new-tokens", "--report", "--level2-top-k", "--lsa-prompt-share", "--recency-tokens", "--indexer-queries", "--indexer-combine", "--indexer-entry-tokens", "--lsa-cycle",
                                      "--continuation", "--turns", "--keys"})) {
     return fail(Status::error("unknown option " + u));
   }

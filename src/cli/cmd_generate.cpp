@@ -44,7 +44,7 @@ int cmd_generate(int argc, char** argv) {
   const Args& args = *parsed;
   const std::set<std::string> known = {"-m", "-p", "-f", "-n", "-t", "--temp", "--top-k",
                                        "--top-p", "--seed", "--chunk", "--chat", "--no-bos",
-                                       "--ctx", "--block", "--policy", "--budget", "--indexer", "--level2-top-k", "--lsa-prompt-share", "--recency-tokens", "--indexer-queries", "--indexer-combine", "--indexer-entry-tokens",
+                                       "--ctx", "--block", "--policy", "--budget", "--indexer", "--level2-top-k", "--lsa-prompt-share", "--recency-tokens", "--indexer-queries", "--indexer-combine", "--indexer-entry-tokens", "--lsa-cycle",
                                        "--device-budget", "--host-budget", "--disk", "--trace", "--chunks-per-page"};
   for (const auto& u : args.unknown(known)) return fail(Status::error("unknown option " + u));
   if (!args.has("-m")) return fail(Status::error("give a model with -m MODEL.gguf"));

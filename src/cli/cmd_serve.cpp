@@ -31,7 +31,7 @@ int cmd_serve(int argc, char** argv) {
   if (!parsed) return fail(parsed.status());
   const Args& args = *parsed;
   const std::set<std::string> known = {"-m", "--host", "--port", "--policy", "--budget", "--indexer",
-                                       "--lsa-prompt-share", "--recency-tokens", "--indexer-queries", "--indexer-combine", "--indexer-entry-tokens", "--level2-top-k", "--seed", "--device-budget",
+                                       "--lsa-prompt-share", "--recency-tokens", "--indexer-queries", "--indexer-combine", "--indexer-entry-tokens", "--lsa-cycle", "--level2-top-k", "--seed", "--device-budget",
                                        "--host-budget", "--disk", "--parallel", "--api-key", "-t", "--ctx",
                                        "--chunk", "--queue", "--queue-timeout", "--max-tokens", "--alias",
                                        "--prefill-part", "--cache-slots", "--max-body", "--store", "--role", "--store-lease"};

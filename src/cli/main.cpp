@@ -19,7 +19,7 @@ void usage(FILE* out) {
                "            [--level2-top-k K] [--device-budget MIB] [--host-budget MIB]\n"
                "            [--disk DIR] [--chunks-per-page N] [--trace FILE.jsonl]\n"
                "            [--indexer-queries N] [--indexer-combine max|mean]\n"
-               "            [--indexer-entry-tokens N]   (also for bench, eval, serve)\n"
+               "            [--indexer-entry-tokens N] [--lsa-cycle 64]   (also for bench, eval, serve)\n"
                "  bench     -m MODEL [--context N[,N...]] [--decode N] [--rounds R] [-t THREADS]\n"
                "            [--policy P[,P...]] [--budget 10%] [--device-budget MIB]\n"
                "            [--recall-lead STEPS] [--json]   prefill and decode speed, footprint;\n"

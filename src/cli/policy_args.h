@@ -64,6 +64,11 @@ inline Result<PolicySpec> policy_spec_from_args(const Args& args, const std::str
   if (!entry) return entry.status();
   if (*entry < 0) return Status::error("--indexer-entry-tokens must be >= 1");
   spec.indexer_entry_tokens = (int)*entry;
+  // --lsa-cycle N: decode steps between lsa's selections (published: 64).
+  auto cycle = args.get_int("--lsa-cycle", 64);
+  if (!cycle) return cycle.status();
+  if (*cycle < 1 || *cycle > 4096) return Status::error("--lsa-cycle must be in 1..4096");
+  spec.lsa_cycle_steps = (int)*cycle;
   if (!spec.indexer_combine.empty() && spec.indexer_combine != "max" && spec.indexer_combine != "mean") {
     return Status::error("--indexer-combine is max or mean");
   }

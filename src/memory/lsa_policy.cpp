@@ -117,6 +117,7 @@ SelectionJob LsaPolicy::prepare_select(const SelectionContext& context) {
     params.cycle_steps = cycle;
     lsa_select(scores_, chunk_tokens, n_tokens, params, chunks, &last_stats_, votes_.votes());
     low_confidence_cycles_ += last_stats_.low_confidence;
+    ++selections_;
     // The chunk being written (not scored) is always attended through the recency tail.
   };
 }
@@ -203,7 +204,9 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
                                                 const std::string& indexer_path,
                                                 const PolicyBudget& budget, uint64_t seed,
                                                 int level2_top_k, double prompt_share, int query_rows,
-                                                LsaPolicy::QueryCombine combine, int entry_tokens) {
+                                                LsaPolicy::QueryCombine combine, int entry_tokens,
+                                                int cycle_steps) {
+  if (cycle_steps < 1) return Status::error("the lsa cycle must be at least one step");
   if (entry_tokens < 0 || (entry_tokens > 0 && layout.chunk_tokens % entry_tokens != 0)) {
     return Status::error("indexer entry tokens (" + std::to_string(entry_tokens) + ") must divide the chunk size (" +
                          std::to_string(layout.chunk_tokens) + ")");
@@ -260,6 +263,7 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
   policy->set_level2_top_k(level2_top_k);
   policy->set_query_rows(query_rows, combine);
   policy->set_entry_tokens(entry_tokens);
+  policy->set_cycle_steps(cycle_steps);
   return std::unique_ptr<Policy>(std::move(policy));
 }
 

@@ -67,6 +67,13 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
   // best entry. Finer entries keep a needle's key from being averaged away by the rest of
   // its chunk; the key bytes grow by chunk/tokens. 0 or the chunk size: one key per chunk.
   void set_entry_tokens(int tokens) { entry_tokens_ = tokens; }
+  // Decode steps between selections (the published τ is 64). Selections fall on positions
+  // that are multiples of it; a shorter cycle follows evidence that changes within one
+  // (a long answer walking through a document) at the cost of more indexer calls.
+  void set_cycle_steps(int steps) { cycle_steps_ = std::max(1, steps); }
+  int cycle_steps() const override { return cycle_steps_; }
+  // Selections made so far (each runs the indexer once).
+  int64_t selections() const { return selections_; }
   // Queries at the end of a prompt that vote for prompt pins (SnapKV's window size).
   static constexpr int32_t kPromptWindow = 32;
   void end_prefill(const KvStore& kv) override { update_keys(kv); }
@@ -91,6 +98,8 @@ class LsaPolicy : public Policy, public GlobalAttentionHook {
   PromptVotes votes_{kPromptWindow};
   LsaSelectionStats last_stats_;
   int64_t low_confidence_cycles_ = 0;
+  int64_t selections_ = 0;
+  int cycle_steps_ = 64;
   int level2_top_k_ = 0;
   int query_rows_ = 1;
   int entry_tokens_ = 0;
@@ -112,6 +121,6 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
                                                 int level2_top_k = 0, double prompt_share = -1,
                                                 int query_rows = 1,
                                                 LsaPolicy::QueryCombine combine = LsaPolicy::QueryCombine::kMax,
-                                                int entry_tokens = 0);
+                                                int entry_tokens = 0, int cycle_steps = 64);
 
 }  // namespace fm

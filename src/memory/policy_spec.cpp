@@ -38,7 +38,7 @@ Result<std::unique_ptr<Policy>> make_policy_from_spec(const PolicySpec& spec, co
     const auto combine = spec.indexer_combine == "mean" ? LsaPolicy::QueryCombine::kMean : LsaPolicy::QueryCombine::kMax;
     return make_lsa_policy(model, kv_layout_for(model, chunk_tokens), indexer, budget, spec.seed,
                            spec.level2_top_k, spec.name == "lsa-indexer" ? 0.0 : spec.lsa_prompt_share, queries,
-                           combine, spec.indexer_entry_tokens);
+                           combine, spec.indexer_entry_tokens, spec.lsa_cycle_steps);
   }
   return make_policy(spec.name, budget, spec.seed);
 }

@@ -21,6 +21,7 @@ struct PolicySpec {
   int recency_tokens = -1;        // lsa: newest tokens its tail keeps; -1: default (128)
   int indexer_queries = -1;       // lsa: tokens whose states the indexer reads; -1: default
   std::string indexer_combine;    // lsa: "max" or "mean" over those tokens; "": default
+  int lsa_cycle_steps = 64;       // lsa: decode steps between selections (published: 64)
   int indexer_entry_tokens = 0;   // lsa: tokens per scored entry; 0: one per chunk
   uint64_t seed = 0;
 

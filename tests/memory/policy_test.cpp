@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "model/tiny_model.h"
@@ -143,6 +144,31 @@ TEST(LsaPolicy, UntrainedIndexerRunsAndRespectsItsBudget) {
     EXPECT_LE(f.peak_fraction, (10 + 1 + 2 + 17) / 50.0 + 1e-9) << arch;
     EXPECT_GT(f.mean_fraction, 0.0) << arch;
   }
+}
+
+// --lsa-cycle: selections at every multiple of the cycle, and the cap holds with the
+// shorter cycle as with the published 64 steps.
+TEST(LsaPolicy, AShorterCycleSelectsMoreOftenWithinTheSameCap) {
+  auto tiny = test::load_tiny_model({});
+  PolicyBudget budget;
+  budget.fraction = 0.2;
+  std::map<int, int64_t> selections;
+  for (int cycle : {16, 64}) {
+    auto lsa = make_lsa_policy(tiny.model->config(), kv_layout_for(tiny.model->config(), 16), "", budget, 1, 0,
+                               -1, 1, LsaPolicy::QueryCombine::kMax, 0, cycle);
+    ASSERT_TRUE(lsa) << lsa.status().message();
+    EXPECT_EQ((*lsa)->cycle_steps(), cycle);
+    FootprintStats f;
+    // Prompt of 640 tokens, 70 steps: positions 640..709.
+    decode_logits(*tiny.model, lsa->get(), 16, 640, 70, &f);
+    EXPECT_LE(f.peak_fraction, 0.2) << cycle;
+    selections[cycle] = static_cast<LsaPolicy*>(lsa->get())->selections();
+  }
+  EXPECT_GE(selections[64], 1);
+  // 656, 672 and 688 are boundaries of the 16-step cycle only (640 and 704 of both).
+  EXPECT_EQ(selections[16] - selections[64], 3);
+  EXPECT_FALSE(make_lsa_policy(tiny.model->config(), kv_layout_for(tiny.model->config(), 16), "", budget, 1, 0,
+                               -1, 1, LsaPolicy::QueryCombine::kMax, 0, 0));
 }
 
 TEST(LsaPolicy, IndexerThatDoesNotFitTheModelIsAnError) {
