@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 files=$(ls results/*.jsonl 2>/dev/null | paste -sd, -)
 [ -n "$files" ] || { echo "report.sh: no results/*.jsonl" >&2; exit 1; }
+if ! .venv/bin/python -c "import matplotlib" 2>/dev/null; then
+  echo "report.sh: the plots need matplotlib: scripts/setup.sh --train (or .venv/bin/pip install matplotlib)" >&2
+  exit 1
+fi
 rm -f docs/results-fidelity-budget.png  # made again below only when several budgets exist
 .venv/bin/python python/eval_plots.py results/*.jsonl --out docs/results > /dev/null
 {
