@@ -20,6 +20,7 @@
 #include "eval/multiturn_run.h"
 #include "eval/policy_decode.h"
 #include "eval/results_file.h"
+#include "eval/run_plan.h"
 #include "eval/ruler_tasks.h"
 #include "eval/scoring.h"
 #include "tokenizer/chat_template.h"
@@ -189,25 +190,22 @@ int cmd_eval(int argc, char** argv) {
     if (!gen) return fail(gen.status().with_context("--data " + data_dir));
     memqa = std::make_unique<eval::MemQaGenerator>(std::move(gen.value()));
   }
-  // Policies are built per sample; --budget and the rest come from the same arguments as
-  // generate and bench.
-  // With several budgets a single-answer suite names each run "policy@i", i indexing
-  // `budgets` (eval/policy_decode.h); a plain name is at the first budget.
-  const auto budget_of = [&](const std::string& name) -> double {
-    const size_t at = name.find('@');
-    return at == std::string::npos ? budgets[0] : budgets[std::stoul(name.substr(at + 1))];
-  };
+  // The current sample's runs (eval/run_plan.h). Policies are built per sample, each at its
+  // run's budget, the rest from the same arguments as generate and bench; decode_under_policies
+  // names a run by its label.
+  std::vector<eval::PlannedRun> plan;
   const Args& policy_args = args;
-  eval::PolicyFactory factory = [&](const std::string& name,
+  eval::PolicyFactory factory = [&](const std::string& label,
                                     const AttentionMassTrace* trace) -> Result<std::unique_ptr<Policy>> {
-    const std::string kind(eval::policy_kind(name));
-    if (kind == "oracle") {
+    const eval::PlannedRun* run = eval::find_run(plan, label);
+    if (!run) return Status::error("no planned run '" + label + "'");
+    if (run->policy == "oracle") {
       if (!trace) return Status::error("oracle without a recording");
       PolicyBudget b;
-      b.fraction = budget_of(name);
+      b.fraction = run->budget;
       return std::unique_ptr<Policy>(new OraclePolicy(b, *trace));
     }
-    return make_policy_from_args(policy_args, m.config(), (int)*chunk, kind, budget_of(name));
+    return make_policy_from_args(policy_args, m.config(), (int)*chunk, run->policy, run->budget);
   };
 
   auto done_rows = eval::read_result_rows(out_path);
@@ -224,10 +222,12 @@ int cmd_eval(int argc, char** argv) {
   // footprint (a) is measured device bytes (full and Quest: unbounded, everything there).
   const KvLayout layout = kv_layout_for(m.config(), (int)*chunk);
   int64_t budget_tokens = 0;  // the current sample's prompt plus answer
-  options.device_budget_bytes = [&](const std::string& name) -> int64_t {
+  options.device_budget_bytes = [&](const std::string& label) -> int64_t {
+    // Called after the factory has built the run's policy, so the run exists.
+    const eval::PlannedRun* run = eval::find_run(plan, label);
     PolicySpec spec;
-    spec.name = std::string(eval::policy_kind(name));
-    spec.budget_fraction = budget_of(name);
+    spec.name = run ? run->policy : label;
+    spec.budget_fraction = run ? run->budget : budgets[0];
     return device_budget_for(spec, layout, budget_tokens, 1);
   };
   const int64_t total = (int64_t)(tasks.size() * lengths.size()) * *samples;
@@ -245,72 +245,51 @@ int cmd_eval(int argc, char** argv) {
         key_row.length = length;
         key_row.index = index;
         key_row.budget = *budget;
-        std::vector<std::string> todo;
-        std::vector<PolicySpec> specs;  // multiturn: a policy at each budget
-        std::vector<std::vector<double>> spec_budgets;  // the budgets each spec's rows stand for
-        std::vector<double> full_budgets;  // single-answer suites: budgets whose full row is missing
-        for (const std::string& p : policies) {
-          key_row.policy = p;
-          if (suite != "multiturn") {
-            for (size_t i = 0; i < budgets.size(); ++i) {
-              key_row.budget = budgets[i];
-              if (done.count(key_row.key())) continue;
-              // Full attention does not depend on the budget: one run stands for every budget.
-              if (p == "full") {
-                if (full_budgets.empty()) todo.push_back(p);
-                full_budgets.push_back(budgets[i]);
-                continue;
-              }
-              todo.push_back(budgets.size() > 1 ? p + "@" + std::to_string(i) : p);
-            }
-            continue;
-          }
+        const bool multiturn = suite == "multiturn";
+        plan = eval::plan_runs(policies, budgets, [&](const std::string& policy, double b) {
+          key_row.policy = policy;
+          key_row.budget = b;
           // A multi-turn sample is done when its last turn's row is there.
-          key_row.task = "multiturn_turn" + std::to_string(*turns);
-          for (double b : budgets) {
-            key_row.budget = b;
-            if (done.count(key_row.key())) continue;
-            // Full attention does not depend on the budget: one run stands for every budget.
-            if (p == "full" && !todo.empty() && todo.back() == "full") {
-              spec_budgets.back().push_back(b);
-              continue;
-            }
-            auto spec = policy_spec_from_args(policy_args, p, b);
-            if (!spec) return fail(spec.status());
-            todo.push_back(p);
-            specs.push_back(*spec);
-            spec_budgets.push_back({b});
-          }
-        }
+          key_row.task = multiturn ? "multiturn_turn" + std::to_string(*turns) : task;
+          return done.count(key_row.key()) > 0;
+        });
         key_row.task = task;
         key_row.budget = *budget;
-        if (todo.empty()) continue;
-        // The oracle replays full's recording: full runs again (its rows are not rewritten).
-        if (suite == "multiturn" && std::find(todo.begin(), todo.end(), "oracle") != todo.end() &&
-            std::find(todo.begin(), todo.end(), "full") == todo.end()) {
-          auto spec = policy_spec_from_args(policy_args, "full", budgets[0]);
-          if (!spec) return fail(spec.status());
-          todo.insert(todo.begin(), "full");
-          specs.insert(specs.begin(), *spec);
-          spec_budgets.insert(spec_budgets.begin(), std::vector<double>());
+        if (plan.empty()) continue;
+        if (multiturn) {
+          // The oracle replays full's recording: full runs again (its rows are not rewritten).
+          if (eval::plans_policy(plan, "oracle")) eval::ensure_full_run(plan, budgets[0]);
+        } else if (suite == "fidelity" || std::find(policies.begin(), policies.end(), "full") != policies.end()) {
+          // The oracle needs full's recording, every policy's agreement with full needs full's
+          // tokens, and fidelity compares with full's distributions: full runs again when its
+          // rows are there already (they are not rewritten).
+          eval::ensure_full_run(plan, budgets[0]);
         }
-        if (suite == "multiturn") {
+        std::vector<std::string> labels;
+        for (const eval::PlannedRun& run : plan) labels.push_back(run.label);
+        if (multiturn) {
           auto sample = eval::make_multiturn_sample((size_t)length, (int)*turns, (uint64_t)*seed, (size_t)index, counter);
           if (!sample) return fail(sample.status());
           eval::MultiTurnOptions mt;
           mt.memory.chunk_tokens = (int)*chunk;
           mt.suffix_tokens = (int)*suffix;
           if (*max_new > 0) mt.max_new_tokens = (int)*max_new;
+          std::vector<PolicySpec> specs;
+          for (const eval::PlannedRun& run : plan) {
+            auto spec = policy_spec_from_args(policy_args, run.policy, run.budget);
+            if (!spec) return fail(spec.status());
+            specs.push_back(*spec);
+          }
           auto outcomes = eval::run_multiturn(engine, tok, *chat, *sample, specs, mt);
           if (!outcomes) return fail(outcomes.status().with_context(sample->id));
           for (size_t i = 0; i < outcomes->size(); ++i) {
             const eval::MultiTurnOutcome& o = (*outcomes)[i];
             for (size_t k = 0; k < o.turns.size(); ++k) {
-              for (double row_budget : spec_budgets[i]) {
+              for (double row_budget : plan[i].row_budgets) {
                 const eval::MultiTurnTurn& t = o.turns[k];
                 eval::ResultRow row = key_row;
                 row.task = "multiturn_turn" + std::to_string(k + 1);
-                row.policy = todo[i];
+                row.policy = plan[i].policy;
                 row.budget = row_budget;
                 row.score = row.score_first = t.score;
                 row.prediction = t.answer;
@@ -334,14 +313,6 @@ int cmd_eval(int argc, char** argv) {
                        (long long)total, (long long)length, (long long)index, now_seconds() - t_start);
           continue;
         }
-        // The oracle needs full's recording, and every policy's agreement with full needs
-        // full's tokens: rerun full with them (its row is not rewritten).
-        bool rerun_full = false;
-        if (std::find(policies.begin(), policies.end(), "full") != policies.end() &&
-            std::find(todo.begin(), todo.end(), "full") == todo.end()) {
-          todo.insert(todo.begin(), "full");
-          rerun_full = true;
-        }
         if (suite == "fidelity") {
           // Text `index` starts at essay 3 * index: different texts, real prose.
           auto text = eval::essay_text(data_dir, (size_t)(3 * index), (size_t)(length + *continuation) * 8);
@@ -349,18 +320,14 @@ int cmd_eval(int argc, char** argv) {
           std::vector<int32_t> ids = tok.encode(*text, true, false);
           if ((int64_t)ids.size() < length + *continuation) return fail(Status::error("essay text too short"));
           ids.resize((size_t)(length + *continuation));
-          std::vector<std::string> fidelity_policies = todo;
-          if (std::find(todo.begin(), todo.end(), "full") == todo.end()) {
-            fidelity_policies.insert(fidelity_policies.begin(), "full");
-            rerun_full = true;
-          }
           budget_tokens = (int64_t)ids.size();
-          auto outcomes = eval::measure_fidelity(engine, tok, ids, (int)length, fidelity_policies, factory, options);
+          auto outcomes = eval::measure_fidelity(engine, tok, ids, (int)length, labels, factory, options);
           if (!outcomes) return fail(outcomes.status().with_context("fidelity text " + std::to_string(index)));
           for (const eval::FidelityOutcome& f : *outcomes) {
-            if (f.policy == "full" && rerun_full) continue;
+            const eval::PlannedRun* run = eval::find_run(plan, f.policy);
+            if (!run) return fail(Status::error("fidelity returned an unplanned run " + f.policy));
             eval::ResultRow row = key_row;
-            row.policy = f.policy;
+            row.policy = run->policy;
             row.score = f.top1_agreement;
             row.agreement_with_full = f.top1_agreement;
             row.mean_nll = f.mean_nll;
@@ -372,7 +339,10 @@ int cmd_eval(int argc, char** argv) {
             row.attended_mean_percent = f.decode.footprint.steps ? 100 * f.decode.footprint.mean_fraction : 100;
             row.decode_tok_s = f.decode.decode_seconds > 0 ? f.decode.decode_steps / f.decode.decode_seconds : 0;
             row.ttft_s = f.ttft_s;
-            out << row.to_json() << "\n";
+            for (double b : run->row_budgets) {
+              row.budget = b;
+              out << row.to_json() << "\n";
+            }
           }
           out.flush();
           if (!out) return fail(Status::error("writing " + out_path + " failed (disk full?)"));
@@ -414,17 +384,17 @@ int cmd_eval(int argc, char** argv) {
           options.reference_tokens = tok.encode(" " + reference, false, false);
         }
         budget_tokens = (int64_t)ids.size() + options.max_new_tokens;
-        auto result = eval::decode_under_policies(engine, tok, ids, todo, factory, options);
+        auto result = eval::decode_under_policies(engine, tok, ids, labels, factory, options);
         if (!result) return fail(result.status().with_context(sample->id));
         const eval::PolicyOutcome* full = nullptr;
         for (const auto& o : result->outcomes) {
           if (o.policy == "full") full = &o;
         }
         for (const eval::PolicyOutcome& o : result->outcomes) {
-          if (o.policy == "full" && rerun_full) continue;
+          const eval::PlannedRun* run = eval::find_run(plan, o.policy);
+          if (!run) return fail(Status::error("decoding returned an unplanned run " + o.policy));
           eval::ResultRow row = key_row;
-          row.policy = std::string(eval::policy_kind(o.policy));
-          row.budget = budget_of(o.policy);
+          row.policy = run->policy;
           // RULER keeps its own metric (over the whole prediction) with the first-answer
           // score beside it; every other suite is scored on the first answer only.
           row.score_first = eval::score_first_answer(*sample, o.text);
@@ -449,12 +419,8 @@ int cmd_eval(int argc, char** argv) {
             for (size_t i = 0; i < std::min(o.tokens.size(), full->tokens.size()); ++i) same += o.tokens[i] == full->tokens[i];
             row.agreement_with_full = n ? (double)same / n : 1.0;
           }
-          if (o.policy == "full") {
-            for (double b : full_budgets) {
-              row.budget = b;
-              out << row.to_json() << "\n";
-            }
-          } else {
+          for (double b : run->row_budgets) {
+            row.budget = b;
             out << row.to_json() << "\n";
           }
           out.flush();
