@@ -72,7 +72,7 @@ class Document:
     (dequantized); mass [S, T, C]; golden_layers bool [S, T, C] (recomputed per layer);
     golden bool [S, C] (the dump's union CSR); always_kept bool [S, C]."""
 
-    def __init__(self, dump_dir, entry, cfg):
+    def __init__(self, dump_dir, entry, cfg, label_mass="mean"):
         d = os.path.join(dump_dir, entry["dir"])
 
         def load(name):
@@ -83,8 +83,16 @@ class Document:
         positions = np.asarray(load("positions")).astype(np.int64)
         history = np.asarray(load("history_chunks")).astype(np.int64)
         codes, scales = load("key_codes"), load("key_scales")
-        mass = np.array(load("mass"), dtype=np.float32)
+        # "peak": each chunk's largest single-step mass over the window (mass_peak.npy), which
+        # keeps the one step that copies a distant fact from being averaged away.
+        mass = np.array(load({"mean": "mass", "peak": "mass_peak"}[label_mass]), dtype=np.float32)
         S, T, C = mass.shape
+        steps = np.asarray(load("steps")).astype(np.int64)
+        # The sample at the end of the prefill (step == the teacher-forced tail): the query
+        # the runtime's first selection uses, its window the answer to the final request.
+        tail = min(int(cfg.get("tail_tokens", 128)), int(entry.get("n_prompt_tokens", 0)) // 4)
+        self.answer_start = torch.from_numpy(steps == tail)
+        self.ends_with_question = entry.get("ending") == "question"
         assert hidden.shape[:2] == (S, T) and codes.shape[:2] == (T, C), f"{d}: inconsistent shapes"
         assert (history <= C).all() and (history >= 0).all(), f"{d}: history_chunks out of range"
 
@@ -112,8 +120,9 @@ class Document:
         self.n_samples, self.n_layers, self.n_chunks = S, T, C
 
 
-def load_documents(dump_dir, split=None, limit=None, golden_mass=None):
-    """golden_mass, when given, replaces the dump's for the per-layer labels."""
+def load_documents(dump_dir, split=None, limit=None, golden_mass=None, label_mass="mean"):
+    """golden_mass, when given, replaces the dump's for the per-layer labels; label_mass
+    "peak" reads the window's per-step peak mass in place of its mean."""
     cfg = read_dump_config(dump_dir)
     if golden_mass is not None:
         cfg = dict(cfg, golden_mass=float(golden_mass))
@@ -123,7 +132,7 @@ def load_documents(dump_dir, split=None, limit=None, golden_mass=None):
             continue
         if entry.get("n_samples", 1) == 0:
             continue
-        docs.append(Document(dump_dir, entry, cfg))
+        docs.append(Document(dump_dir, entry, cfg, label_mass))
         if limit and len(docs) >= limit:
             break
     return cfg, docs
@@ -135,7 +144,7 @@ class Batch:
     chunk_valid bool [D, S, C] (c < history); golden_layers [D, S, T, C]; golden [D, S, C];
     always_kept [D, S, C]; mass [D, S, T, C]."""
 
-    def __init__(self, docs):
+    def __init__(self, docs, answer_start_weight=1.0):
         D = len(docs)
         S = max(doc.n_samples for doc in docs)
         C = max(doc.n_chunks for doc in docs)
@@ -150,6 +159,9 @@ class Batch:
         self.golden = torch.zeros(D, S, C, dtype=torch.bool)
         self.always_kept = torch.zeros(D, S, C, dtype=torch.bool)
         self.mass = torch.zeros(D, S, T, C)
+        # Per-sample loss weight: answer_start_weight on the prefill-end sample of documents
+        # that end with a request, 1 elsewhere.
+        self.sample_weight = torch.zeros(D, S)
         for i, doc in enumerate(docs):
             s, c = doc.n_samples, doc.n_chunks
             self.hidden[i, :s] = doc.hidden
@@ -161,14 +173,16 @@ class Batch:
             self.golden[i, :s, :c] = doc.golden
             self.always_kept[i, :s, :c] = doc.always_kept
             self.mass[i, :s, :, :c] = doc.mass
+            boost = doc.answer_start & doc.ends_with_question
+            self.sample_weight[i, :s] = torch.where(boost, answer_start_weight, 1.0)
         self.chunk_valid = torch.arange(C)[None, None, :] < self.history[:, :, None]
         self.chunk_valid &= self.sample_valid[:, :, None]
 
 
-def batches(docs, docs_per_batch, generator=None, shuffle=True):
+def batches(docs, docs_per_batch, generator=None, shuffle=True, answer_start_weight=1.0):
     order = torch.randperm(len(docs), generator=generator).tolist() if shuffle else list(range(len(docs)))
     for i in range(0, len(order), docs_per_batch):
-        yield Batch([docs[j] for j in order[i:i + docs_per_batch]])
+        yield Batch([docs[j] for j in order[i:i + docs_per_batch]], answer_start_weight)
 
 
 def loss_weights(batch, neg_ratio, always_kept_weight, generator=None):

@@ -97,17 +97,23 @@ def baseline_scores(docs, method, seed=0):
     return out
 
 
-def evaluate_scores(docs, scores_per_doc, fractions=DEFAULT_FRACTIONS):
-    """Mean over all samples of each metric, per fraction: {fraction: {metric: value}}."""
+def evaluate_scores(docs, scores_per_doc, fractions=DEFAULT_FRACTIONS, subset="all"):
+    """Mean over samples of each metric, per fraction: {fraction: {metric: value}}.
+    subset "answer_start": only the prefill-end sample of documents ending with a request
+    (the runtime's first selection for a question); NaN where there is none."""
     result = {}
     for f in fractions:
         collected = {}
         for doc, scores in zip(docs, scores_per_doc):
             metrics = selection_metrics(scores, doc.history.numpy(), doc.always_kept.numpy(),
                                         doc.golden.numpy(), doc.mass.numpy().mean(1), f)
+            if subset == "answer_start":
+                rows = (doc.answer_start.numpy() & doc.ends_with_question)
+                metrics = {k: v[rows] for k, v in metrics.items()}
             for k, v in metrics.items():
                 collected.setdefault(k, []).append(v)
-        result[f] = {k: float(np.nanmean(np.concatenate(v))) for k, v in collected.items()}
+        values = {k: np.concatenate(v) for k, v in collected.items()}
+        result[f] = {k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in values.items()}
     return result
 
 

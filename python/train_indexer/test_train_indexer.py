@@ -180,6 +180,43 @@ def test_golden_recomputation_matches_dump(dump):
     assert kept == [0] + list(range(max(1, tail_from), hist)), kept
 
 
+def test_peak_labels_and_answer_start_weight():
+    """--label-mass peak reads mass_peak.npy; the answer-start weight lands on the prefill-end
+    sample (step == the teacher-forced tail) of documents ending with a request, only there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = synthetic_dump.make_dump(os.path.join(tmp, "dump"), documents=2, samples=6, chunks=12,
+                                        d_model=16, key_dim=16, target_layers=(1,), val_fraction=0.5, seed=2)
+        cfg_path = os.path.join(dump, "dump_config.json")
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+        with open(cfg_path, "w") as f:
+            json.dump(dict(cfg, tail_tokens=0), f)           # tail 0: step 0 is the prefill end
+        with open(os.path.join(dump, "manifest.jsonl")) as f:
+            entries = [json.loads(line) for line in f]
+        entries[0]["ending"], entries[1]["ending"] = "question", "continuation"
+        with open(os.path.join(dump, "manifest.jsonl"), "w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in entries)
+        peaks = []
+        for e in entries:
+            mass = np.load(os.path.join(dump, e["dir"], "mass.npy"))
+            peaks.append((mass * 3 + 0.25).astype(np.float32))
+            np.save(os.path.join(dump, e["dir"], "mass_peak.npy"), peaks[-1])
+        _, docs = load_documents(dump, label_mass="peak")
+        for doc, peak in zip(docs, peaks):
+            assert np.array_equal(doc.mass.numpy(), peak), "peak labels not read from mass_peak.npy"
+        _, mean_docs = load_documents(dump)
+        assert not np.array_equal(mean_docs[0].mass.numpy(), peaks[0])
+        from data import Batch
+        b = Batch(docs, answer_start_weight=5.0)
+        steps = [np.load(os.path.join(dump, e["dir"], "steps.npy")) for e in entries]
+        expected = np.zeros(b.sample_weight.shape, dtype=np.float32)
+        for i, doc in enumerate(docs):
+            expected[i, :doc.n_samples] = 1.0
+        expected[0, :docs[0].n_samples][steps[0] == 0] = 5.0
+        assert (steps[0] == 0).sum() == 1
+        assert np.array_equal(b.sample_weight.numpy(), expected), b.sample_weight
+
+
 def test_training_beats_random_init(dump):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "trained.safetensors")
@@ -188,10 +225,10 @@ def test_training_beats_random_init(dump):
         torch.manual_seed(1)
         cfg, val_docs = load_documents(dump, split="val")
         init = MemoryIndexer(train.default_config(cfg, 4, 32, 16, 32)).reset_parameters(torch.Generator().manual_seed(1))
-        init_recall, init_far, init_mass = train.validate(init, val_docs, 0.1)
+        init_recall, init_far, init_mass, _ = train.validate(init, val_docs, 0.1)
         best_mass = train.main(args)
         trained = MemoryIndexer.load(out)
-        recall, far, mass = train.validate(trained, val_docs, 0.1)
+        recall, far, mass, _ = train.validate(trained, val_docs, 0.1)
         print(f"  random init: recall@0.1 {init_recall:.3f} far {init_far:.3f} mass@0.1 {init_mass:.3f}; "
               f"trained: recall@0.1 {recall:.3f} far {far:.3f} mass@0.1 {mass:.3f}")
         assert abs(mass - best_mass) < 1e-6, "saved weights are not the best epoch's"
@@ -202,7 +239,8 @@ def test_training_beats_random_init(dump):
 def main():
     torch.set_num_threads(1)
     tests = [test_matches_numpy_reference, test_reads_engine_fixtures_and_reproduces_their_scores,
-             test_fp8_encoder_matches_reference, test_save_load_round_trip_is_bit_exact]
+             test_fp8_encoder_matches_reference, test_save_load_round_trip_is_bit_exact,
+             test_peak_labels_and_answer_start_weight]
     with tempfile.TemporaryDirectory() as tmp:
         dump = synthetic_dump.make_dump(os.path.join(tmp, "dump"), documents=80, samples=32, chunks=48,
                                         d_model=64, key_dim=48, target_layers=(2, 5), val_fraction=0.15, seed=5,

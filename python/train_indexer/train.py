@@ -52,7 +52,8 @@ def listwise_loss(logits, batch):
     log_p = torch.log_softmax(logits.masked_fill(~mask, -1e9), dim=-1)
     per_row = -(target * torch.where(mask, log_p, torch.zeros_like(log_p))).sum(-1)  # [D, S, T]
     has = (total[..., 0] > 0) & batch.sample_valid[:, :, None]
-    return per_row[has].mean() if has.any() else per_row.sum() * 0
+    weight = batch.sample_weight[:, :, None].expand_as(per_row)[has]
+    return (per_row[has] * weight).sum() / weight.sum() if has.any() else per_row.sum() * 0
 
 
 @torch.no_grad()
@@ -72,8 +73,13 @@ def calibrate_head_weights(model, docs, target_std=2.0, docs_per_batch=4):
 
 
 def validate(model, val_docs, keep_fraction):
-    result = evaluate_scores(val_docs, model_scores(model, val_docs), fractions=sorted({keep_fraction, 0.1}))
-    return result[keep_fraction]["recall"], result[keep_fraction]["recall_far"], result[0.1]["mass"]
+    """recall and far recall at keep_fraction, mass at 10% kept over all samples, and mass at
+    10% kept over the answer-start samples (the first selection of a request)."""
+    scores = model_scores(model, val_docs)
+    result = evaluate_scores(val_docs, scores, fractions=sorted({keep_fraction, 0.1}))
+    answer = evaluate_scores(val_docs, scores, fractions=[0.1], subset="answer_start")
+    return (result[keep_fraction]["recall"], result[keep_fraction]["recall_far"], result[0.1]["mass"],
+            answer[0.1]["mass"])
 
 
 def main(argv=None):
@@ -97,6 +103,14 @@ def main(argv=None):
     p.add_argument("--keep-fraction", type=float, default=0.1, help="kept fraction for validation recall")
     p.add_argument("--golden-mass", type=float, default=None,
                    help="per-layer label mass fraction (default: the dump's)")
+    p.add_argument("--label-mass", choices=("mean", "peak"), default="mean",
+                   help="listwise target: the window's mean attention mass per chunk, or each "
+                        "chunk's peak single-step mass (mass_peak.npy)")
+    p.add_argument("--answer-start-weight", type=float, default=1.0,
+                   help="loss weight of the prefill-end sample of documents ending with a request")
+    p.add_argument("--select-on", choices=("all", "answer-start"), default="all",
+                   help="validation mass at 10%% kept that picks the best epoch: over all samples, "
+                        "or over the answer-start samples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit-docs", type=int, default=0, help="read at most this many documents per split")
@@ -109,8 +123,9 @@ def main(argv=None):
 
     t0 = time.time()
     dump_cfg, train_docs = load_documents(a.dump, split="train", limit=a.limit_docs or None,
-                                          golden_mass=a.golden_mass)
-    _, val_docs = load_documents(a.dump, split="val", limit=a.limit_docs or None, golden_mass=a.golden_mass)
+                                          golden_mass=a.golden_mass, label_mass=a.label_mass)
+    _, val_docs = load_documents(a.dump, split="val", limit=a.limit_docs or None, golden_mass=a.golden_mass,
+                                 label_mass=a.label_mass)
     if not train_docs or not val_docs:
         sys.exit(f"{a.dump}: need both train and val documents (have {len(train_docs)}, {len(val_docs)})")
     agreement = np.mean([d.golden_agreement for d in train_docs + val_docs])
@@ -147,15 +162,15 @@ def main(argv=None):
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
 
-    recall, far, mass = validate(model, val_docs, a.keep_fraction)
+    recall, far, mass, answer_mass = validate(model, val_docs, a.keep_fraction)
     print(f"\n{'epoch':>5} {'loss':>8} {'recall@' + format(a.keep_fraction, 'g'):>11} {'far':>7} "
-          f"{'mass@0.1':>9} {'time_s':>7}")
-    print(f"{0:>5} {'-':>8} {recall:>11.4f} {far:>7.4f} {mass:>9.4f} {time.time() - t0:>7.1f}")
+          f"{'mass@0.1':>9} {'answer@0.1':>10} {'time_s':>7}")
+    print(f"{0:>5} {'-':>8} {recall:>11.4f} {far:>7.4f} {mass:>9.4f} {answer_mass:>10.4f} {time.time() - t0:>7.1f}")
     best = -1.0
     for epoch in range(1, a.epochs + 1):
         model.train()
         total, count = 0.0, 0
-        for batch in batches(train_docs, a.docs_per_batch, generator):
+        for batch in batches(train_docs, a.docs_per_batch, generator, answer_start_weight=a.answer_start_weight):
             logits = model.logits_grouped(batch.hidden, batch.positions, batch.keys)   # [D, S, T, C]
             if a.loss == "listwise":
                 loss = listwise_loss(logits, batch)
@@ -171,15 +186,16 @@ def main(argv=None):
             total += float(loss.detach())
             count += 1
         model.eval()
-        recall, far, mass = validate(model, val_docs, a.keep_fraction)
+        recall, far, mass, answer_mass = validate(model, val_docs, a.keep_fraction)
+        selected = answer_mass if a.select_on == "answer-start" else mass
         marker = ""
-        if mass > best:
-            best = mass
+        if selected > best:
+            best = selected
             model.save(a.out)
             marker = "  saved"
         print(f"{epoch:>5} {total / max(count, 1):>8.4f} {recall:>11.4f} {far:>7.4f} {mass:>9.4f} "
-              f"{time.time() - t0:>7.1f}{marker}", flush=True)
-    print(f"best mass@0.1 {best:.4f}; weights in {a.out}")
+              f"{answer_mass:>10.4f} {time.time() - t0:>7.1f}{marker}", flush=True)
+    print(f"best {'answer@0.1' if a.select_on == 'answer-start' else 'mass@0.1'} {best:.4f}; weights in {a.out}")
     best_model = MemoryIndexer.load(a.out)
     threshold, f1 = calibrate_threshold(best_model, val_docs)
     best_model.cfg["threshold"] = threshold

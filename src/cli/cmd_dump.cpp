@@ -38,6 +38,11 @@ int fail(const Status& s) {
 struct DumpSettings {
   int chunk_tokens = 64;
   int window_steps = 64;
+  // A sample whose window runs past the end of generation (the model stopped: a short
+  // answer) is kept when at least this many steps remain; its mass is averaged over them.
+  // The default (= window_steps) drops it, which loses the sample at the end of a prefill
+  // whose window is the whole answer to a question.
+  int min_window_steps = 64;
   int tail_tokens = 128;     // prompt tokens teacher-forced as decode steps
   int generate_tokens = 128;
   int sample_every = 8;
@@ -67,16 +72,17 @@ Result<std::vector<int32_t>> document_ids(const Tokenizer& tok, const json::Valu
     auto rendered = render_chat(*chat, messages, /*add_generation_prompt=*/true);
     if (!rendered) return rendered.status();
     ids = tok.encode(*rendered, chat->bos_text.empty(), /*parse_special=*/true);
-    // Too long: keep the start and the request at the end, drop the middle.
-    if ((int)ids.size() > max_tokens) {
-      const int keep_end = std::min(512, max_tokens / 4);
-      std::vector<int32_t> cut(ids.begin(), ids.begin() + (max_tokens - keep_end));
-      cut.insert(cut.end(), ids.end() - keep_end, ids.end());
-      ids.swap(cut);
-    }
   } else {
     ids = tok.encode(*text, true, false);
-    if ((int)ids.size() > max_tokens) ids.resize(max_tokens);
+  }
+  // Too long: keep the start and the end (the request, when the document ends with one),
+  // drop the middle. Questions ask about the first 40% of a document, so the fact usually
+  // stays; cutting the end instead would drop the request and leave a plain continuation.
+  if ((int)ids.size() > max_tokens) {
+    const int keep_end = std::min(512, max_tokens / 4);
+    std::vector<int32_t> cut(ids.begin(), ids.begin() + (max_tokens - keep_end));
+    cut.insert(cut.end(), ids.end() - keep_end, ids.end());
+    ids.swap(cut);
   }
   return ids;
 }
@@ -132,10 +138,10 @@ Result<DocumentDump> dump_document(engine::Engine& engine, const Tokenizer& tok,
     }
     FM_RETURN_IF_ERROR(session.decode(next));
   }
-  // Keep the samples whose window is complete.
+  // Keep the samples whose window has at least min_window_steps steps.
   const int64_t n_steps = (int64_t)recorder.trace().size();
   size_t n_samples = 0;
-  while (n_samples < steps.size() && steps[n_samples] + s.window_steps <= n_steps) ++n_samples;
+  while (n_samples < steps.size() && steps[n_samples] + s.min_window_steps <= n_steps) ++n_samples;
   hidden.resize(n_samples * targets.size() * n_embd);
   positions.resize(n_samples);
   history.resize(n_samples);
@@ -168,14 +174,18 @@ Result<DocumentDump> dump_document(engine::Engine& engine, const Tokenizer& tok,
 
   DocumentDump d;
   std::vector<float> mass(n_samples * targets.size() * n_chunks, 0.0f);
+  std::vector<float> peak(mass.size(), 0.0f);
   std::vector<int64_t> indptr{0};
   std::vector<int32_t> indices;
   std::vector<float> scores;
   for (size_t i = 0; i < n_samples; ++i) {
     const auto window = window_mass(recorder.trace(), steps[i], s.window_steps, history[i]);
+    const auto window_peak = window_peak_mass(recorder.trace(), steps[i], s.window_steps, history[i]);
     for (size_t t = 0; t < targets.size(); ++t) {
       const int slot = slots[t];
-      std::copy(window[slot].begin(), window[slot].end(), mass.begin() + (i * targets.size() + t) * n_chunks);
+      const size_t at = (i * targets.size() + t) * n_chunks;
+      std::copy(window[slot].begin(), window[slot].end(), mass.begin() + at);
+      std::copy(window_peak[slot].begin(), window_peak[slot].end(), peak.begin() + at);
     }
     // The sink chunk and the recency tail (as lsa_select keeps them) are not contested.
     std::vector<bool> always_kept((size_t)history[i], false);
@@ -200,6 +210,7 @@ Result<DocumentDump> dump_document(engine::Engine& engine, const Tokenizer& tok,
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/key_codes.npy", {T, n_chunks, (int64_t)key_dim}, codes));
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/key_scales.npy", {T, n_chunks}, scales));
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/mass.npy", {S, T, n_chunks}, mass));
+  FM_RETURN_IF_ERROR(npy::write(out_dir + "/mass_peak.npy", {S, T, n_chunks}, peak));
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/golden_indptr.npy", {S + 1}, indptr));
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/golden_indices.npy", {(int64_t)indices.size()}, indices));
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/golden_scores.npy", {(int64_t)scores.size()}, scores));
@@ -225,7 +236,7 @@ int cmd_dump(int argc, char** argv) {
   auto parsed = Args::parse(argc, argv, {});
   if (!parsed) return fail(parsed.status());
   const Args& args = *parsed;
-  for (const auto& u : args.unknown({"-m", "--corpus", "-o", "-t", "--chunk", "--window", "--tail",
+  for (const auto& u : args.unknown({"-m", "--corpus", "-o", "-t", "--chunk", "--window", "--min-window", "--tail",
                                      "--generate", "--sample-every", "--max-tokens", "--golden-mass",
                                      "--golden-min-layers", "--limit", "--skip"})) {
     return fail(Status::error("unknown option " + u));
@@ -237,6 +248,7 @@ int cmd_dump(int argc, char** argv) {
   auto threads = args.get_int("-t", ThreadPool::default_threads());
   auto chunk = args.get_int("--chunk", s.chunk_tokens);
   auto window = args.get_int("--window", s.window_steps);
+  auto min_window = args.get_int("--min-window", window.status().is_ok() ? *window : s.window_steps);
   auto tail = args.get_int("--tail", s.tail_tokens);
   auto gen = args.get_int("--generate", s.generate_tokens);
   auto every = args.get_int("--sample-every", s.sample_every);
@@ -245,17 +257,18 @@ int cmd_dump(int argc, char** argv) {
   auto limit = args.get_int("--limit", 0);
   auto skip = args.get_int("--skip", 0);
   auto golden_mass = args.get_float("--golden-mass", s.golden.mass_fraction);
-  for (const Status* st : {&threads.status(), &chunk.status(), &window.status(), &tail.status(),
+  for (const Status* st : {&threads.status(), &chunk.status(), &window.status(), &min_window.status(), &tail.status(),
                            &gen.status(), &every.status(), &max_tokens.status(), &min_layers.status(),
                            &limit.status(), &skip.status(), &golden_mass.status()}) {
     if (!st->is_ok()) return fail(*st);
   }
-  if (*chunk < 1 || *window < 1 || *tail < 0 || *gen < 0 || *every < 1 || *max_tokens < 256 ||
+  if (*chunk < 1 || *window < 1 || *min_window < 1 || *min_window > *window || *tail < 0 || *gen < 0 || *every < 1 || *max_tokens < 256 ||
       *golden_mass <= 0 || *golden_mass > 1 || *min_layers < 1) {
     return fail(Status::error("bad numeric option"));
   }
   s.chunk_tokens = (int)*chunk;
   s.window_steps = (int)*window;
+  s.min_window_steps = (int)*min_window;
   s.tail_tokens = (int)*tail;
   s.generate_tokens = (int)*gen;
   s.sample_every = (int)*every;
@@ -283,7 +296,8 @@ int cmd_dump(int argc, char** argv) {
     std::string layers;
     for (size_t i = 0; i < targets.size(); ++i) layers += (i ? ", " : "") + std::to_string(targets[i]);
     config << "{\"model\": \"" << json_escape(cfg.describe()) << "\", \"chunk_tokens\": " << s.chunk_tokens
-           << ", \"window_steps\": " << s.window_steps << ", \"target_layers\": [" << layers
+           << ", \"window_steps\": " << s.window_steps << ", \"min_window_steps\": " << s.min_window_steps
+           << ", \"target_layers\": [" << layers
            << "], \"d_model\": " << cfg.n_embd << ", \"key_dim\": " << layout.n_kv_heads * layout.head_dim
            << ", \"n_kv_heads\": " << layout.n_kv_heads << ", \"kv_head_dim\": " << layout.head_dim
            << ", \"golden_mass\": " << s.golden.mass_fraction << ", \"golden_min_layers\": "
@@ -314,7 +328,8 @@ int cmd_dump(int argc, char** argv) {
     auto d = dump_document(**engine, *tok, *ids, targets, s, out + "/" + id);
     if (!d) return fail(d.status().with_context("document " + id));
     manifest << "{\"id\": \"" << json_escape(id) << "\", \"split\": \"" << json_escape(entry->at("split").string)
-             << "\", \"kind\": \"" << json_escape(entry->at("kind").string) << "\", \"dir\": \""
+             << "\", \"kind\": \"" << json_escape(entry->at("kind").string) << "\", \"ending\": \""
+             << json_escape(entry->at("ending").string) << "\", \"dir\": \""
              << json_escape(id) << "\", \"n_prompt_tokens\": " << d->n_prompt_tokens
              << ", \"n_tokens\": " << d->n_tokens << ", \"n_samples\": " << d->n_samples
              << ", \"n_chunks\": " << d->n_chunks << "}\n";

@@ -28,7 +28,7 @@ void usage(FILE* out) {
                "  tokenize  -m MODEL -p TEXT    token ids of a text\n"
                "  recall    -m MODEL -f TEXT [--budget 10%] [--decode 128] [--indexer F]\n"
                "            decode attention mass kept by each policy at the same budget\n"
-               "  dump      -m MODEL --corpus DIR -o DUMP_DIR [--max-tokens 8192] [--tail 128]\n"
+               "  dump      -m MODEL --corpus DIR -o DUMP_DIR [--max-tokens 8192] [--tail 128] [--min-window 64]\n"
                "            [--generate 128] [--sample-every 8]   indexer training shards\n"
                "  eval      -m MODEL [--suite ruler|memqa|fidelity|multiturn|longanswer] [--tasks T,...] [--lengths 4k,8k]\n"
                "            [--policies full,lsa,...] [--budget 10%[,5%...]] [--samples N] [--out F.jsonl]\n"

@@ -38,6 +38,21 @@ std::vector<std::vector<float>> window_mass(const LayerMassTrace& trace, int64_t
   return out;
 }
 
+std::vector<std::vector<float>> window_peak_mass(const LayerMassTrace& trace, int64_t first_step,
+                                                 int64_t window_steps, int64_t history_chunks) {
+  const size_t n_layers = trace.empty() ? 0 : trace[0].size();
+  std::vector<std::vector<float>> out(n_layers, std::vector<float>((size_t)history_chunks, 0.0f));
+  const int64_t end = std::min<int64_t>((int64_t)trace.size(), first_step + window_steps);
+  for (int64_t s = first_step; s < end; ++s) {
+    for (size_t l = 0; l < n_layers; ++l) {
+      const std::vector<float>& m = trace[s][l];
+      const size_t n = std::min(m.size(), (size_t)history_chunks);
+      for (size_t c = 0; c < n; ++c) out[l][c] = std::max(out[l][c], m[c]);
+    }
+  }
+  return out;
+}
+
 GoldenSet golden_chunks(const std::vector<std::vector<float>>& layer_mass, const GoldenRule& rule,
                         const std::vector<bool>* excluded) {
   GoldenSet g;

@@ -46,6 +46,12 @@ struct GoldenRule {
 std::vector<std::vector<float>> window_mass(const LayerMassTrace& trace, int64_t first_step,
                                             int64_t window_steps, int64_t history_chunks);
 
+// Same window and shape, but each chunk's largest single-step mass instead of the mean:
+// a chunk that one step of the window needs sharply (the step that copies a distant fact)
+// stands out here, while the mean spreads it over the 63 steps that do not need it.
+std::vector<std::vector<float>> window_peak_mass(const LayerMassTrace& trace, int64_t first_step,
+                                                 int64_t window_steps, int64_t history_chunks);
+
 struct GoldenSet {
   std::vector<int32_t> chunks;  // sorted
   std::vector<float> scores;    // per chosen chunk: mean over layers of normalised mass

@@ -49,6 +49,22 @@ TEST(GoldenChunks, WindowMassAveragesStepsAndStopsAtTheHistory) {
   EXPECT_NEAR(tail[0][0], 1.0, 1e-6);
 }
 
+TEST(GoldenChunks, WindowPeakMassTakesEachChunksLargestStep) {
+  LayerMassTrace trace(3, std::vector<std::vector<float>>(1));
+  trace[0][0] = {0.2f, 0.4f, 0.4f};
+  trace[1][0] = {0.6f, 0.0f, 0.2f, 0.2f};
+  trace[2][0] = {1.0f};
+  const auto w = window_peak_mass(trace, 0, 2, 3);
+  ASSERT_EQ(w[0].size(), 3u);
+  EXPECT_FLOAT_EQ(w[0][0], 0.6f);
+  EXPECT_FLOAT_EQ(w[0][1], 0.4f);
+  EXPECT_FLOAT_EQ(w[0][2], 0.4f);
+  // Steps outside the window and chunks beyond the history are not seen.
+  const auto late = window_peak_mass(trace, 1, 64, 2);
+  EXPECT_FLOAT_EQ(late[0][0], 1.0f);
+  EXPECT_FLOAT_EQ(late[0][1], 0.0f);
+}
+
 }  // namespace
 }  // namespace fm
 
