@@ -32,9 +32,9 @@ def main(argv=None):
     p.add_argument("--max-diff", type=float, default=1e-3)
     a = p.parse_args(argv)
     torch.set_num_threads(2)
-    _, docs = load_documents(a.dump, split=a.split)
     model = MemoryIndexer.load(a.weights)
     model.eval()
+    _, docs = load_documents(a.dump, split=a.split, entry_keys=int(model.cfg.get("entry_tokens", 0) or 0) > 0)
     torch_scores = model_scores(model, docs)
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([a.flashmem, "score-dump", "--indexer", a.weights, "--dump", a.dump, "--split", a.split,

@@ -72,7 +72,7 @@ class Document:
     (dequantized); mass [S, T, C]; golden_layers bool [S, T, C] (recomputed per layer);
     golden bool [S, C] (the dump's union CSR); always_kept bool [S, C]."""
 
-    def __init__(self, dump_dir, entry, cfg, label_mass="mean"):
+    def __init__(self, dump_dir, entry, cfg, label_mass="mean", entry_keys=False):
         d = os.path.join(dump_dir, entry["dir"])
 
         def load(name):
@@ -92,6 +92,12 @@ class Document:
         # the runtime's first selection uses, its window the answer to the final request.
         tail = min(int(cfg.get("tail_tokens", 128)), int(entry.get("n_prompt_tokens", 0)) // 4)
         self.answer_start = torch.from_numpy(steps == tail)
+        # SnapKV's votes for that query: the attention of the last window_steps prompt tokens,
+        # which is the mean window mass of the sample window_steps before the prefill end
+        # (when the teacher-forced tail reaches that far back).
+        votes = np.flatnonzero(steps == tail - int(cfg["window_steps"]))
+        mean_mass = mass if label_mass == "mean" else np.array(load("mass"), dtype=np.float32)
+        self.prompt_votes = mean_mass[votes[0]].mean(0) if len(votes) else None   # [C] or None
         self.ends_with_question = entry.get("ending") == "question"
         assert hidden.shape[:2] == (S, T) and codes.shape[:2] == (T, C), f"{d}: inconsistent shapes"
         assert (history <= C).all() and (history >= 0).all(), f"{d}: history_chunks out of range"
@@ -112,6 +118,13 @@ class Document:
         self.hidden = torch.from_numpy(hidden)
         self.positions = torch.from_numpy(positions)
         self.history = torch.from_numpy(history)
+        if entry_keys:  # [T, C, E, kd] -> [T, C * E, kd], a chunk's entries consecutive
+            entry_codes, entry_scales = load("entry_key_codes"), load("entry_key_scales")
+            assert entry_codes.shape[:2] == (T, C), f"{d}: entry keys do not match the chunks"
+            E = entry_codes.shape[2]
+            codes = np.asarray(entry_codes).reshape(T, C * E, -1)
+            scales = np.asarray(entry_scales).reshape(T, C * E)
+        self.entries = E if entry_keys else 1
         self.keys = torch.from_numpy(decode_chunk_keys(codes, scales))
         self.mass = torch.from_numpy(mass)
         self.golden_layers = torch.from_numpy(golden_layers)
@@ -120,9 +133,10 @@ class Document:
         self.n_samples, self.n_layers, self.n_chunks = S, T, C
 
 
-def load_documents(dump_dir, split=None, limit=None, golden_mass=None, label_mass="mean"):
+def load_documents(dump_dir, split=None, limit=None, golden_mass=None, label_mass="mean", entry_keys=False):
     """golden_mass, when given, replaces the dump's for the per-layer labels; label_mass
-    "peak" reads the window's per-step peak mass in place of its mean."""
+    "peak" reads the window's per-step peak mass in place of its mean; entry_keys reads the
+    finer entry keys (dump --entry-tokens) in place of one pooled key per chunk."""
     cfg = read_dump_config(dump_dir)
     if golden_mass is not None:
         cfg = dict(cfg, golden_mass=float(golden_mass))
@@ -132,7 +146,7 @@ def load_documents(dump_dir, split=None, limit=None, golden_mass=None, label_mas
             continue
         if entry.get("n_samples", 1) == 0:
             continue
-        docs.append(Document(dump_dir, entry, cfg, label_mass))
+        docs.append(Document(dump_dir, entry, cfg, label_mass, entry_keys))
         if limit and len(docs) >= limit:
             break
     return cfg, docs
@@ -150,9 +164,12 @@ class Batch:
         C = max(doc.n_chunks for doc in docs)
         T, d = docs[0].hidden.shape[1], docs[0].hidden.shape[2]
         kd = docs[0].keys.shape[2]
+        self.entries = docs[0].entries
+        assert all(doc.entries == self.entries for doc in docs), "documents mix entry sizes"
+        E = self.entries
         self.hidden = torch.zeros(D, S, T, d)
         self.positions = torch.zeros(D, S, dtype=torch.int64)
-        self.keys = torch.zeros(D, T, C, kd)
+        self.keys = torch.zeros(D, T, C * E, kd)
         self.sample_valid = torch.zeros(D, S, dtype=torch.bool)
         self.history = torch.zeros(D, S, dtype=torch.int64)
         self.golden_layers = torch.zeros(D, S, T, C, dtype=torch.bool)
@@ -166,7 +183,7 @@ class Batch:
             s, c = doc.n_samples, doc.n_chunks
             self.hidden[i, :s] = doc.hidden
             self.positions[i, :s] = doc.positions
-            self.keys[i, :, :c] = doc.keys
+            self.keys[i, :, :c * E] = doc.keys
             self.sample_valid[i, :s] = True
             self.history[i, :s] = doc.history
             self.golden_layers[i, :s, :, :c] = doc.golden_layers

@@ -7,10 +7,15 @@ tail (which the runtime always keeps), and report, averaged over samples:
   recall      golden chunks (the dump's union CSR) kept / golden chunks
   recall_far  the same over golden chunks outside the sink and the tail (what the indexer
               is for: the tail is free)
-  mass        window attention mass (mass.npy, mean over target layers, normalised over
-              history chunks) on kept chunks
+  mass        window attention mass (mass.npy, or mass_peak.npy with --label-mass peak;
+              mean over target layers, normalised over history chunks) on kept chunks
+  mass_far    the same share of the contested mass only (outside sink and tail): what the
+              indexer decides
   kept        chunks kept / history chunks (above f because of sink and tail)
-for the trained indexer, recency (newest first), random, and the oracle (true mean mass).
+for the trained indexer, recency (newest first), random, and the oracle (the true mass).
+A second table takes only the answer-start samples (the end of the prefill of documents
+ending with a request: the first selection for a question) and adds SnapKV's prompt votes
+(the last window_steps prompt tokens' attention, from the dump's teacher-forced tail).
 
 Quest is not among the baselines: its score needs the per-step attention query and each
 chunk's element-wise key min/max, and the dump holds neither (only the hidden state entering
@@ -58,8 +63,11 @@ def selection_metrics(scores, history, always_kept, golden, mean_mass, fraction)
     far = golden & ~always_kept
     m = np.where(valid, mean_mass, 0.0)
     total = m.sum(1)
+    contested = np.where(always_kept, 0.0, m)
+    contested_total = contested.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
+            "mass_far": np.where(contested_total > 0, (contested * kept).sum(1) / contested_total, np.nan),
             "recall": np.where(golden.sum(1) > 0, (kept & golden).sum(1) / golden.sum(1), np.nan),
             "recall_far": np.where(far.sum(1) > 0, (kept & far).sum(1) / far.sum(1), np.nan),
             "mass": np.where(total > 0, (m * kept).sum(1) / total, np.nan),
@@ -74,7 +82,7 @@ def model_scores(model, docs, docs_per_batch=4):
         for i in range(0, len(docs), docs_per_batch):
             group = docs[i:i + docs_per_batch]
             b = Batch(group)
-            logits = model.logits_grouped(b.hidden, b.positions, b.keys)      # [D, S, T, C]
+            logits = model.logits_grouped(b.hidden, b.positions, b.keys, b.entries)      # [D, S, T, C]
             scores = model.ensemble(logits, layer_dim=2).numpy()               # [D, S, C]
             for j, doc in enumerate(group):
                 out.append(scores[j, :doc.n_samples, :doc.n_chunks])
@@ -92,6 +100,12 @@ def baseline_scores(docs, method, seed=0):
             out.append(rng.random((S, C)))
         elif method == "oracle":
             out.append(doc.mass.numpy().mean(1))
+        elif method == "snapkv":
+            # Only meaningful on the answer-start samples (subset "answer_start"): every
+            # sample gets the prompt tail's votes, and the sample window_steps before the end
+            # of the prefill is where they come from.
+            votes = doc.prompt_votes if doc.prompt_votes is not None else np.zeros(C)
+            out.append(np.tile(votes.astype(np.float64), (S, 1)))
         else:
             raise ValueError(method)
     return out
@@ -140,33 +154,49 @@ def main():
     p.add_argument("--out-png", default=None, help="default: <weights>.eval.png")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label-mass", choices=("mean", "peak"), default="mean",
+                   help="the window mass that scores a selection (as train.py --label-mass)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
 
-    _, docs = load_documents(a.dump, split=a.split)
+    model = MemoryIndexer.load(a.weights).eval()
+    # Weights trained on entries score the dump's entry keys, as the runtime does.
+    _, docs = load_documents(a.dump, split=a.split, label_mass=a.label_mass,
+                             entry_keys=int(model.cfg.get("entry_tokens", 0) or 0) > 0)
     if not docs:
         sys.exit(f"no '{a.split}' documents in {a.dump}")
-    model = MemoryIndexer.load(a.weights).eval()
     methods = {"indexer": model_scores(model, docs)}
-    for name in ("recency", "random", "oracle"):
+    for name in ("recency", "random", "oracle", "snapkv"):
         methods[name] = baseline_scores(docs, name, a.seed)
-    results = {name: evaluate_scores(docs, s) for name, s in methods.items()}
+    # Every sample (the snapkv baseline has votes for the first selection only), and the
+    # answer-start samples: the first selection for a final request, where SnapKV's prompt
+    # votes are the rival and the whole answer is the window.
+    subsets = {"all": [m for m in methods if m != "snapkv"],
+               "answer_start": ["indexer", "recency", "snapkv", "oracle"]}
+    results = {subset: {name: evaluate_scores(docs, methods[name], subset=subset) for name in names}
+               for subset, names in subsets.items()}
 
     csv_path = a.out_csv or a.weights + ".eval.csv"
     with open(csv_path, "w") as f:
-        f.write("method,fraction,kept,recall,recall_far,mass\n")
-        for name, by_fraction in results.items():
-            for frac, m in by_fraction.items():
-                f.write(f"{name},{frac},{m['kept']:.5f},{m['recall']:.5f},{m['recall_far']:.5f},{m['mass']:.5f}\n")
+        f.write("subset,method,fraction,kept,recall,recall_far,mass,mass_far\n")
+        for subset, by_method in results.items():
+            for name, by_fraction in by_method.items():
+                for frac, m in by_fraction.items():
+                    f.write(f"{subset},{name},{frac},{m['kept']:.5f},{m['recall']:.5f},{m['recall_far']:.5f},"
+                            f"{m['mass']:.5f},{m['mass_far']:.5f}\n")
 
     n_samples = sum(d.n_samples for d in docs)
-    print(f"{len(docs)} {a.split} documents, {n_samples} samples; columns: mass recovered / golden recall "
-          "(far: outside sink+tail) at kept fraction f (+ sink and recency tail)")
-    print(f"{'f':>5} {'kept':>6} | " + " | ".join(f"{n:>22}" for n in results))
-    for frac in DEFAULT_FRACTIONS:
-        row = [f"{results[n][frac]['mass']:.3f} {results[n][frac]['recall']:.3f} {results[n][frac]['recall_far']:.3f}"
-               for n in results]
-        print(f"{frac:>5.2f} {results['indexer'][frac]['kept']:>6.3f} | " + " | ".join(f"{r:>22}" for r in row))
+    n_answer = sum(int((d.answer_start & d.ends_with_question).sum()) for d in docs)
+    print(f"{len(docs)} {a.split} documents, {n_samples} samples ({n_answer} answer-start); labels: window "
+          f"{a.label_mass} mass; columns: mass recovered / contested mass recovered / golden recall outside "
+          "sink+tail, at kept fraction f (+ sink and recency tail)")
+    for subset, by_method in results.items():
+        print(f"-- {subset}")
+        print(f"{'f':>5} {'kept':>6} | " + " | ".join(f"{n:>20}" for n in by_method))
+        for frac in DEFAULT_FRACTIONS:
+            row = [f"{m[frac]['mass']:.3f} {m[frac]['mass_far']:.3f} {m[frac]['recall_far']:.3f}"
+                   for m in by_method.values()]
+            print(f"{frac:>5.2f} {by_method['indexer'][frac]['kept']:>6.3f} | " + " | ".join(f"{r:>20}" for r in row))
     threshold = float(model.cfg.get("threshold", 0.5))
     above, recall = threshold_stats(docs, methods["indexer"], threshold)
     print(f"runtime rule score > {threshold:.4f} (the weights' threshold; before the budget cap): keeps "
@@ -181,20 +211,19 @@ def main():
         print("matplotlib missing: no plot")
         return
     png_path = a.out_png or a.weights + ".eval.png"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name, by_fraction in results.items():
-        fr = list(by_fraction)
-        axes[0].plot(fr, [by_fraction[f]["mass"] for f in fr], marker="o", label=name)
-        axes[1].plot(fr, [by_fraction[f]["recall_far"] for f in fr], marker="o", label=name)
-    axes[0].set(xlabel="kept fraction of history (+ sink, recency tail)", ylabel="window attention mass recovered",
-                title="Mass recovered")
-    axes[1].set(xlabel="kept fraction of history (+ sink, recency tail)",
-                ylabel="golden recall outside sink/tail", title="Golden recall (far)")
-    for ax in axes:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    panels = [("all", "mass", "window attention mass recovered", "Mass recovered, all samples"),
+              ("all", "recall_far", "golden recall outside sink/tail", "Golden recall (far), all samples"),
+              ("answer_start", "mass", "window attention mass recovered", "Mass recovered, answer start")]
+    for ax, (subset, metric, ylabel, title) in zip(axes, panels):
+        for name, by_fraction in results[subset].items():
+            fr = list(by_fraction)
+            ax.plot(fr, [by_fraction[f][metric] for f in fr], marker="o", label=name)
+        ax.set(xlabel="kept fraction of history (+ sink, recency tail)", ylabel=ylabel, title=title)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(f"{os.path.basename(a.weights)} on {os.path.basename(os.path.normpath(a.dump))} ({a.split}, "
-                 f"{n_samples} samples)")
+                 f"{n_samples} samples, {n_answer} at answer start, {a.label_mass} labels)")
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
     print(f"wrote {png_path}")

@@ -212,13 +212,18 @@ class MemoryIndexer(nn.Module):
         return q, w
 
     # -- scoring -------------------------------------------------------------------------
-    def logits_grouped(self, hidden, positions, keys):
+    def logits_grouped(self, hidden, positions, keys, entries=1):
         """Samples grouped by document, which share their chunk keys.
-        hidden [D, S, L, d_model], positions [D, S], keys [D, L, C, key_dim] (dequantized)
-        -> per-layer logits [D, S, L, C]."""
+        hidden [D, S, L, d_model], positions [D, S], keys [D, L, C * entries, key_dim]
+        (dequantized; entries consecutive keys per chunk) -> per-layer logits [D, S, L, C]:
+        a chunk's logit is its best entry's, as the runtime's --indexer-entry-tokens."""
         q, w = self.query(hidden, positions)                            # [D,S,L,nh,kd], [D,S,L,nh]
         per_head = torch.relu(torch.einsum("dslnk,dlck->dslcn", q, keys))
-        return torch.einsum("dslcn,dsln->dslc", per_head, w)
+        logits = torch.einsum("dslcn,dsln->dslc", per_head, w)
+        if entries == 1:
+            return logits
+        D, S, L, CE = logits.shape
+        return logits.view(D, S, L, CE // entries, entries).amax(-1)
 
     def logits(self, hidden, position, keys):
         """One query: hidden [L, d_model], position int, keys [L, C, key_dim] -> [L, C]."""

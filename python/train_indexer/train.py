@@ -63,7 +63,7 @@ def calibrate_head_weights(model, docs, target_std=2.0, docs_per_batch=4):
     that logits over history chunks have std target_std on a few training documents."""
     from data import Batch
     b = Batch(docs[:docs_per_batch])
-    logits = model.logits_grouped(b.hidden, b.positions, b.keys)               # [D, S, T, C]
+    logits = model.logits_grouped(b.hidden, b.positions, b.keys, b.entries)               # [D, S, T, C]
     mask = b.chunk_valid[:, :, None, :].expand_as(logits)
     for t in range(logits.shape[2]):
         values = logits[:, :, t][mask[:, :, t]]
@@ -106,6 +106,9 @@ def main(argv=None):
     p.add_argument("--label-mass", choices=("mean", "peak"), default="mean",
                    help="listwise target: the window's mean attention mass per chunk, or each "
                         "chunk's peak single-step mass (mass_peak.npy)")
+    p.add_argument("--entry-keys", action="store_true",
+                   help="score entries (the dump's --entry-tokens keys), a chunk as its best entry; "
+                        "the weights' config records the entry size for the runtime")
     p.add_argument("--answer-start-weight", type=float, default=1.0,
                    help="loss weight of the prefill-end sample of documents ending with a request")
     p.add_argument("--select-on", choices=("all", "answer-start"), default="all",
@@ -123,9 +126,10 @@ def main(argv=None):
 
     t0 = time.time()
     dump_cfg, train_docs = load_documents(a.dump, split="train", limit=a.limit_docs or None,
-                                          golden_mass=a.golden_mass, label_mass=a.label_mass)
+                                          golden_mass=a.golden_mass, label_mass=a.label_mass,
+                                          entry_keys=a.entry_keys)
     _, val_docs = load_documents(a.dump, split="val", limit=a.limit_docs or None, golden_mass=a.golden_mass,
-                                 label_mass=a.label_mass)
+                                 label_mass=a.label_mass, entry_keys=a.entry_keys)
     if not train_docs or not val_docs:
         sys.exit(f"{a.dump}: need both train and val documents (have {len(train_docs)}, {len(val_docs)})")
     agreement = np.mean([d.golden_agreement for d in train_docs + val_docs])
@@ -136,6 +140,8 @@ def main(argv=None):
 
     cfg = default_config(dump_cfg, n_heads=a.heads, head_dim=a.head_dim, rope_dims=a.rope_dims,
                          q_lora_rank=a.q_lora_rank, ensemble=a.ensemble)
+    if a.entry_keys:
+        cfg["entry_tokens"] = int(dump_cfg["entry_tokens"])
     model = MemoryIndexer(cfg).reset_parameters(generator)
     calibrate_head_weights(model, train_docs)
     print("config:", cfg)
@@ -171,7 +177,7 @@ def main(argv=None):
         model.train()
         total, count = 0.0, 0
         for batch in batches(train_docs, a.docs_per_batch, generator, answer_start_weight=a.answer_start_weight):
-            logits = model.logits_grouped(batch.hidden, batch.positions, batch.keys)   # [D, S, T, C]
+            logits = model.logits_grouped(batch.hidden, batch.positions, batch.keys, batch.entries)   # [D, S, T, C]
             if a.loss == "listwise":
                 loss = listwise_loss(logits, batch)
             else:

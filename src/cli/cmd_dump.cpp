@@ -48,6 +48,8 @@ struct DumpSettings {
   int sample_every = 8;
   int max_tokens = 8192;
   int recency_tokens = 128;  // the runtime's recency tail (PolicyBudget), kept outside labels
+  int entry_tokens = 0;      // > 0: also one pooled key per entry of this many tokens
+                             // (the runtime's --indexer-entry-tokens), entry_key_*.npy
   GoldenRule golden;
 };
 
@@ -170,6 +172,25 @@ Result<DocumentDump> dump_document(engine::Engine& engine, const Tokenizer& tok,
     codes.insert(codes.end(), keys.codes(), keys.codes() + n_chunks * key_dim);
     scales.insert(scales.end(), keys.scales(), keys.scales() + n_chunks);
   }
+  // Finer keys for entry-level scoring: the same pooling per entry, in chunk order.
+  const int per_chunk = s.entry_tokens > 0 ? s.chunk_tokens / s.entry_tokens : 0;
+  std::vector<uint8_t> entry_codes;
+  std::vector<float> entry_scales;
+  if (per_chunk > 0) {
+    const size_t token_stride = (size_t)key_dim;
+    for (size_t t = 0; t < targets.size(); ++t) {
+      ChunkKeyStore keys(ChunkKeyShape{layout.n_kv_heads, layout.head_dim});
+      kv.global_runs(slots[t], runs);
+      for (int64_t c = 0; c < n_chunks; ++c) {
+        for (int e = 0; e < per_chunk; ++e) {
+          keys.append_from_token_keys(runs[c].k + (size_t)e * s.entry_tokens * token_stride, s.entry_tokens);
+        }
+      }
+      const size_t n = (size_t)n_chunks * per_chunk;
+      entry_codes.insert(entry_codes.end(), keys.codes(), keys.codes() + n * key_dim);
+      entry_scales.insert(entry_scales.end(), keys.scales(), keys.scales() + n);
+    }
+  }
   FM_RETURN_IF_ERROR(kv.status());
 
   DocumentDump d;
@@ -209,6 +230,11 @@ Result<DocumentDump> dump_document(engine::Engine& engine, const Tokenizer& tok,
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/generated.npy", {S}, generated));
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/key_codes.npy", {T, n_chunks, (int64_t)key_dim}, codes));
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/key_scales.npy", {T, n_chunks}, scales));
+  if (per_chunk > 0) {
+    FM_RETURN_IF_ERROR(npy::write(out_dir + "/entry_key_codes.npy", {T, n_chunks, per_chunk, (int64_t)key_dim},
+                                  entry_codes));
+    FM_RETURN_IF_ERROR(npy::write(out_dir + "/entry_key_scales.npy", {T, n_chunks, per_chunk}, entry_scales));
+  }
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/mass.npy", {S, T, n_chunks}, mass));
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/mass_peak.npy", {S, T, n_chunks}, peak));
   FM_RETURN_IF_ERROR(npy::write(out_dir + "/golden_indptr.npy", {S + 1}, indptr));
@@ -238,7 +264,7 @@ int cmd_dump(int argc, char** argv) {
   const Args& args = *parsed;
   for (const auto& u : args.unknown({"-m", "--corpus", "-o", "-t", "--chunk", "--window", "--min-window", "--tail",
                                      "--generate", "--sample-every", "--max-tokens", "--golden-mass",
-                                     "--golden-min-layers", "--limit", "--skip"})) {
+                                     "--golden-min-layers", "--limit", "--skip", "--entry-tokens"})) {
     return fail(Status::error("unknown option " + u));
   }
   if (!args.has("-m") || !args.has("--corpus") || !args.has("-o")) {
@@ -256,16 +282,21 @@ int cmd_dump(int argc, char** argv) {
   auto min_layers = args.get_int("--golden-min-layers", s.golden.min_layers);
   auto limit = args.get_int("--limit", 0);
   auto skip = args.get_int("--skip", 0);
+  auto entry_tokens = args.get_int("--entry-tokens", 0);
   auto golden_mass = args.get_float("--golden-mass", s.golden.mass_fraction);
   for (const Status* st : {&threads.status(), &chunk.status(), &window.status(), &min_window.status(), &tail.status(),
                            &gen.status(), &every.status(), &max_tokens.status(), &min_layers.status(),
-                           &limit.status(), &skip.status(), &golden_mass.status()}) {
+                           &limit.status(), &skip.status(), &golden_mass.status(), &entry_tokens.status()}) {
     if (!st->is_ok()) return fail(*st);
   }
   if (*chunk < 1 || *window < 1 || *min_window < 1 || *min_window > *window || *tail < 0 || *gen < 0 || *every < 1 || *max_tokens < 256 ||
-      *golden_mass <= 0 || *golden_mass > 1 || *min_layers < 1) {
+      *golden_mass <= 0 || *golden_mass > 1 || *min_layers < 1 || *entry_tokens < 0) {
     return fail(Status::error("bad numeric option"));
   }
+  if (*entry_tokens > 0 && *chunk % *entry_tokens != 0) {
+    return fail(Status::error("--entry-tokens must divide the chunk size"));
+  }
+  s.entry_tokens = (int)*entry_tokens;
   s.chunk_tokens = (int)*chunk;
   s.window_steps = (int)*window;
   s.min_window_steps = (int)*min_window;
@@ -305,7 +336,7 @@ int cmd_dump(int argc, char** argv) {
            << s.recency_tokens << ", \"rope_base\": "
            << cfg.rope_base_global << ", \"rms_eps\": " << cfg.rms_eps << ", \"tail_tokens\": "
            << s.tail_tokens << ", \"generate_tokens\": " << s.generate_tokens << ", \"sample_every\": "
-           << s.sample_every << "}\n";
+           << s.sample_every << ", \"entry_tokens\": " << s.entry_tokens << "}\n";
     if (!config) return fail(Status::error("cannot write " + out + "/dump_config.json"));
   }
   // Appends, so that an interrupted dump resumes with --skip.

@@ -2,6 +2,7 @@
 // <out>/<id>.scores.npy [S, C], so that the trainer's PyTorch scores can be checked against
 // the engine's (python/train_indexer/check_cpp_scores.py).
 #include <cstdio>
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -48,32 +49,39 @@ int cmd_score_dump(int argc, char** argv) {
     const std::string dir = dump + "/" + entry->at("dir").string + "/";
     auto hidden = npy::read(dir + "hidden.npy");
     auto positions = npy::read(dir + "positions.npy");
-    auto codes = npy::read(dir + "key_codes.npy");
-    auto scales = npy::read(dir + "key_scales.npy");
+    // Weights trained on entries score the dump's entry keys ([T, C, E, key_dim]) and give a
+    // chunk its best entry's score, as LsaPolicy does.
+    const bool entries = c.entry_tokens > 0;
+    auto codes = npy::read(dir + (entries ? "entry_key_codes.npy" : "key_codes.npy"));
+    auto scales = npy::read(dir + (entries ? "entry_key_scales.npy" : "key_scales.npy"));
     for (auto* r : {&hidden, &positions, &codes, &scales}) {
       if (!*r) return fail(r->status());
     }
+    if (codes->shape.size() != (entries ? 4u : 3u)) return fail(Status::error(dir + ": unexpected key shape"));
     const int64_t S = hidden->shape.at(0), T = hidden->shape.at(1), C = codes->shape.at(1);
-    if (T != (int64_t)c.target_layers.size() || hidden->shape.at(2) != c.d_model || codes->shape.at(2) != c.key_dim ||
+    const int64_t E = entries ? codes->shape.at(2) : 1;
+    if (T != (int64_t)c.target_layers.size() || hidden->shape.at(2) != c.d_model || codes->shape.back() != c.key_dim ||
         hidden->dtype != "<f4" || codes->dtype != "|u1" || scales->dtype != "<f4" || positions->dtype != "<i4") {
       return fail(Status::error(dir + ": shapes or types do not match the indexer"));
     }
     std::vector<ChunkKeyStore> keys;
     for (int64_t t = 0; t < T; ++t) {
       keys.emplace_back(ChunkKeyShape{1, c.key_dim});
-      for (int64_t ch = 0; ch < C; ++ch) {
-        keys.back().append_encoded(codes->as<uint8_t>() + (t * C + ch) * c.key_dim, scales->as<float>()[t * C + ch]);
+      for (int64_t k = 0; k < C * E; ++k) {
+        keys.back().append_encoded(codes->as<uint8_t>() + (t * C * E + k) * c.key_dim, scales->as<float>()[t * C * E + k]);
       }
     }
     std::vector<const ChunkKeyStore*> key_ptrs;
     for (const auto& k : keys) key_ptrs.push_back(&k);
-    std::vector<float> scores((size_t)(S * C));
+    std::vector<float> scores((size_t)(S * C)), entry_scores((size_t)(C * E));
     for (int64_t s = 0; s < S; ++s) {
       std::vector<const float*> rows;
       for (int64_t t = 0; t < T; ++t) rows.push_back(hidden->as<float>() + (s * T + t) * c.d_model);
-      Status st = indexer->score(rows, positions->as<int32_t>()[s], key_ptrs,
-                                 std::span<float>(scores.data() + s * C, (size_t)C));
+      Status st = indexer->score(rows, positions->as<int32_t>()[s], key_ptrs, entry_scores);
       if (!st) return fail(st.with_context(id));
+      for (int64_t ch = 0; ch < C; ++ch) {
+        scores[s * C + ch] = *std::max_element(entry_scores.begin() + ch * E, entry_scores.begin() + (ch + 1) * E);
+      }
     }
     if (Status st = npy::write(out + "/" + id + ".scores.npy", {S, C}, scores); !st) return fail(st);
     ++documents;

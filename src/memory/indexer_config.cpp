@@ -127,6 +127,12 @@ Result<IndexerConfig> parse_indexer_config(const json::Value& object) {
     }
     c.threshold = static_cast<float>(v->number);
   }
+  if (const json::Value* v = object.get("entry_tokens"); v && !v->is_null()) {
+    if (!v->is_number() || v->number != std::floor(v->number) || v->number < 0 || v->number > 65536) {
+      return config_error("'entry_tokens' must be a non-negative integer");
+    }
+    c.entry_tokens = static_cast<int>(v->number);
+  }
 
   const json::Value& layers = object.at("target_layers");
   if (!layers.is_array()) return config_error("'target_layers' must be an array of layer indices");
@@ -180,10 +186,11 @@ std::string indexer_config_to_json(const IndexerConfig& c) {
   std::string out = std::string(buffer) + layers;
   std::snprintf(buffer, sizeof buffer,
                 "], \"ensemble\": \"%s\", \"rms_norm_eps\": %.9g, \"rope_base\": %.17g, "
-                "\"max_position\": %lld, \"round_query_to_bf16\": %s, \"threshold\": %.9g, \"input_rms_norm\": %s, \"yarn\": ",
+                "\"max_position\": %lld, \"round_query_to_bf16\": %s, \"threshold\": %.9g, \"input_rms_norm\": %s, "
+                "\"entry_tokens\": %d, \"yarn\": ",
                 ensemble_name(c.ensemble), static_cast<double>(c.rms_norm_eps), c.rope_base,
                 static_cast<long long>(c.max_position), c.round_query_to_bf16 ? "true" : "false",
-                static_cast<double>(c.threshold), c.input_rms_norm ? "true" : "false");
+                static_cast<double>(c.threshold), c.input_rms_norm ? "true" : "false", c.entry_tokens);
   out += buffer;
   if (c.yarn.enabled) {
     std::snprintf(buffer, sizeof buffer,

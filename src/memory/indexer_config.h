@@ -54,6 +54,9 @@ struct IndexerConfig {
   // projections ("input_rms_norm" in the JSON). Gemma's residual stream reaches norms of
   // ~1e4, which the head-weight projection W_w h would pass straight into the logits.
   bool input_rms_norm = false;
+  // Tokens per scored entry the weights were trained on ("entry_tokens"; 0: one pooled key
+  // per chunk). LSA uses it unless --indexer-entry-tokens says otherwise.
+  int entry_tokens = 0;
 
   bool has_key_projection() const { return key_dim != head_dim; }
   Status validate() const;

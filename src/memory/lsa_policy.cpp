@@ -207,10 +207,7 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
                                                 LsaPolicy::QueryCombine combine, int entry_tokens,
                                                 int cycle_steps) {
   if (cycle_steps < 1) return Status::error("the lsa cycle must be at least one step");
-  if (entry_tokens < 0 || (entry_tokens > 0 && layout.chunk_tokens % entry_tokens != 0)) {
-    return Status::error("indexer entry tokens (" + std::to_string(entry_tokens) + ") must divide the chunk size (" +
-                         std::to_string(layout.chunk_tokens) + ")");
-  }
+  if (entry_tokens < 0) return Status::error("indexer entry tokens must not be negative");
   std::shared_ptr<const MemoryIndexer> indexer;
   if (!indexer_path.empty()) {
     auto loaded = MemoryIndexer::load(indexer_path);
@@ -234,6 +231,12 @@ Result<std::unique_ptr<Policy>> make_lsa_policy(const ModelConfig& model, const 
     indexer = std::make_shared<const MemoryIndexer>(std::move(built.value()));
   }
   const IndexerConfig& c = indexer->config();
+  // The weights' own entry size (what they were trained to score) unless one is given.
+  if (entry_tokens == 0) entry_tokens = c.entry_tokens;
+  if (entry_tokens > 0 && layout.chunk_tokens % entry_tokens != 0) {
+    return Status::error("indexer entry tokens (" + std::to_string(entry_tokens) + ") must divide the chunk size (" +
+                         std::to_string(layout.chunk_tokens) + ")");
+  }
   if (c.d_model != model.n_embd) {
     return Status::error("indexer d_model " + std::to_string(c.d_model) + " does not match the model's " +
                          std::to_string(model.n_embd));

@@ -457,10 +457,22 @@ TEST(IndexerConfig, JsonRoundTrips) {
   IndexerConfig c = small_published_config();
   c.ensemble = IndexerEnsemble::kMean;
   c.key_dim = 256;
+  c.entry_tokens = 8;
   auto back = parse_indexer_config(indexer_config_to_json(c));
   ASSERT_TRUE(back.is_ok()) << back.status().message();
   EXPECT_EQ(indexer_config_to_json(back.value()), indexer_config_to_json(c));
   EXPECT_TRUE(back->has_key_projection());
+  EXPECT_EQ(back->entry_tokens, 8);
+}
+
+TEST(IndexerConfig, EntryTokensDefaultToOnePerChunkAndRejectNonIntegers) {
+  const std::string base = "{\"d_model\": 8, \"n_heads\": 2, \"head_dim\": 16, \"rope_dims\": 8, "
+                           "\"q_lora_rank\": 4, \"target_layers\": [1]";
+  auto plain = parse_indexer_config(base + "}");
+  ASSERT_TRUE(plain.is_ok()) << plain.status().message();
+  EXPECT_EQ(plain->entry_tokens, 0);
+  EXPECT_CONTAINS(parse_indexer_config(base + ", \"entry_tokens\": 2.5}").status().message(), "entry_tokens");
+  EXPECT_CONTAINS(parse_indexer_config(base + ", \"entry_tokens\": -8}").status().message(), "entry_tokens");
 }
 
 // ---------------------------------------------------------------------------------------
