@@ -217,6 +217,35 @@ def test_peak_labels_and_answer_start_weight():
         assert np.array_equal(b.sample_weight.numpy(), expected), b.sample_weight
 
 
+def test_entry_keys_score_a_chunk_as_its_best_entry():
+    """--entry-keys reads entry_key_codes [T, C, E, kd] and a chunk's logit is the max over
+    its E entries' logits, each scored as if it were a chunk of its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = synthetic_dump.make_dump(os.path.join(tmp, "dump"), documents=2, samples=5, chunks=10,
+                                        d_model=16, key_dim=16, target_layers=(1, 3), val_fraction=0.5, seed=4)
+        rng = np.random.default_rng(0)
+        for line in open(os.path.join(dump, "manifest.jsonl")):
+            d = os.path.join(dump, json.loads(line)["dir"])
+            T, C = np.load(os.path.join(d, "key_scales.npy")).shape
+            keys = rng.standard_normal((T, C, 4, 16)).astype(np.float32)
+            scales = (np.abs(keys).max(-1) / 448).astype(np.float32)
+            np.save(os.path.join(d, "entry_key_codes.npy"), e4m3_encode(keys / scales[..., None]))
+            np.save(os.path.join(d, "entry_key_scales.npy"), scales)
+        cfg, docs = load_documents(dump, entry_keys=True)
+        doc = docs[0]
+        assert doc.entries == 4 and doc.keys.shape[1] == doc.n_chunks * 4
+        model = MemoryIndexer(train.default_config(cfg, 2, 16, 8, 8)).reset_parameters(torch.Generator().manual_seed(3))
+        from data import Batch
+        b = Batch([doc])
+        with torch.no_grad():
+            chunked = model.logits_grouped(b.hidden, b.positions, b.keys, b.entries)[0]   # [S, T, C]
+            flat = model.logits_grouped(b.hidden, b.positions, b.keys)[0]                 # [S, T, C*4]
+        assert chunked.shape[-1] == doc.n_chunks
+        expected = flat.view(*flat.shape[:2], doc.n_chunks, 4).amax(-1)
+        assert torch.equal(chunked, expected)
+        assert not torch.equal(chunked, flat[..., ::4]), "entries other than the first were ignored"
+
+
 def test_training_beats_random_init(dump):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "trained.safetensors")
@@ -240,7 +269,7 @@ def main():
     torch.set_num_threads(1)
     tests = [test_matches_numpy_reference, test_reads_engine_fixtures_and_reproduces_their_scores,
              test_fp8_encoder_matches_reference, test_save_load_round_trip_is_bit_exact,
-             test_peak_labels_and_answer_start_weight]
+             test_peak_labels_and_answer_start_weight, test_entry_keys_score_a_chunk_as_its_best_entry]
     with tempfile.TemporaryDirectory() as tmp:
         dump = synthetic_dump.make_dump(os.path.join(tmp, "dump"), documents=80, samples=32, chunks=48,
                                         d_model=64, key_dim=48, target_layers=(2, 5), val_fraction=0.15, seed=5,
