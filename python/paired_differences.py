@@ -6,6 +6,10 @@ that mean. Pairing removes the sample-to-sample spread that the per-policy inter
 summary carry, so this is the table that says whether two policies differ.
 
     python python/paired_differences.py results/*.jsonl [--policy lsa]
+
+A file given as PATH@TAG has its policies renamed POLICY@TAG, so that two runs of one
+policy (other indexer weights, say) can be paired: `new.jsonl@new old.jsonl@old
+--policy lsa-indexer@new`.
 """
 import argparse
 import collections
@@ -49,11 +53,14 @@ def main():
     # (suite, length, budget) -> policy -> (task, index) -> score in points; a later row
     # for the same sample replaces an earlier one.
     scores = collections.defaultdict(lambda: collections.defaultdict(dict))
-    for f in a.files:
+    for spec in a.files:
+        f, _, tag = spec.partition("@")
         for line in open(f):
             if not line.strip():
                 continue
             r = json.loads(line)
+            if tag:
+                r["policy"] = f"{r['policy']}@{tag}"
             if r.get(a.field, -1) < 0:
                 continue
             group = (r["suite"], r["length"], r["budget"])

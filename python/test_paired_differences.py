@@ -26,7 +26,28 @@ def test_too_few_shared_samples():
     assert paired({("t", 0): 1.0, ("t", 1): 1.0}, {("t", 2): 0.0}) is None
 
 
+def test_tagged_files_pair_two_runs_of_one_policy():
+    import json
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for name, scores in (("new", [1, 1, 0]), ("old", [0, 1, 0])):
+            paths.append(os.path.join(tmp, name + ".jsonl"))
+            with open(paths[-1], "w") as f:
+                for i, score in enumerate(scores):
+                    f.write(json.dumps({"suite": "s", "length": 8192, "budget": 0.1, "policy": "lsa-indexer",
+                                        "task": "t", "index": i, "score": score}) + "\n")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paired_differences.py")
+        out = subprocess.run([sys.executable, script, paths[0] + "@new", paths[1] + "@old",
+                              "--policy", "lsa-indexer@new"], capture_output=True, text=True, check=True).stdout
+        # diffs 100, 0, 0: +33.3 over 3 shared samples, against the renamed old run only.
+        assert "lsa-indexer@new - lsa-indexer@old" in out, out
+        assert "+33.3" in out and "(n=3)" in out, out
+
+
 if __name__ == "__main__":
     test_mean_and_interval_by_hand()
     test_too_few_shared_samples()
-    print("paired differences: 2 tests passed")
+    test_tagged_files_pair_two_runs_of_one_policy()
+    print("paired differences: 3 tests passed")

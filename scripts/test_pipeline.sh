@@ -19,7 +19,7 @@ echo "test_pipeline: corpus -> dump -> train -> C++ vs PyTorch"
 python3 python/indexer_data/make_corpus.py --out "$TMP/corpus" --documents 4 --min-tokens 600 \
   --max-tokens 900 --seed 3 --val-fraction 0.25 > /dev/null
 build/flashmem dump -m "$MODEL" --corpus "$TMP/corpus" -o "$TMP/dump" --max-tokens 1024 --tail 64 \
-  --generate 64 --sample-every 16
+  --generate 64 --sample-every 16 --min-window 8 --entry-tokens 8
 .venv/bin/python - "$TMP/dump" <<'PY'
 import json, sys, numpy as np, os
 d = sys.argv[1]
@@ -33,6 +33,13 @@ for e in entries:
     share = m.sum(-1)
     assert (share > 0).all() and (share <= 1 + 1e-4).all(), share
     assert (h * 64 <= np.load(os.path.join(d, e["dir"], "positions.npy"))).all()
+    # The per-step peak of a chunk's mass is at least its mean over the window's steps.
+    peak = np.load(os.path.join(d, e["dir"], "mass_peak.npy"))
+    assert peak.shape == m.shape and (peak >= m - 1e-6).all()
+    # 8-token entry keys: 8 per chunk, each chunk's own pooled key is not one of them.
+    codes = np.load(os.path.join(d, e["dir"], "entry_key_codes.npy"))
+    assert codes.shape[:3] == (m.shape[1], e["n_chunks"], 8), codes.shape
+    assert e["ending"] in ("question", "continuation"), e
 print("test_pipeline: dump shards consistent")
 PY
 .venv/bin/python python/train_indexer/train.py --dump "$TMP/dump" --out "$TMP/w.safetensors" --epochs 2 \
@@ -40,6 +47,11 @@ PY
 tail -n 2 "$TMP/train.log"
 .venv/bin/python python/train_indexer/check_cpp_scores.py --flashmem build/flashmem --dump "$TMP/dump" \
   --weights "$TMP/w.safetensors"
+# The shipped recipe: peak labels, entry keys (the engine scores entries and keeps a chunk's best).
+.venv/bin/python python/train_indexer/train.py --dump "$TMP/dump" --out "$TMP/we.safetensors" --epochs 2 \
+  --label-mass peak --entry-keys --threads 2 > "$TMP/train_entries.log"
+.venv/bin/python python/train_indexer/check_cpp_scores.py --flashmem build/flashmem --dump "$TMP/dump" \
+  --weights "$TMP/we.safetensors"
 
 echo "test_pipeline: eval, every policy from one prefill"
 build/flashmem eval -m "$MODEL" --suite ruler --tasks niah_single_1,vt --lengths 2k --samples 1 \
