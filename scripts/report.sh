@@ -42,6 +42,10 @@ rm -f docs/results-fidelity-budget.png  # made again below only when several bud
   echo "own haystack (Paul Graham essays) and word lists, passed with \`--data\`. Discussion:"
   echo "docs/results-discussion.md."
   echo
+  echo "Indexer weights: the lsa and lsa-indexer rows here were measured with the indexer of"
+  echo "2026-11-29. The weights shipped on 2026-12-06 (8-token entries, peak labels) are measured"
+  echo "in docs/indexer-eval.md (multi-turn 8K on this seed); the other suites are not rerun yet."
+  echo
   build/flashmem eval --report "$files"
   echo
   echo "Paired differences, lsa minus each policy, in points (score of lsa - score of the other"
