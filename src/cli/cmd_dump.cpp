@@ -150,12 +150,11 @@ Result<DocumentDump> dump_document(engine::Engine& engine, const Tokenizer& tok,
   steps.resize(n_samples);
   generated.resize(n_samples);
 
-  // Chunk keys of every sealed chunk, per target layer: the bytes the runtime stores.
+  // Pooled keys of every sealed chunk, per target layer: the bytes the runtime stores. One
+  // key per entry_tokens tokens, in chunk order (entry_tokens = chunk: one key per chunk).
   const KvStore& kv = session.kv();
   const int64_t n_chunks = kv.n_tokens() / s.chunk_tokens;
   const int key_dim = layout.n_kv_heads * layout.head_dim;
-  std::vector<uint8_t> codes;
-  std::vector<float> scales;
   std::vector<kernels::KvRun> runs;
   // KvStore global-layer slot of each target layer.
   std::vector<int> slots;
@@ -164,33 +163,27 @@ Result<DocumentDump> dump_document(engine::Engine& engine, const Tokenizer& tok,
     for (int l = 0; l < target; ++l) slot += cfg.layer_is_local[l] ? 0 : 1;
     slots.push_back(slot);
   }
-  for (size_t t = 0; t < targets.size(); ++t) {
-    const int slot = slots[t];
-    ChunkKeyStore keys(ChunkKeyShape{layout.n_kv_heads, layout.head_dim});
-    kv.global_runs(slot, runs);
-    for (int64_t c = 0; c < n_chunks; ++c) keys.append_from_token_keys(runs[c].k, s.chunk_tokens);
-    codes.insert(codes.end(), keys.codes(), keys.codes() + n_chunks * key_dim);
-    scales.insert(scales.end(), keys.scales(), keys.scales() + n_chunks);
-  }
-  // Finer keys for entry-level scoring: the same pooling per entry, in chunk order.
-  const int per_chunk = s.entry_tokens > 0 ? s.chunk_tokens / s.entry_tokens : 0;
-  std::vector<uint8_t> entry_codes;
-  std::vector<float> entry_scales;
-  if (per_chunk > 0) {
-    const size_t token_stride = (size_t)key_dim;
+  auto pooled_keys = [&](int entry_tokens, std::vector<uint8_t>& codes, std::vector<float>& scales) {
+    const int per_chunk = s.chunk_tokens / entry_tokens;
+    const size_t n = (size_t)n_chunks * per_chunk;
     for (size_t t = 0; t < targets.size(); ++t) {
       ChunkKeyStore keys(ChunkKeyShape{layout.n_kv_heads, layout.head_dim});
       kv.global_runs(slots[t], runs);
       for (int64_t c = 0; c < n_chunks; ++c) {
         for (int e = 0; e < per_chunk; ++e) {
-          keys.append_from_token_keys(runs[c].k + (size_t)e * s.entry_tokens * token_stride, s.entry_tokens);
+          keys.append_from_token_keys(runs[c].k + (size_t)e * entry_tokens * key_dim, entry_tokens);
         }
       }
-      const size_t n = (size_t)n_chunks * per_chunk;
-      entry_codes.insert(entry_codes.end(), keys.codes(), keys.codes() + n * key_dim);
-      entry_scales.insert(entry_scales.end(), keys.scales(), keys.scales() + n);
+      codes.insert(codes.end(), keys.codes(), keys.codes() + n * key_dim);
+      scales.insert(scales.end(), keys.scales(), keys.scales() + n);
     }
-  }
+  };
+  std::vector<uint8_t> codes, entry_codes;
+  std::vector<float> scales, entry_scales;
+  pooled_keys(s.chunk_tokens, codes, scales);
+  // Finer keys for entry-level scoring.
+  const int per_chunk = s.entry_tokens > 0 ? s.chunk_tokens / s.entry_tokens : 0;
+  if (per_chunk > 0) pooled_keys(s.entry_tokens, entry_codes, entry_scales);
   FM_RETURN_IF_ERROR(kv.status());
 
   DocumentDump d;

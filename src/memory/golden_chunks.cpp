@@ -22,35 +22,39 @@ void LayerMassRecorder::before_attention(int global_layer, const kernels::Attent
   }
 }
 
-std::vector<std::vector<float>> window_mass(const LayerMassTrace& trace, int64_t first_step,
-                                            int64_t window_steps, int64_t history_chunks) {
+namespace {
+
+// Folds each step of the window [first_step, first_step + window_steps) into a per-layer,
+// per-history-chunk accumulator: fold(acc, step_mass, steps_in_window).
+template <typename Fold>
+std::vector<std::vector<float>> fold_window(const LayerMassTrace& trace, int64_t first_step, int64_t window_steps,
+                                            int64_t history_chunks, Fold fold) {
   const size_t n_layers = trace.empty() ? 0 : trace[0].size();
   std::vector<std::vector<float>> out(n_layers, std::vector<float>((size_t)history_chunks, 0.0f));
   const int64_t end = std::min<int64_t>((int64_t)trace.size(), first_step + window_steps);
-  const int64_t steps = std::max<int64_t>(1, end - first_step);
+  const float steps = (float)std::max<int64_t>(1, end - first_step);
   for (int64_t s = first_step; s < end; ++s) {
     for (size_t l = 0; l < n_layers; ++l) {
       const std::vector<float>& m = trace[s][l];
       const size_t n = std::min(m.size(), (size_t)history_chunks);
-      for (size_t c = 0; c < n; ++c) out[l][c] += m[c] / (float)steps;
+      for (size_t c = 0; c < n; ++c) fold(out[l][c], m[c], steps);
     }
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<std::vector<float>> window_mass(const LayerMassTrace& trace, int64_t first_step,
+                                            int64_t window_steps, int64_t history_chunks) {
+  return fold_window(trace, first_step, window_steps, history_chunks,
+                     [](float& acc, float m, float steps) { acc += m / steps; });
+}
+
 std::vector<std::vector<float>> window_peak_mass(const LayerMassTrace& trace, int64_t first_step,
                                                  int64_t window_steps, int64_t history_chunks) {
-  const size_t n_layers = trace.empty() ? 0 : trace[0].size();
-  std::vector<std::vector<float>> out(n_layers, std::vector<float>((size_t)history_chunks, 0.0f));
-  const int64_t end = std::min<int64_t>((int64_t)trace.size(), first_step + window_steps);
-  for (int64_t s = first_step; s < end; ++s) {
-    for (size_t l = 0; l < n_layers; ++l) {
-      const std::vector<float>& m = trace[s][l];
-      const size_t n = std::min(m.size(), (size_t)history_chunks);
-      for (size_t c = 0; c < n; ++c) out[l][c] = std::max(out[l][c], m[c]);
-    }
-  }
-  return out;
+  return fold_window(trace, first_step, window_steps, history_chunks,
+                     [](float& acc, float m, float) { acc = std::max(acc, m); });
 }
 
 GoldenSet golden_chunks(const std::vector<std::vector<float>>& layer_mass, const GoldenRule& rule,
