@@ -300,7 +300,8 @@ int cmd_eval(int argc, char** argv) {
                 // Measured device bytes after the answer, against what full attention holds.
                 const double full = (double)std::max<int64_t>(1, t.full_global_bytes);
                 row.kv_a_mean_percent = row.kv_a_peak_percent = 100.0 * (double)t.device_global_bytes / full;
-                row.kv_b_mean_percent = 100.0 * (double)(t.device_global_bytes + t.ring_bytes) /
+                // (b) counts the policy's own device bytes, as the other suites' meter does.
+                row.kv_b_mean_percent = 100.0 * (double)(t.device_global_bytes + t.ring_bytes + t.policy_bytes) /
                                         (double)std::max<int64_t>(1, t.full_global_bytes + t.ring_bytes);
                 out << row.to_json() << "\n";
               }

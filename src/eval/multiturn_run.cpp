@@ -150,6 +150,7 @@ Result<std::vector<MultiTurnOutcome>> run_multiturn(engine::Engine& engine, cons
       turn.device_global_bytes = kv.tier_bytes(Tier::kDevice);
       turn.full_global_bytes = kv.global_bytes();
       turn.ring_bytes = kv.local_bytes();
+      turn.policy_bytes = seq.policy() ? seq.policy()->extra_device_bytes() : 0;
       turn.pages_recalled = kv.pages_moved_to_device();
       turn.chunks_discarded = seq.session().discarded_chunks();
       out.turns.push_back(turn);

@@ -25,6 +25,7 @@ struct MultiTurnTurn {
   int64_t device_global_bytes = 0;  // global layers' pages on the device after the answer
   int64_t full_global_bytes = 0;    // what full attention holds there
   int64_t ring_bytes = 0;           // the local layers' rings (on the device for every policy)
+  int64_t policy_bytes = 0;         // the policy's own device bytes (chunk or entry keys, indexer weights)
   int64_t pages_recalled = 0;       // moved up to the device so far in the conversation
   int64_t chunks_discarded = 0;     // evicted for good so far (the eviction baselines)
 };

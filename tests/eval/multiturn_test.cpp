@@ -101,6 +101,11 @@ TEST(MultiTurnRun, EachPolicyHoldsWhatItsBudgetSaysAndTheBaselinesDiscard) {
   EXPECT_GT(recency.discarded_chunks, 0);
   EXPECT_EQ(lsa.discarded_chunks, 0);
   EXPECT_EQ(full.discarded_chunks, 0);
+  // LSA's chunk keys and indexer weights are device bytes of its own, outside (a) but in
+  // (b); the baselines hold none.
+  EXPECT_GT(lsa.turns.back().policy_bytes, 0);
+  EXPECT_EQ(full.turns.back().policy_bytes, 0);
+  EXPECT_EQ(recency.turns.back().policy_bytes, 0);
   // The same run again gives the same answers (greedy, deterministic).
   auto again = run_multiturn(*engine, *tok, chat, *sample, policies, options);
   ASSERT_TRUE(again.is_ok());
