@@ -6,13 +6,16 @@ policies over conversations (a conversation's turns are averaged first, so the i
 counts conversations, not the turns inside one, which are not independent).
 
     python python/multiturn_summary.py results/multiturn.jsonl [--policy lsa]
+
+A file given as PATH@TAG has its policies renamed POLICY@TAG (as in paired_differences.py),
+so that two runs of one policy can be compared: `new.jsonl@new old.jsonl@old --policy
+lsa@new --against full@old,lsa@old`.
 """
 import argparse
 import collections
-import json
 import math
 
-from paired_differences import paired, t_975
+from paired_differences import paired, t_975, tagged_rows
 
 
 def mean_ci(values):
@@ -32,13 +35,11 @@ def main():
     a = p.parse_args()
     # (length, budget) -> policy -> index -> turn -> row
     rows = collections.defaultdict(lambda: collections.defaultdict(lambda: collections.defaultdict(dict)))
-    for f in a.files:
-        for line in open(f):
-            if line.strip():
-                r = json.loads(line)
-                if r["suite"] == "multiturn":
-                    turn = int(r["task"].rsplit("turn", 1)[1])
-                    rows[(r["length"], r["budget"])][r["policy"]][r["index"]][turn] = r
+    for spec in a.files:
+        for r in tagged_rows(spec):
+            if r["suite"] == "multiturn":
+                turn = int(r["task"].rsplit("turn", 1)[1])
+                rows[(r["length"], r["budget"])][r["policy"]][r["index"]][turn] = r
     for (length, budget), by_policy in sorted(rows.items()):
         print(f"### {length} tokens, {100 * budget:g}% budget\n")
         print("| policy | conversations | turn 1 | turns 2..K | all turns | device KV (a) after the last turn | pages recalled | chunks discarded |")

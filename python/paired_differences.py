@@ -43,6 +43,17 @@ def paired(a, b):
     return mean, t_975(n - 1) * math.sqrt(var / n), n
 
 
+def tagged_rows(spec):
+    """The rows of a result file; PATH@TAG renames each row's policy POLICY@TAG."""
+    f, _, tag = spec.partition("@")
+    for line in open(f):
+        if line.strip():
+            r = json.loads(line)
+            if tag:
+                r["policy"] = f"{r['policy']}@{tag}"
+            yield r
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("files", nargs="+")
@@ -54,13 +65,7 @@ def main():
     # for the same sample replaces an earlier one.
     scores = collections.defaultdict(lambda: collections.defaultdict(dict))
     for spec in a.files:
-        f, _, tag = spec.partition("@")
-        for line in open(f):
-            if not line.strip():
-                continue
-            r = json.loads(line)
-            if tag:
-                r["policy"] = f"{r['policy']}@{tag}"
+        for r in tagged_rows(spec):
             if r.get(a.field, -1) < 0:
                 continue
             group = (r["suite"], r["length"], r["budget"])

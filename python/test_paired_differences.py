@@ -46,8 +46,33 @@ def test_tagged_files_pair_two_runs_of_one_policy():
         assert "+33.3" in out and "(n=3)" in out, out
 
 
+def test_multiturn_summary_pairs_tagged_runs_by_conversation():
+    import json
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        # Two conversations of three turns; turns 2..3 scored per conversation.
+        for name, scores in (("new", [[1, 1, 1], [1, 1, 0]]), ("old", [[1, 0, 0], [1, 0, 0]])):
+            paths.append(os.path.join(tmp, name + ".jsonl"))
+            with open(paths[-1], "w") as f:
+                for conv, turns in enumerate(scores):
+                    for turn, score in enumerate(turns, start=1):
+                        f.write(json.dumps({"suite": "multiturn", "length": 8192, "budget": 0.05, "policy": "lsa",
+                                            "task": f"multiturn_turn{turn}", "index": conv, "score": score,
+                                            "kv_a_mean_percent": 4.7, "pages_recalled": 1,
+                                            "chunks_discarded": 0}) + "\n")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "multiturn_summary.py")
+        out = subprocess.run([sys.executable, script, paths[0] + "@new", paths[1] + "@old", "--policy", "lsa@new",
+                              "--against", "lsa@old"], capture_output=True, text=True, check=True).stdout
+        # Turns 2..3: new 100 and 50, old 0 and 0 -> +75.0 over 2 conversations.
+        assert "| lsa@new | 2 |" in out and "| lsa@old | 2 |" in out, out
+        assert "- lsa@old: +75.0" in out and "(n=2)" in out, out
+
+
 if __name__ == "__main__":
     test_mean_and_interval_by_hand()
     test_too_few_shared_samples()
     test_tagged_files_pair_two_runs_of_one_policy()
-    print("paired differences: 3 tests passed")
+    test_multiturn_summary_pairs_tagged_runs_by_conversation()
+    print("paired differences: 4 tests passed")
