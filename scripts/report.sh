@@ -44,7 +44,8 @@ rm -f docs/results-fidelity-budget.png  # made again below only when several bud
   echo
   echo "Indexer weights: the lsa and lsa-indexer rows here were measured with the indexer of"
   echo "2026-11-29. The weights shipped on 2026-12-06 (8-token entries, peak labels) are measured"
-  echo "in docs/indexer-eval.md (multi-turn 8K on this seed); the other suites are not rerun yet."
+  echo "on this seed in docs/indexer-eval.md: multi-turn 8K and 16K, RULER-11 8K (first 10 samples"
+  echo "per task) and the long-answer suite, paired with the rows here (results/indexer/)."
   echo
   build/flashmem eval --report "$files"
   echo
