@@ -87,8 +87,16 @@ int main(int argc, char** argv) {
   if (command == "eval") return fm::cli::cmd_eval(argc - 2, argv + 2);
   if (command == "score-dump") return fm::cli::cmd_score_dump(argc - 2, argv + 2);
   if (command == "gpu-check") return fm::cli::cmd_gpu_check(argc - 2, argv + 2);
+#if FLASHMEM_NO_SERVER
+  if (command == "serve" || command == "route") {
+    std::fprintf(stderr, "flashmem %s: this binary was built without the server (cmake -DFLASHMEM_SERVER=ON)\n",
+                 command.c_str());
+    return 1;
+  }
+#else
   if (command == "serve") return fm::cli::cmd_serve(argc - 2, argv + 2);
   if (command == "route") return fm::cli::cmd_route(argc - 2, argv + 2);
+#endif
   if (command == "gpu-bench") return fm::cli::cmd_gpu_bench(argc - 2, argv + 2);
   if (command == "deepseek4-lsa") return fm::cli::cmd_deepseek4_lsa(argc - 2, argv + 2);
   std::fprintf(stderr, "flashmem: unknown command '%s'\n", command.c_str());
