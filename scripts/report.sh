@@ -45,7 +45,8 @@ rm -f docs/results-fidelity-budget.png  # made again below only when several bud
   echo "Indexer weights: the lsa and lsa-indexer rows here were measured with the indexer of"
   echo "2026-11-29. The weights shipped on 2026-12-06 (8-token entries, peak labels) are measured"
   echo "on this seed in docs/indexer-eval.md: multi-turn 8K and 16K, RULER-11 8K (first 10 samples"
-  echo "per task) and the long-answer suite, paired with the rows here (results/indexer/)."
+  echo "per task), RULER-11 16K (first 7 per task, with its own full and snapkv rows) and the"
+  echo "long-answer suite, paired with the rows here (results/indexer/)."
   echo
   build/flashmem eval --report "$files"
   echo
