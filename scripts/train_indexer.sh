@@ -2,7 +2,7 @@
 # Reproduces the shipped Memory Indexer for the default model from scratch, backbone-free:
 # corpus (local text and generators) -> `flashmem dump` (the model runs once, full
 # attention) -> PyTorch training on the dump alone -> held-out evaluation -> the engine's
-# scores checked against PyTorch's. About 60 minutes on 2 cores, nearly all of it the dump
+# scores checked against PyTorch's. About 45 minutes on 2 cores (44 measured), nearly all of it the dump
 # (docs/indexer-training.md, docs/indexer-card.md).
 #   scripts/train_indexer.sh [WORK_DIR]     (default /tmp/flashmem-indexer)
 set -euo pipefail
